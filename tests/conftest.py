@@ -1,0 +1,99 @@
+"""Shared fixtures: tiny dated GeoTIFF time series written on the fly."""
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+from torchgeo.datasets import RasterDataset
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / 'shared' / 'data'
+
+
+class SeriesDataset(RasterDataset):
+    """RasterDataset over files named ``<site>_<YYYYMMDD>.tif`` (written by ``write_series``)."""
+
+    filename_glob = '*.tif'
+    filename_regex = r'^(?P<site>[a-z0-9]+)_(?P<date>\d{8})\.tif$'
+    date_format = '%Y%m%d'
+    all_bands = ('b1', 'b2', 'b3', 'b4')
+    nodata = 0
+
+
+def pixel_value(date: dt.date, band: int) -> int:
+    """Value written to every valid pixel of *band* at *date*: decodes the date back."""
+    return 1000 * (band + 1) + date.timetuple().tm_yday
+
+
+def write_series(
+    root: Path,
+    *,
+    site: str = 'site',
+    dates: Sequence[dt.date] = (),
+    crs: str = 'EPSG:32631',
+    origin: tuple[float, float] = (500_000.0, 5_700_000.0),
+    size: int = 32,
+    res: float = 10.0,
+    bands: int = 4,
+    nodata_fraction: dict[dt.date, float] | None = None,
+) -> list[Path]:
+    """Write one uint16 GeoTIFF per date for one site; return the paths.
+
+    Every valid pixel of band b at date d equals ``pixel_value(d, b)``; the first
+    ``nodata_fraction[d]`` share of rows of date d is nodata (0).
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for date in dates:
+        data = np.stack(
+            [
+                np.full((size, size), pixel_value(date, b), np.uint16)
+                for b in range(bands)
+            ]
+        )
+        frac = (nodata_fraction or {}).get(date, 0.0)
+        data[:, : round(frac * size), :] = 0
+        path = root / f'{site}_{date:%Y%m%d}.tif'
+        with rasterio.open(
+            path,
+            'w',
+            driver='GTiff',
+            height=size,
+            width=size,
+            count=bands,
+            dtype='uint16',
+            crs=crs,
+            transform=from_origin(origin[0], origin[1], res, res),
+            nodata=0,
+        ) as f:
+            f.write(data)
+        paths.append(path)
+    return paths
+
+
+def monthly(n: int, year: int = 2021, day: int = 15) -> list[dt.date]:
+    """*n* dates, one per month starting in January of *year*."""
+    return [dt.date(year, m + 1, day) for m in range(n)]
+
+
+@pytest.fixture
+def series_factory(tmp_path: Path) -> Callable[..., list[Path]]:
+    """``write_series`` bound to a fresh temporary directory (``root`` defaults to it)."""
+
+    def factory(**kwargs: object) -> list[Path]:
+        root = kwargs.pop('root', tmp_path)
+        assert isinstance(root, Path)
+        return write_series(root, **kwargs)  # type: ignore[arg-type]
+
+    return factory
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """``../shared/data`` beside the checkout; skips the test when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip('../shared/data is not present')
+    return SHARED_DATA

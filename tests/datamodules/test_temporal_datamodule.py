@@ -1,0 +1,146 @@
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import shapely
+import torch
+from conftest import SeriesDataset, monthly, write_series
+from lightning.pytorch import LightningModule, Trainer
+from torch import Tensor
+
+from torchgeo_geossl.datamodules import TemporalGeoDataModule
+from torchgeo_geossl.location import GeoClusters
+
+SITES = {
+    'ams': ('EPSG:32631', (630_000.0, 5_800_000.0)),
+    'syd': ('EPSG:32756', (330_000.0, 6_250_000.0)),
+    'fij': ('EPSG:32760', (700_000.0, 8_150_000.0)),
+}
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    for site, (crs, origin) in SITES.items():
+        write_series(tmp_path, site=site, dates=monthly(6), crs=crs, origin=origin)
+    return tmp_path
+
+
+def make(root: Path, **kwargs: object) -> TemporalGeoDataModule:
+    options: dict[str, object] = {
+        'paths': str(root),
+        'crs': 'EPSG:8857',
+        'res': 10.0,
+        'batch_size': 4,
+        'patch_size': 16,
+        'length': 8,
+    }
+    options.update(kwargs)
+    return TemporalGeoDataModule(SeriesDataset, **options)  # type: ignore[arg-type]
+
+
+def test_batch_contract(root: Path) -> None:
+    dm = make(root, views=3, geo_clusters=2, std=1000.0)
+    dm.setup('fit')
+    batch = next(iter(dm.train_dataloader()))
+    assert batch['image'].shape == (4, 3, 4, 16, 16)
+    assert batch['point'].shape == (4, 2)
+    assert batch['point'].dtype == torch.float64
+    assert batch['time'].shape == (4, 3)
+    assert batch['time'].dtype == torch.float64
+    assert batch['label'].dtype == torch.long
+    assert set(batch['label'].tolist()) <= {0, 1}
+    # views of one location are distinct acquisitions
+    assert all(len(set(row.tolist())) == 3 for row in batch['time'])
+    assert isinstance(dm.geo_clusters, GeoClusters)
+
+    raw = batch['image'].clone()
+    out = dm.on_after_batch_transfer(batch, 0)
+    torch.testing.assert_close(out['image'], raw / 1000.0)
+
+
+def test_same_seed_same_batches(root: Path) -> None:
+    def first_batch(seed: int) -> dict[str, Tensor]:
+        dm = make(root, seed=seed)
+        dm.setup('fit')
+        return next(iter(dm.train_dataloader()))
+
+    a, b, c = first_batch(1), first_batch(1), first_batch(2)
+    assert torch.equal(a['image'], b['image'])
+    assert torch.equal(a['time'], b['time'])
+    assert not torch.equal(a['time'], c['time']) or not torch.equal(
+        a['point'], c['point']
+    )
+
+
+def test_per_band_normalisation(root: Path) -> None:
+    dm = make(root, mean=[1.0, 2.0, 3.0, 4.0], std=[2.0, 2.0, 2.0, 2.0])
+    image = torch.ones(2, 2, 4, 3, 3)
+    out = dm.on_after_batch_transfer({'image': image}, 0)['image']
+    assert out[0, 1, :, 0, 0].tolist() == [0.0, -0.5, -1.0, -1.5]
+
+
+def test_fitted_clusters_are_used(root: Path) -> None:
+    clusters = GeoClusters(num_clusters=3, seed=0)
+    clusters.fit(torch.tensor([[5.0, 52.0], [151.0, -33.9], [179.9, -16.6]]))
+    dm = make(root, geo_clusters=clusters)
+    dm.setup('fit')
+    assert dm.geo_clusters is clusters
+    batch = next(iter(dm.train_dataloader()))
+    torch.testing.assert_close(batch['label'], clusters.predict(batch['point']))
+
+
+def test_roi_that_selects_nothing(root: Path) -> None:
+    dm = make(root, roi=shapely.box(0, 0, 1, 1))
+    with pytest.raises(ValueError, match='roi .* selects nothing'):
+        dm.setup('fit')
+
+
+def test_negative_clusters() -> None:
+    with pytest.raises(ValueError, match='geo_clusters'):
+        TemporalGeoDataModule(SeriesDataset, geo_clusters=-1)
+
+
+def test_min_gap_and_periods(root: Path) -> None:
+    dm = make(root, views=2, min_gap='90D', distinct_periods='Q', length=16)
+    dm.setup('fit')
+    for batch in dm.train_dataloader():
+        for t0, t1 in batch['time'].tolist():
+            d0, d1 = (dt.datetime.fromtimestamp(t, dt.UTC) for t in (t0, t1))
+            assert abs(t1 - t0) >= 90 * 86400
+            assert (d0.month - 1) // 3 != (d1.month - 1) // 3 or d0.year != d1.year
+
+
+class _CountingTask(LightningModule):
+    """Consumes batches and checks that the data module normalised them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = torch.nn.Linear(1, 1)
+        self.seen = 0
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        assert batch['image'].ndim == 5
+        assert float(batch['image'].max()) < 10  # divided by std
+        self.seen += batch['image'].shape[0]
+        return self.layer(batch['image'].mean().reshape(1, 1)).sum()
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        raise AssertionError('pre-training has no validation loader')
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def test_lightning_fit(root: Path, tmp_path: Path) -> None:
+    dm = make(root, std=10_000.0)
+    task = _CountingTask()
+    trainer = Trainer(
+        max_epochs=1,
+        accelerator='cpu',
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(task, datamodule=dm)
+    assert task.seen == 8

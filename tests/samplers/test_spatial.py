@@ -1,0 +1,85 @@
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+from torchgeo.samplers import RandomTimestampSampler, SpatioTemporalSampler
+
+from torchgeo_geossl.datasets import DemoTimeSeries
+from torchgeo_geossl.samplers import ScatteredPatchSampler, TemporalViewSampler
+
+DEMO = Path(__file__).resolve().parents[1] / 'data' / 'demo'
+
+
+@pytest.fixture(scope='module')
+def demo() -> DemoTimeSeries:
+    return DemoTimeSeries(paths=DEMO)
+
+
+def test_patches_lie_inside_footprints(demo: DemoTimeSeries) -> None:
+    sampler = ScatteredPatchSampler(demo, size=4, length=300, generator=0)
+    footprints = demo.index.geometry.union_all()
+    patches = list(sampler)
+    assert len(patches) == 300
+    for x, y in patches:
+        assert x.stop - x.start == pytest.approx(40.0)
+        assert y.stop - y.start == pytest.approx(40.0)
+        assert footprints.covers(shapely.box(x.start, y.start, x.stop, y.stop))
+
+
+def test_snapped_to_pixel_grid(demo: DemoTimeSeries) -> None:
+    sampler = ScatteredPatchSampler(demo, size=4, length=50, generator=1)
+    xmin, ymin = sampler.bounds[0], sampler.bounds[1]
+    for x, y in sampler:
+        assert (x.start - xmin) / 10.0 == pytest.approx(round((x.start - xmin) / 10.0))
+        assert (y.start - ymin) / 10.0 == pytest.approx(round((y.start - ymin) / 10.0))
+
+
+def test_parts_drawn_in_proportion_to_area(demo: DemoTimeSeries) -> None:
+    sampler = ScatteredPatchSampler(demo, size=2, length=20_000, generator=2)
+    centers = shapely.points(
+        [((x.start + x.stop) / 2, (y.start + y.stop) / 2) for x, y in sampler]
+    )
+    part = np.array([int(sampler.parts.distance(c).argmin()) for c in centers[:2000]])
+    observed = np.bincount(part, minlength=len(sampler.parts)) / len(part)
+    np.testing.assert_allclose(observed, sampler.weights, atol=0.03)
+    assert len(sampler.parts) == 10  # one part per demo site
+
+
+def test_seeded(demo: DemoTimeSeries) -> None:
+    def draw(seed: int) -> list[tuple[float, float]]:
+        return [
+            (x.start, y.start)
+            for x, y in ScatteredPatchSampler(demo, size=4, length=20, generator=seed)
+        ]
+
+    assert draw(5) == draw(5)
+    assert draw(5) != draw(6)
+
+
+def test_patch_larger_than_every_file(demo: DemoTimeSeries) -> None:
+    with pytest.raises(ValueError, match='No patch of 400 × 400 CRS units'):
+        ScatteredPatchSampler(demo, size=40, length=5)
+
+
+def test_views_composition_has_length_without_iterating(demo: DemoTimeSeries) -> None:
+    spatial = ScatteredPatchSampler(demo, size=4, length=12, generator=0)
+    temporal = TemporalViewSampler(demo, views=2, generator=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        composed = spatial @ temporal
+    assert isinstance(composed, SpatioTemporalSampler)
+    assert len(composed) == 12
+    assert temporal.stats['locations'] == 0  # len() did not draw an epoch
+    queries = list(composed)
+    assert len(queries) == 12
+    assert all(len(set(q.t)) == 2 for q in queries)
+
+
+def test_other_temporal_samplers_compose_as_in_torchgeo(demo: DemoTimeSeries) -> None:
+    spatial = ScatteredPatchSampler(demo, size=4, length=7, generator=0)
+    composed = spatial @ RandomTimestampSampler(demo, generator=0)
+    queries = list(composed)
+    assert len(composed) == len(queries) == 7
+    assert all(len(q) == 3 for q in queries)

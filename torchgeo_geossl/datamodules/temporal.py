@@ -1,0 +1,229 @@
+"""A TorchGeo data module that serves temporal views of any dated GeoDataset."""
+
+from collections.abc import Sequence
+from typing import Any, Literal, cast
+
+import kornia.augmentation as K
+import numpy as np
+import pandas as pd
+import shapely
+import torch
+from shapely import Polygon
+from torch import Tensor
+from torch.utils.data import DataLoader
+from torchgeo.datamodules import GeoDataModule
+from torchgeo.datasets import GeoDataset
+from torchgeo.datasets.utils import Sample
+
+from ..datasets.views import TemporalViewsDataset
+from ..location.clusters import AddGeoClusterLabel, GeoClusters
+from ..samplers.spatial import ScatteredPatchSampler
+from ..samplers.temporal_views import TemporalViewSampler
+
+
+class TemporalGeoDataModule(GeoDataModule):
+    """Serve batches of V temporal views per location from any dated ``GeoDataset``.
+
+    Wires together the pieces of the temporal pipeline::
+
+        dataset_class(**kwargs)                      # any TorchGeo GeoDataset
+          → RandomPatchSampler @ TemporalViewSampler  # where and when
+          → TemporalViewsDataset                      # reads V views, adds point/time
+          → GeoClusters label (optional)              # GASSL geo-location target
+          → stack_samples                             # [B, V, C, H, W] batches
+          → normalisation on device (K.VideoSequential)
+
+    Batches follow the package's batch contract: ``image [B, V, C, H, W]``,
+    ``point [B, 2]`` (lon, lat, float64), ``time [B, V]`` (seconds, float64),
+    ``label [B]`` when clusters are configured, plus TorchGeo's ``bounds`` and
+    ``transform``.
+
+    Self-supervised pre-training has no validation split here: the fit stage builds
+    only a training set, and :meth:`val_dataloader` returns no loaders.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self,
+        dataset_class: type[GeoDataset],
+        batch_size: int = 32,
+        patch_size: int | tuple[int, int] = 64,
+        length: int | None = None,
+        num_workers: int = 0,
+        views: int = 2,
+        min_gap: pd.Timedelta | str | None = None,
+        max_gap: pd.Timedelta | str | None = None,
+        distinct_periods: str | None = None,
+        toi: pd.Interval | None = None,
+        roi: Polygon | None = None,
+        insufficient: Literal['skip', 'repeat', 'error'] = 'skip',
+        max_nodata_fraction: float | None = None,
+        redraws: int = 0,
+        geo_clusters: int | GeoClusters | None = None,
+        mean: float | Sequence[float] = 0.0,
+        std: float | Sequence[float] = 1.0,
+        seed: int | None = 0,
+        **kwargs: Any,
+    ) -> None:
+        """Initialize a new TemporalGeoDataModule instance.
+
+        Args:
+            dataset_class: Dataset class (any TorchGeo ``GeoDataset``) to instantiate
+                with ``**kwargs``; it must index dated files.
+            batch_size: Size of each mini-batch.
+            patch_size: Size of each patch in pixels, ``size`` or ``(height, width)``.
+            length: Number of locations drawn per epoch (defaults to TorchGeo's
+                estimate of non-overlapping patches). Locations with too few dates are
+                skipped by default, so an epoch may hold fewer samples.
+            num_workers: Number of workers for parallel data loading.
+            views: Number of acquisition times V per location.
+            min_gap: Minimum time between any two views (e.g. ``'30D'``).
+            max_gap: Maximum time between the earliest and latest view.
+            distinct_periods: Pandas period alias (e.g. ``'Q'``): views fall in
+                distinct periods, as SeCo's seasons do.
+            toi: Time of interest to draw acquisitions from.
+            roi: Region of interest (in the dataset CRS) to draw patches from.
+            insufficient: What to do at a location with fewer than *views* dates:
+                ``'skip'`` it, ``'repeat'`` dates (counted), or raise (``'error'``).
+            max_nodata_fraction: Largest share of nodata pixels allowed in a view;
+                views above it are replaced by one of *redraws* alternative draws.
+            redraws: Number of alternative draws per location for nodata rejection.
+            geo_clusters: Number of geo-location clusters K to fit on the dataset's
+                footprints at setup (GASSL's pretext target, added as ``label``), an
+                already fitted :class:`~torchgeo_geossl.location.GeoClusters`, or
+                None for no labels.
+            mean: Per-band (or scalar) mean subtracted on device.
+            std: Per-band (or scalar) standard deviation divided on device.
+            seed: Seed of the spatial and temporal samplers and of the k-means fit;
+                the same seed gives the same batches.
+            **kwargs: Keyword arguments passed to *dataset_class* (``paths``,
+                ``bands``, ``res``, ``crs``, ...).
+
+        Raises:
+            ValueError: If *geo_clusters* is a negative number.
+        """
+        super().__init__(
+            dataset_class, batch_size, patch_size, length, num_workers, **kwargs
+        )
+        if isinstance(geo_clusters, int) and geo_clusters < 0:
+            msg = f'geo_clusters must be a positive number of clusters, a GeoClusters or None, got {geo_clusters}'
+            raise ValueError(msg)
+        self.views = views
+        self.min_gap = min_gap
+        self.max_gap = max_gap
+        self.distinct_periods = distinct_periods
+        self.toi = toi
+        self.roi = roi
+        self.insufficient = insufficient
+        self.max_nodata_fraction = max_nodata_fraction
+        self.redraws = redraws
+        self.geo_clusters: GeoClusters | None = (
+            geo_clusters if isinstance(geo_clusters, GeoClusters) else None
+        )
+        self.num_geo_clusters = (
+            geo_clusters if isinstance(geo_clusters, int) and geo_clusters > 0 else 0
+        )
+        self.seed = seed
+        self.geo_dataset: GeoDataset | None = None
+        self.normalize = K.VideoSequential(
+            K.Normalize(mean=_as_tensor(mean), std=_as_tensor(std)),
+            data_format='BTCHW',
+            same_on_frame=True,
+        )
+
+    def setup(self, stage: str) -> None:
+        """Build the dataset, geo-clusters, views wrapper and samplers.
+
+        Args:
+            stage: Either 'fit', 'validate', 'test', or 'predict'; only 'fit'
+                builds anything (self-supervised pre-training).
+
+        Raises:
+            ValueError: If the region of interest does not intersect the dataset.
+        """
+        if stage != 'fit':
+            return
+        if self.geo_dataset is None:
+            self.geo_dataset = cast(GeoDataset, self.dataset_class(**self.kwargs))
+        dataset = self.geo_dataset
+        if self.roi is not None:
+            footprint = dataset.index.geometry.union_all()
+            if not shapely.intersects(footprint, self.roi):
+                msg = (
+                    f'roi {self.roi.bounds} selects nothing: it does not intersect the '
+                    f'footprints of {type(dataset).__name__} (bounds '
+                    f'{footprint.bounds} in {dataset.crs.to_string()})'
+                )
+                raise ValueError(msg)
+
+        spatial_seed, temporal_seed, cluster_seed = np.random.SeedSequence(
+            self.seed
+        ).generate_state(3)
+        if self.geo_clusters is None and self.num_geo_clusters:
+            self.geo_clusters = GeoClusters.from_dataset(
+                dataset, num_clusters=self.num_geo_clusters, seed=int(cluster_seed)
+            )
+        transforms = (
+            AddGeoClusterLabel(self.geo_clusters)
+            if self.geo_clusters is not None
+            else None
+        )
+        self.train_dataset = TemporalViewsDataset(
+            dataset, transforms=transforms, max_nodata_fraction=self.max_nodata_fraction
+        )
+        spatial = ScatteredPatchSampler(
+            dataset,
+            size=self.patch_size,
+            length=self.length,
+            roi=self.roi,
+            generator=int(spatial_seed),
+        )
+        self.temporal_sampler = TemporalViewSampler(
+            dataset,
+            views=self.views,
+            min_gap=self.min_gap,
+            max_gap=self.max_gap,
+            distinct_periods=self.distinct_periods,
+            toi=self.toi,
+            insufficient=self.insufficient,
+            redraws=self.redraws,
+            generator=int(temporal_seed),
+        )
+        self.train_sampler = spatial @ self.temporal_sampler
+
+    def val_dataloader(self) -> list[DataLoader[Sample]]:  # type: ignore[override]
+        """No validation loaders: pre-training has no validation split.
+
+        Returns:
+            An empty list, which Lightning treats as "skip validation".
+        """
+        return []
+
+    def on_after_batch_transfer(self, batch: Sample, dataloader_idx: int) -> Sample:
+        """Normalise the views of a batch on the device it was moved to.
+
+        Args:
+            batch: A batch whose ``image`` is ``[B, V, C, H, W]`` (or ``[B, C, H, W]``).
+            dataloader_idx: The index of the dataloader to which the batch belongs.
+
+        Returns:
+            The batch with a normalised ``image``.
+        """
+        image = batch['image']
+        views = image.unsqueeze(1) if image.ndim == 4 else image
+        normalized: Tensor = self.normalize(views)
+        batch['image'] = normalized.reshape(image.shape)
+        return batch
+
+
+def _as_tensor(value: float | Sequence[float]) -> Tensor:
+    """Convert a scalar or per-band statistic to a 1-D float tensor.
+
+    Args:
+        value: Scalar or sequence of per-band values.
+
+    Returns:
+        A 1-D float32 tensor.
+    """
+    return torch.as_tensor(value, dtype=torch.float32).reshape(-1)

@@ -1,0 +1,144 @@
+"""Random patches from footprints scattered over a large extent."""
+
+import math
+import warnings
+from collections.abc import Iterator
+
+import numpy as np
+from numpy.random import BitGenerator, Generator, RandomState, SeedSequence
+from shapely import Polygon
+from torchgeo.datasets import GeoDataset
+from torchgeo.samplers import (
+    RandomPatchSampler,
+    SpatioTemporalSampler,
+    TemporalSampler,
+    Units,
+)
+
+from .temporal_views import TemporalViewSampler
+
+
+class ScatteredPatchSampler(RandomPatchSampler):
+    """Uniform random patches over footprints that are far apart.
+
+    Draws patch locations with the same distribution as TorchGeo's
+    :class:`~torchgeo.samplers.RandomPatchSampler` (uniform over the region where a
+    whole patch fits inside the union of the dataset's footprints, snapped to the
+    pixel grid; the region is eroded by half a pixel diagonal more, so that snapped
+    patches stay inside footprints that are not axis-aligned), but samples each connected part of that region separately: a
+    multinomial draw, weighted by area, decides how many patches each part gets, and
+    points are then drawn inside each part.
+
+    TorchGeo 0.10 draws inside the bounding box of the whole region and rejects
+    points that miss it. For a collection of sites on several continents the region
+    is a vanishing share of its bounding box (about 1e-8 for the demo data), and
+    that loop practically never ends; here the cost depends only on the number of
+    parts. Composes with temporal samplers exactly like ``RandomPatchSampler``
+    (``ScatteredPatchSampler(...) @ TemporalViewSampler(...)``).
+
+    Composed with a :class:`~torchgeo_geossl.samplers.TemporalViewSampler`, which
+    yields at most one query per location, the epoch length is *length* (an upper
+    bound: locations with too few dates are skipped). TorchGeo would instead count a
+    random @ sequential composition by iterating one whole epoch, which advances the
+    generators and the sampler's statistics.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self,
+        dataset: GeoDataset,
+        *,
+        size: tuple[float, float] | float,
+        length: int | None = None,
+        roi: Polygon | None = None,
+        units: Units = Units.PIXELS,
+        generator: int
+        | BitGenerator
+        | Generator
+        | RandomState
+        | SeedSequence
+        | None = None,
+    ) -> None:
+        """Initialize a new ScatteredPatchSampler instance.
+
+        Args:
+            dataset: Dataset to sample from.
+            size: Dimensions of each patch, ``size`` or ``(height, width)``.
+            length: Number of random samples to draw per epoch (defaults to about the
+                number of non-overlapping patches that fit in the dataset).
+            roi: Region of interest to sample from (defaults to the footprints of
+                ``dataset.index``).
+            units: Whether *size* is in pixels or CRS units.
+            generator: Pseudo-random number generator (PRNG) or seed.
+
+        Raises:
+            ValueError: If no patch of *size* fits inside any footprint (within
+                *roi*).
+        """
+        super().__init__(
+            dataset, size=size, length=length, roi=roi, units=units, generator=generator
+        )
+        # TorchGeo erodes the footprints by half the patch diagonal; snapping to the
+        # pixel grid moves a patch by up to half a pixel diagonal more, enough for a
+        # corner to leave a footprint that is not axis-aligned: erode by that too.
+        snap = 0.5 * math.hypot(*self.res)
+        self.series = self.series.buffer(-snap, join_style='mitre')
+        parts = self.series.explode(index_parts=False).reset_index(drop=True)
+        parts = parts[~parts.is_empty & (parts.area > 0)]
+        if parts.empty:
+            xmin, ymin, xmax, ymax = self.geometry.bounds
+            msg = (
+                f'No patch of {self.size[1]:g} × {self.size[0]:g} CRS units '
+                f'(width × height) fits inside the footprints of '
+                f'{type(dataset).__name__}'
+                + (' within roi' if roi is not None else '')
+                + f' (extent {xmax - xmin:g} × {ymax - ymin:g}); use a smaller patch'
+            )
+            raise ValueError(msg)
+        self.parts = parts.reset_index(drop=True)
+        area = self.parts.area.to_numpy()
+        self.weights = area / area.sum()
+
+    def __iter__(self) -> Iterator[tuple[slice, slice]]:
+        """Iterate over random patch locations for one epoch.
+
+        Yields:
+            ``[xmin:xmax, ymin:ymax]`` coordinates to index a dataset.
+        """
+        counts = self.generator.multinomial(len(self), self.weights)
+        points = self.parts.sample_points(size=counts, rng=self.generator)
+        points = points[~points.is_empty].explode(index_parts=False)
+        order = self.generator.permutation(len(points))
+        x = points.x.to_numpy()[order]
+        y = points.y.to_numpy()[order]
+
+        # Snap the lower-left corner to the pixel grid of the dataset bounds
+        height, width = self.size
+        xres, yres = self.res
+        x0, y0 = self.bounds[0], self.bounds[1]
+        xmins = np.round((x - x0 - width / 2) / xres) * xres + x0
+        ymins = np.round((y - y0 - height / 2) / yres) * yres + y0
+        for xmin, ymin in zip(xmins.tolist(), ymins.tolist(), strict=True):
+            yield slice(xmin, xmin + width), slice(ymin, ymin + height)
+
+    def __matmul__(self, other: TemporalSampler) -> SpatioTemporalSampler:
+        """Compose with a temporal sampler.
+
+        Args:
+            other: A temporal sampling strategy.
+
+        Returns:
+            TorchGeo's :class:`~torchgeo.samplers.SpatioTemporalSampler` of both; with
+            a :class:`~torchgeo_geossl.samplers.TemporalViewSampler` its length is
+            this sampler's length instead of a count by iteration.
+        """
+        if not isinstance(other, TemporalViewSampler):
+            return super().__matmul__(other)
+        with warnings.catch_warnings():
+            # TorchGeo warns that random @ sequential epochs may vary in length:
+            # expected here, locations without enough dates are skipped.
+            warnings.filterwarnings('ignore', 'random_sampler @ sequential_sampler')
+            composed = super().__matmul__(other)
+        composed._length = len(self)
+        return composed
