@@ -10,7 +10,6 @@ matplotlib.use('Agg')
 
 import matplotlib.pyplot as plt
 import pandas as pd
-import torch
 from matplotlib.figure import Figure
 from torchgeo.datasets.utils import Sample
 
@@ -49,31 +48,34 @@ def format_batch(batch: Sample) -> str:
     return '\n'.join(lines)
 
 
-def plot_views(batch: Sample, rgb: Sequence[int] = (2, 1, 0)) -> Figure:
+def plot_views(
+    batch: Sample, rgb: Sequence[int] = (2, 1, 0), vmax: float = 3000.0
+) -> Figure:
     """Plot a grid of temporal views: one row per location, one column per view.
+
+    All panels share one linear stretch (0 to *vmax*), so brightness differences
+    between views are real: clouds saturate to white, nodata is black.
 
     Args:
         batch: A batch with ``image [B, V, C, H, W]`` (raw reflectance), ``time`` and
             ``point``.
         rgb: Band indices shown as red, green and blue.
+        vmax: Pixel value shown at full brightness (3000 = 0.3 reflectance for
+            reflectance scaled by 10,000).
 
     Returns:
         The matplotlib figure.
 
     .. versionadded:: 0.1
     """
-    image = batch['image'][:, :, list(rgb)].float()
+    image = (batch['image'][:, :, list(rgb)].float() / vmax).clamp(0, 1)
     b, v = image.shape[:2]
     fig, axes = plt.subplots(b, v, figsize=(2.6 * v, 2.6 * b), squeeze=False)
     for i in range(b):
         lon, lat = batch['point'][i].tolist()
         for j in range(v):
-            view = image[i, j]
-            valid = view[view > 0]
-            high = torch.quantile(valid, 0.98) if valid.numel() else torch.tensor(1.0)
-            rgb_img = (view / high.clamp(min=1.0)).clamp(0, 1).permute(1, 2, 0)
             ax = axes[i, j]
-            ax.imshow(rgb_img.numpy())
+            ax.imshow(image[i, j].permute(1, 2, 0).numpy())
             date = pd.Timestamp(float(batch['time'][i, j]), unit='s')
             ax.set_title(f'{date:%Y-%m-%d}\n{lon:.2f}°, {lat:.2f}°', fontsize=8)
             ax.axis('off')

@@ -144,3 +144,11 @@ def test_lightning_fit(root: Path, tmp_path: Path) -> None:
     )
     trainer.fit(task, datamodule=dm)
     assert task.seen == 8
+
+
+def test_files_without_crs(root: Path) -> None:
+    no_crs = root / 'nocrs'
+    write_series(no_crs, site='bad', dates=monthly(2), crs=None)  # type: ignore[arg-type]
+    dm = TemporalGeoDataModule(SeriesDataset, paths=str(no_crs), patch_size=8)
+    with pytest.raises(ValueError, match=r'2 file\(s\) have no CRS .*bad_20210115.tif'):
+        dm.setup('fit')

@@ -1,19 +1,23 @@
 """A TorchGeo data module that serves temporal views of any dated GeoDataset."""
 
-from collections.abc import Sequence
+import os
+import pathlib
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal, cast
 
 import kornia.augmentation as K
 import numpy as np
 import pandas as pd
+import rasterio
 import shapely
 import torch
+from rasterio.errors import CRSError, RasterioIOError
 from shapely import Polygon
 from torch import Tensor
 from torch.utils.data import DataLoader
 from torchgeo.datamodules import GeoDataModule
 from torchgeo.datasets import GeoDataset
-from torchgeo.datasets.utils import Sample
+from torchgeo.datasets.utils import Path, Sample
 
 from ..datasets.views import TemporalViewsDataset
 from ..location.clusters import AddGeoClusterLabel, GeoClusters
@@ -140,12 +144,13 @@ class TemporalGeoDataModule(GeoDataModule):
                 builds anything (self-supervised pre-training).
 
         Raises:
-            ValueError: If the region of interest does not intersect the dataset.
+            ValueError: If the region of interest does not intersect the dataset, or
+                files of the dataset have no CRS.
         """
         if stage != 'fit':
             return
         if self.geo_dataset is None:
-            self.geo_dataset = cast(GeoDataset, self.dataset_class(**self.kwargs))
+            self.geo_dataset = self._build_dataset()
         dataset = self.geo_dataset
         if self.roi is not None:
             footprint = dataset.index.geometry.union_all()
@@ -192,6 +197,31 @@ class TemporalGeoDataModule(GeoDataModule):
         )
         self.train_sampler = spatial @ self.temporal_sampler
 
+    def _build_dataset(self) -> GeoDataset:
+        """Instantiate *dataset_class*, explaining files without a CRS.
+
+        Returns:
+            The dataset.
+
+        Raises:
+            ValueError: If some of its files have no CRS (TorchGeo itself only says
+                ``CRS is invalid: None``).
+        """
+        try:
+            return cast(GeoDataset, self.dataset_class(**self.kwargs))
+        except CRSError as err:
+            paths = self.kwargs.get('paths', 'data')
+            glob = getattr(self.dataset_class, 'filename_glob', '*')
+            missing = _files_without_crs(paths, glob)
+            listed = ', '.join(missing[:5]) + (' ...' if len(missing) > 5 else '')
+            msg = (
+                f'{self.dataset_class.__name__} could not be built from {paths}: '
+                f'{len(missing)} file(s) have no CRS ({listed or "none found by glob"}'
+                f'; rasterio says: {err}). Georeference them, for example with '
+                '`gdal_edit.py -a_srs EPSG:<code> FILE`.'
+            )
+            raise ValueError(msg) from err
+
     def val_dataloader(self) -> list[DataLoader[Sample]]:  # type: ignore[override]
         """No validation loaders: pre-training has no validation split.
 
@@ -215,6 +245,29 @@ class TemporalGeoDataModule(GeoDataModule):
         normalized: Tensor = self.normalize(views)
         batch['image'] = normalized.reshape(image.shape)
         return batch
+
+
+def _files_without_crs(paths: Path | Iterable[Path], glob: str) -> list[str]:
+    """Raster files under *paths* matching *glob* that have no CRS.
+
+    Args:
+        paths: Files or directories, as given to a TorchGeo RasterDataset.
+        glob: The dataset's ``filename_glob``.
+
+    Returns:
+        Paths of the readable files without a CRS.
+    """
+    roots = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    missing = []
+    for root in map(pathlib.Path, roots):
+        for path in [root] if root.is_file() else sorted(root.rglob(glob)):
+            try:
+                with rasterio.open(path) as src:
+                    if src.crs is None:
+                        missing.append(str(path))
+            except RasterioIOError:
+                continue
+    return missing
 
 
 def _as_tensor(value: float | Sequence[float]) -> Tensor:
