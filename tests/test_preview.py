@@ -69,3 +69,16 @@ def test_bad_arguments(
     with pytest.raises(SystemExit):
         main(argv)
     assert message in capsys.readouterr().err
+
+
+def test_sampling_seed_reuses_the_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ['--root', str(tmp_path / 'demo'), '--out', str(tmp_path / 'p.png')]
+    argv += ['--tile-size', '32', '--patch-size', '16', '--batch-size', '2']
+    main([*argv, '--seed', '0'])
+    first = capsys.readouterr().out
+    main([*argv, '--seed', '1'])
+    second = capsys.readouterr().out
+    assert first.splitlines()[3:] != second.splitlines()[3:]  # other draws
+    assert 'Saved a grid' in second

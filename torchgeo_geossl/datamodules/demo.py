@@ -22,6 +22,7 @@ class DemoDataModule(TemporalGeoDataModule):
         self,
         root: str | Path = 'data/demo',
         tile_size: int = 256,
+        data_seed: int = 0,
         batch_size: int = 16,
         patch_size: int | tuple[int, int] = 96,
         views: int = 2,
@@ -34,12 +35,14 @@ class DemoDataModule(TemporalGeoDataModule):
         Args:
             root: Directory of the demo GeoTIFFs (generated there if empty).
             tile_size: Width and height in pixels of generated tiles.
+            data_seed: Seed of the generated data (fixed, so that changing the
+                sampling *seed* reuses the same files).
             batch_size: Size of each mini-batch.
             patch_size: Size of each patch in pixels.
             views: Number of acquisition times per location.
             geo_clusters: Number of geo-location clusters (at most the number of
                 demo locations), or None for no ``label``.
-            seed: Seed of data generation, samplers and clusters.
+            seed: Seed of the samplers and the k-means fit.
             **kwargs: Further :class:`TemporalGeoDataModule` arguments (``length``,
                 ``min_gap``, ``num_workers``, ...).
         """
@@ -57,7 +60,8 @@ class DemoDataModule(TemporalGeoDataModule):
         )
         self.root = Path(root)
         self.tile_size = tile_size
+        self.data_seed = data_seed
 
     def prepare_data(self) -> None:
         """Generate the demo data in *root* unless it is already there."""
-        generate_demo_data(self.root, size=self.tile_size, seed=self.seed or 0)
+        generate_demo_data(self.root, size=self.tile_size, seed=self.data_seed)
