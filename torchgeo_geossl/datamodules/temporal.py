@@ -31,7 +31,7 @@ class TemporalGeoDataModule(GeoDataModule):
     Wires together the pieces of the temporal pipeline::
 
         dataset_class(**kwargs)                      # any TorchGeo GeoDataset
-          → RandomPatchSampler @ TemporalViewSampler  # where and when
+          → ScatteredPatchSampler @ TemporalViewSampler  # where and when
           → TemporalViewsDataset                      # reads V views, adds point/time
           → GeoClusters label (optional)              # GASSL geo-location target
           → stack_samples                             # [B, V, C, H, W] batches
@@ -130,8 +130,10 @@ class TemporalGeoDataModule(GeoDataModule):
         )
         self.seed = seed
         self.geo_dataset: GeoDataset | None = None
+        self.mean = _as_tensor(mean)
+        self.std = _as_tensor(std)
         self.normalize = K.VideoSequential(
-            K.Normalize(mean=_as_tensor(mean), std=_as_tensor(std)),
+            K.Normalize(mean=self.mean, std=self.std),
             data_format='BTCHW',
             same_on_frame=True,
         )

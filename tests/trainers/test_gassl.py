@@ -1,0 +1,247 @@
+import math
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+from lightning.pytorch import Trainer
+from torch import Tensor
+from torchgeo.main import main as torchgeo_main
+
+from torchgeo_geossl.datamodules import DemoDataModule
+from torchgeo_geossl.location import GeoClusters
+from torchgeo_geossl.trainers import GeoMoCoTask
+
+CONFIGS = Path(__file__).resolve().parents[2] / 'configs'
+SMALL = {'model': 'resnet18', 'in_channels': 4, 'size': 16, 'queue_size': 32}
+
+
+@pytest.fixture(scope='module')
+def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp('demo')
+    DemoDataModule(root=root, tile_size=64).prepare_data()
+    return root
+
+
+def batch(
+    b: int = 4, v: int = 2, c: int = 4, size: int = 24, label: bool = True
+) -> dict[str, Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    out = {
+        'image': torch.rand(b, v, c, size, size, generator=generator),
+        'time': torch.arange(b * v, dtype=torch.float64).reshape(b, v),
+    }
+    if label:
+        out['label'] = torch.arange(b) % 3
+    return out
+
+
+def test_training_step_updates_queue_and_logs() -> None:
+    task = GeoMoCoTask(**SMALL, geo_classes=3)
+    before = task.queue.negatives.clone()
+    loss = task.training_step(batch(), 0)
+    assert torch.isfinite(loss)
+    after = task.queue.negatives
+    assert not torch.equal(before[:4], after[:4])  # 4 keys enqueued at the front
+    assert torch.equal(before[4:], after[4:])
+    torch.testing.assert_close(after[:4].norm(dim=1), torch.ones(4))
+
+
+def test_loss_is_infonce_plus_geo_cross_entropy() -> None:
+    task = GeoMoCoTask(**SMALL, geo_classes=3, geo_weight=0.5)
+    logged: dict[str, Tensor] = {}
+    task.log = lambda name, value, **_: logged.__setitem__(name, torch.as_tensor(value))  # type: ignore[method-assign]
+    loss = task.training_step(batch(), 0)
+    expected = logged['train_contrastive_loss'] + 0.5 * logged['train_geo_loss']
+    torch.testing.assert_close(loss, expected)
+    # an untrained model is close to chance on both tasks
+    assert abs(float(logged['train_geo_loss']) - math.log(3)) < 1.0
+    assert 0 <= float(logged['train_contrastive_top1']) <= 1
+
+
+def test_geo_head_reads_the_unnormalised_projection() -> None:
+    task = GeoMoCoTask(**SMALL, geo_classes=3)
+    seen: dict[str, Tensor] = {}
+    task.projection_head.register_forward_hook(lambda m, i, o: seen.__setitem__('z', o))
+    assert task.geo_head is not None
+    task.geo_head.register_forward_hook(
+        lambda m, i, o: seen.__setitem__('geo_in', i[0])
+    )
+    task.training_step(batch(), 0)
+    assert torch.equal(seen['geo_in'], seen['z'])
+    assert not torch.allclose(seen['z'].norm(dim=1), torch.ones(4))
+
+
+def test_key_view_is_the_other_acquisition() -> None:
+    task = GeoMoCoTask(**SMALL, geo_classes=0, augmentation=torch.nn.Identity())
+    inputs: list[Tensor] = []
+    task.key_encoder.register_forward_hook(lambda m, i, o: inputs.append(i[0]))
+    data = batch(label=False)
+    task.training_step(data, 0)
+    assert torch.equal(inputs[0], data['image'][:, 1])
+
+
+def test_without_temporal_positives_key_is_the_same_image() -> None:
+    task = GeoMoCoTask(
+        **SMALL, temporal=False, geo_classes=0, augmentation=torch.nn.Identity()
+    )
+    inputs: list[Tensor] = []
+    task.key_encoder.register_forward_hook(lambda m, i, o: inputs.append(i[0]))
+    data = batch(label=False)
+    task.training_step(data, 0)
+    assert torch.equal(inputs[0], data['image'][:, 0])
+
+
+def test_channel_stacked_layout() -> None:
+    task = GeoMoCoTask(**SMALL, geo_classes=0, augmentation=torch.nn.Identity())
+    inputs: list[Tensor] = []
+    task.key_encoder.register_forward_hook(lambda m, i, o: inputs.append(i[0]))
+    data = batch(label=False)
+    stacked = {
+        'image': data['image'].flatten(1, 2)
+    }  # [B, 2C, H, W] as TorchGeo's SSL datamodules
+    assert torch.isfinite(task.training_step(stacked, 0))
+    assert torch.equal(inputs[0], data['image'][:, 1])
+
+
+def test_single_view_falls_back_and_warns_once() -> None:
+    task = GeoMoCoTask(**SMALL, geo_classes=0)
+    logged: dict[str, Tensor] = {}
+    task.log = lambda name, value, **_: logged.__setitem__(name, torch.as_tensor(value))  # type: ignore[method-assign]
+    with pytest.warns(UserWarning, match='single view'):
+        task.training_step(batch(v=1, label=False), 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        task.training_step(batch(v=1, label=False), 1)
+    assert float(logged['train_single_date_fraction']) == 1.0
+    assert task.single_date_samples == 8
+
+
+def test_repeated_dates_are_counted() -> None:
+    task = GeoMoCoTask(**SMALL, geo_classes=0)
+    logged: dict[str, Tensor] = {}
+    task.log = lambda name, value, **_: logged.__setitem__(name, torch.as_tensor(value))  # type: ignore[method-assign]
+    data = batch(label=False)
+    data['time'][:2, 1] = data['time'][:2, 0]
+    task.training_step(data, 0)
+    assert float(logged['train_single_date_fraction']) == 0.5
+
+
+def test_in_channels_mismatch() -> None:
+    task = GeoMoCoTask(**SMALL, geo_classes=0)
+    with pytest.raises(ValueError, match='in_channels=4.*\\[4, 2, 3, 24, 24\\]'):
+        task.training_step(batch(c=3, label=False), 0)
+
+
+def test_geo_head_without_targets() -> None:
+    task = GeoMoCoTask(**SMALL, geo_classes=3)
+    with pytest.raises(ValueError, match="neither 'point' nor 'label'"):
+        task.training_step(batch(label=False), 0)
+
+
+def test_labels_from_points_with_clusters() -> None:
+    clusters = GeoClusters(num_clusters=2, seed=0).fit(
+        torch.tensor([[0.0, 0.0], [1.0, 1.0], [120.0, 40.0], [121.0, 41.0]])
+    )
+    task = GeoMoCoTask(**SMALL, geo_classes=2, geo_clusters=clusters)
+    data = batch(label=False)
+    data['point'] = torch.tensor([[0.5, 0.5], [120.5, 40.5]] * 2, dtype=torch.float64)
+    labels = task.geo_labels(data)
+    torch.testing.assert_close(labels, clusters.predict(data['point']))
+    assert labels[0] != labels[1]
+
+
+def test_bad_hyperparameters() -> None:
+    with pytest.raises(ValueError, match='queue_size'):
+        GeoMoCoTask(**{**SMALL, 'queue_size': 0})
+    with pytest.raises(ValueError, match='geo_classes'):
+        GeoMoCoTask(**SMALL, geo_classes=-1)
+
+
+def test_queue_size_not_a_multiple_of_the_batch() -> None:
+    task = GeoMoCoTask(**{**SMALL, 'queue_size': 10}, geo_classes=0)
+    for i in range(3):  # 3 × 4 keys wrap around a queue of 10
+        task.training_step(batch(label=False), i)
+    assert int(task.queue.ptr) == 2
+
+
+def _fit(root: Path, tmp_path: Path, **task_kwargs: object) -> tuple[GeoMoCoTask, Path]:
+    datamodule = DemoDataModule(
+        root=root, tile_size=64, patch_size=32, batch_size=4, length=8, geo_clusters=4
+    )
+    task = GeoMoCoTask(**{**SMALL, **task_kwargs})  # type: ignore[arg-type]
+    trainer = Trainer(
+        max_epochs=1,
+        accelerator='cpu',
+        logger=False,
+        enable_progress_bar=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(task, datamodule=datamodule)
+    ckpt = tmp_path / 'task.ckpt'
+    trainer.save_checkpoint(ckpt)
+    return task, ckpt
+
+
+def test_resume_restores_queue_and_clusters(demo_root: Path, tmp_path: Path) -> None:
+    task, ckpt = _fit(demo_root, tmp_path, geo_classes=4)
+    assert task.geo_clusters is not None
+    restored = GeoMoCoTask.load_from_checkpoint(ckpt)
+    assert torch.equal(restored.queue.negatives, task.queue.negatives)
+    assert int(restored.queue.ptr) == int(task.queue.ptr) == 8 % 32
+    assert restored.geo_clusters is not None
+    assert torch.equal(restored.geo_clusters.centroids, task.geo_clusters.centroids)
+
+    checkpoint = torch.load(ckpt, weights_only=True)
+    with pytest.raises(
+        ValueError, match='queue.*\\[32, 128\\] in the checkpoint, \\[64, 128\\] here'
+    ):
+        GeoMoCoTask(**{**SMALL, 'queue_size': 64}, geo_classes=4).on_load_checkpoint(
+            checkpoint
+        )
+    with pytest.raises(ValueError, match='geo_head'):
+        GeoMoCoTask(**SMALL, geo_classes=5).on_load_checkpoint(checkpoint)
+
+
+@pytest.mark.parametrize(
+    'name', ['moco_v2', 'moco_v2_geo', 'moco_v2_tp', 'moco_v2_tp_geo']
+)
+def test_table1_configs_run_with_the_torchgeo_cli(
+    name: str, demo_root: Path, tmp_path: Path
+) -> None:
+    args = [
+        'fit',
+        '--config',
+        str(CONFIGS / 'gassl' / f'{name}.yaml'),
+        '--trainer.fast_dev_run=1',
+        '--trainer.accelerator=cpu',
+        f'--trainer.default_root_dir={tmp_path}',
+        '--model.init_args.model=resnet18',
+        '--model.init_args.size=24',
+        '--model.init_args.queue_size=64',
+        f'--data.init_args.root={demo_root}',
+        '--data.init_args.tile_size=64',
+        '--data.init_args.patch_size=32',
+        '--data.init_args.batch_size=4',
+        '--data.init_args.num_workers=0',
+    ]
+    torchgeo_main(args)
+
+
+def test_demo_config_runs_with_the_torchgeo_cli(
+    demo_root: Path, tmp_path: Path
+) -> None:
+    args = [
+        'fit',
+        '--config',
+        str(CONFIGS / 'demo.yaml'),
+        '--trainer.fast_dev_run=1',
+        f'--trainer.default_root_dir={tmp_path}',
+        f'--data.init_args.root={demo_root}',
+        '--data.init_args.tile_size=64',
+        '--data.init_args.patch_size=32',
+        '--data.init_args.batch_size=4',
+        '--data.init_args.num_workers=0',
+        '--model.init_args.size=24',
+    ]
+    torchgeo_main(args)

@@ -1,0 +1,263 @@
+"""The momentum-contrast core shared by GASSL and SeCo."""
+
+from typing import Any, cast
+
+import lightning.pytorch.utilities.types
+import timm
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.optim import SGD
+from torch.optim.lr_scheduler import CosineAnnealingLR, LRScheduler, MultiStepLR
+from torchgeo.datasets.utils import Sample
+from torchgeo.tasks import BaseTask
+
+from ..models import copy_as_momentum, update_momentum
+
+
+class MomentumContrastTask(BaseTask):
+    """Base class of the MoCo-v2 family: encoder, EMA key encoder, optimiser.
+
+    Holds what GASSL (:class:`~torchgeo_geossl.trainers.GeoMoCoTask`) and SeCo share
+    (He et al., CVPR 2020; Chen et al., arXiv 2003.04297):
+
+    * ``self.model``: the query encoder, a timm model without classifier (any
+      ``in_channels``). It is the only module whose state-dict keys contain
+      ``model.``, so TorchGeo's ``Classification(weights='x.ckpt')`` and
+      ``SemanticSegmentation`` load checkpoints of these tasks directly.
+    * ``self.key_encoder``: its exponential moving average,
+      θ_k ← m θ_k + (1 − m) θ_q (MoCo, Eq. 2), never trained by gradients;
+      subclasses pair their projection heads the same way.
+    * SGD with momentum and weight decay, a learning rate scaled linearly with the
+      global batch size (``lr`` is the rate for ``lr_batch_size`` samples, 0.03 per
+      256 in MoCo-v2), and a cosine (default) or step schedule over the epochs.
+    * Input layouts: the batch contract's ``[B, V, C, H, W]`` and TorchGeo's
+      channel-stacked ``[B, V·C, H, W]``.
+    * The collapse monitor ``train_ssl_std``: the standard deviation over the batch
+      of L2-normalised backbone features, averaged over dimensions; about
+      ``1 / sqrt(d)`` when healthy, near 0 when the representation collapses.
+
+    Batch norm: the query and key encoders each normalise their own view batch
+    ("per-view BN"), so the statistics of a key batch never include the query
+    batch. The original code shuffles the key batch across GPUs (shuffle-BN) to
+    stop samples of one GPU batch from sharing statistics with their positive;
+    on one device this is not possible, and per-view BN is the documented
+    substitute.
+
+    .. versionadded:: 0.1
+    """
+
+    monitor = 'train_loss'
+
+    #: Name of the method in exported metadata.
+    method = 'MoCo-v2'
+
+    def __init__(self) -> None:
+        """Initialize the shared parts; subclasses set the hyperparameters."""
+        super().__init__()
+        self.avg_output_std = 0.0
+
+    def configure_models(self) -> None:
+        """Create the query encoder and its momentum copy."""
+        self.model = timm.create_model(
+            self.hparams['model'],
+            in_chans=self.hparams['in_channels'],
+            num_classes=0,
+            pretrained=False,
+        )
+        self.key_encoder = copy_as_momentum(self.model)
+
+    @property
+    def feature_dim(self) -> int:
+        """Number of features of the encoder's pooled output.
+
+        Returns:
+            ``num_features`` of the timm model.
+        """
+        return cast(int, self.model.num_features)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Encode images with the query encoder.
+
+        Args:
+            x: Images ``[B, C, H, W]``.
+
+        Returns:
+            Pooled features ``[B, d]``.
+        """
+        features: Tensor = self.model(x)
+        return features
+
+    def momentum_update(self, pairs: list[tuple[nn.Module, nn.Module]]) -> None:
+        """Move each momentum module towards its online module.
+
+        Args:
+            pairs: ``(online, momentum)`` modules; the encoder pair is added here.
+        """
+        m = self.hparams['moco_momentum']
+        for online, momentum in [(self.model, self.key_encoder), *pairs]:
+            update_momentum(online, momentum, m)
+
+    def views_from_batch(self, batch: Sample) -> Tensor:
+        """The views of a batch as ``[B, V, C, H, W]``.
+
+        Args:
+            batch: A batch whose ``image`` is ``[B, V, C, H, W]`` (batch contract),
+                ``[B, V·C, H, W]`` (TorchGeo's channel-stacked SSL datamodules) or
+                ``[B, C, H, W]`` (one view).
+
+        Returns:
+            The views, ``[B, V, C, H, W]`` with C = ``in_channels``.
+
+        Raises:
+            ValueError: If the image's channels do not match ``in_channels``.
+        """
+        image = batch['image']
+        channels: int = self.hparams['in_channels']
+        if image.ndim == 5 and image.shape[2] == channels:
+            return image
+        if image.ndim == 4 and image.shape[1] % channels == 0:
+            b, vc, h, w = image.shape
+            return image.reshape(b, vc // channels, channels, h, w)
+        layout = (
+            f'[B, V, C, H, W] = {list(image.shape)}'
+            if image.ndim == 5
+            else f'[B, V·C, H, W] = {list(image.shape)}'
+        )
+        msg = (
+            f'{type(self).__name__} was built with in_channels={channels}, but the '
+            f'batch image has layout {layout}, whose channels are not a multiple of '
+            f'{channels}; set in_channels to the number of bands of the data'
+        )
+        raise ValueError(msg)
+
+    def log_collapse_monitor(self, features: Tensor) -> None:
+        """Log ``train_ssl_std``, a running mean of the normalised feature spread.
+
+        Args:
+            features: Backbone features of the query view ``[B, d]``.
+        """
+        normalized = F.normalize(features.detach().float(), dim=1)
+        std = normalized.std(dim=0).mean().item() if len(features) > 1 else 0.0
+        self.avg_output_std = 0.9 * self.avg_output_std + 0.1 * std
+        self.log('train_ssl_std', self.avg_output_std, batch_size=len(features))
+
+    def effective_lr(self) -> float:
+        """Learning rate scaled linearly with the global batch size.
+
+        Returns:
+            ``lr × global_batch / lr_batch_size`` when the trainer's data module
+            has a ``batch_size``, else ``lr``.
+        """
+        lr: float = self.hparams['lr']
+        reference: int | None = self.hparams['lr_batch_size']
+        datamodule = (
+            getattr(self.trainer, 'datamodule', None) if self._trainer else None
+        )
+        batch_size = getattr(datamodule, 'batch_size', None)
+        if not reference or not isinstance(batch_size, int):
+            return lr
+        return lr * batch_size * self.trainer.world_size / reference
+
+    def configure_optimizers(
+        self,
+    ) -> 'lightning.pytorch.utilities.types.OptimizerLRScheduler':
+        """SGD with the MoCo-v2 schedule.
+
+        Returns:
+            The optimiser and its per-epoch scheduler.
+        """
+        lr = self.effective_lr()
+        optimizer = SGD(
+            [p for p in self.parameters() if p.requires_grad],
+            lr=lr,
+            momentum=self.hparams['momentum'],
+            weight_decay=self.hparams['weight_decay'],
+        )
+        scheduler: LRScheduler
+        if self.hparams['schedule'] == 'cosine':
+            epochs = 200
+            if self._trainer is not None and self.trainer.max_epochs:
+                epochs = max(self.trainer.max_epochs, 1)
+            scheduler = CosineAnnealingLR(optimizer, T_max=epochs)
+        else:
+            scheduler = MultiStepLR(
+                optimizer, milestones=list(self.hparams['milestones'])
+            )
+        return {'optimizer': optimizer, 'lr_scheduler': scheduler}
+
+    def validation_step(
+        self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        """No-op: self-supervised pre-training has no validation metric."""
+
+    def test_step(self, batch: Sample, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """No-op: self-supervised pre-training has no test metric."""
+
+    def predict_step(
+        self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
+    ) -> Tensor:
+        """Encode the first view of a batch.
+
+        Args:
+            batch: A batch of the batch contract.
+            batch_idx: Index of the batch.
+            dataloader_idx: Index of the dataloader.
+
+        Returns:
+            Backbone features ``[B, d]`` of view 0.
+        """
+        return self.forward(self.views_from_batch(batch)[:, 0])
+
+    def check_state_shapes(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse a checkpoint whose tensors have other shapes than this task's.
+
+        Args:
+            checkpoint: A Lightning checkpoint being loaded.
+
+        Raises:
+            ValueError: If a tensor's shape differs (a queue of another size, a geo
+                head with another number of classes, ...), naming each.
+        """
+        own = self.state_dict()
+        wrong = [
+            f'{name}: {list(value.shape)} in the checkpoint, {list(own[name].shape)} here'
+            for name, value in checkpoint.get('state_dict', {}).items()
+            if name in own and value.shape != own[name].shape
+        ]
+        if wrong:
+            msg = (
+                f'the checkpoint does not match this {type(self).__name__}: '
+                + '; '.join(wrong[:5])
+                + '. Resume with the hyperparameters it was trained with (queue_size, '
+                'output_dim, geo_classes, model, in_channels).'
+            )
+            raise ValueError(msg)
+
+    def data_description(self) -> dict[str, Any]:
+        """What the backbone was trained on, for exported metadata.
+
+        Returns:
+            Method, encoder, bands, normalisation and patch size (None where the
+            data module does not say).
+        """
+        datamodule = (
+            getattr(self.trainer, 'datamodule', None) if self._trainer else None
+        )
+        dataset = getattr(datamodule, 'geo_dataset', None)
+        kwargs = getattr(datamodule, 'kwargs', {})
+        bands = kwargs.get('bands') or getattr(dataset, 'bands', None)
+
+        def as_list(value: Any) -> list[float] | None:
+            return None if value is None else torch.as_tensor(value).flatten().tolist()
+
+        return {
+            'method': self.method,
+            'model': self.hparams['model'],
+            'in_channels': self.hparams['in_channels'],
+            'bands': None if bands is None else list(bands),
+            'mean': as_list(getattr(datamodule, 'mean', None)),
+            'std': as_list(getattr(datamodule, 'std', None)),
+            'patch_size': getattr(datamodule, 'patch_size', None),
+            'crop_size': self.hparams.get('size'),
+        }

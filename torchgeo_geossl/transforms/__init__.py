@@ -1,0 +1,19 @@
+"""Batched Kornia augmentations for multi-view, multispectral batches."""
+
+from .presets import (
+    blur_kernel_size,
+    gassl_augmentation,
+    moco_v2_augmentation,
+    seco_artificial_augmentation,
+    seco_crop,
+)
+from .views import MultiViewAugmentation
+
+__all__ = (
+    'MultiViewAugmentation',
+    'blur_kernel_size',
+    'gassl_augmentation',
+    'moco_v2_augmentation',
+    'seco_artificial_augmentation',
+    'seco_crop',
+)
