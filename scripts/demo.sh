@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The main job: generate the demo data (first run only) and preview sampled temporal views.
-# Sets up .venv on first use. Extra arguments go to `geossl-preview` (see --help).
+# The main job: GASSL pre-training (temporal positives + geo-location) on the generated
+# demo data with TorchGeo's CLI, then export of the backbone. Sets up .venv on first use.
+# Extra arguments go to `torchgeo fit` (for example --trainer.accelerator gpu).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$(bash "$root/scripts/bootstrap.sh")"
 cd "$root"
-exec "$venv/bin/geossl-preview" "$@"
+"$venv/bin/torchgeo" fit --config configs/demo.yaml "$@"
+"$venv/bin/geossl-export" outputs/demo/checkpoints/last.ckpt --out outputs/demo/export
+echo "Training logs (CSV): outputs/demo/gassl/; checkpoints: outputs/demo/checkpoints/"

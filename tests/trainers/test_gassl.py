@@ -5,8 +5,11 @@ from pathlib import Path
 import pytest
 import torch
 from lightning.pytorch import Trainer
+from lightning.pytorch.cli import LightningCLI
 from torch import Tensor
+from torchgeo.datamodules import BaseDataModule
 from torchgeo.main import main as torchgeo_main
+from torchgeo.tasks import BaseTask
 
 from torchgeo_geossl.datamodules import DemoDataModule
 from torchgeo_geossl.location import GeoClusters
@@ -245,3 +248,55 @@ def test_demo_config_runs_with_the_torchgeo_cli(
         '--model.init_args.size=24',
     ]
     torchgeo_main(args)
+
+
+@pytest.mark.parametrize(
+    ('name', 'temporal', 'geo_classes', 'views'),
+    [
+        ('moco_v2', False, 0, 1),
+        ('moco_v2_geo', False, 10, 1),
+        ('moco_v2_tp', True, 0, 2),
+        ('moco_v2_tp_geo', True, 10, 2),
+    ],
+)
+def test_table1_configs_build_the_paper_settings(
+    name: str, temporal: bool, geo_classes: int, views: int
+) -> None:
+    cli = LightningCLI(
+        model_class=BaseTask,
+        datamodule_class=BaseDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        run=False,
+        args=['--config', str(CONFIGS / 'gassl' / f'{name}.yaml')],
+    )
+    task, data = cli.model, cli.datamodule
+    assert isinstance(task, GeoMoCoTask)
+    assert isinstance(data, DemoDataModule)
+    assert task.hparams['temporal'] is temporal
+    assert task.hparams['geo_classes'] == geo_classes
+    assert data.views == views
+    assert data.num_geo_clusters == geo_classes
+    # published hyperparameters
+    assert task.hparams['model'] == 'resnet50'
+    assert task.queue.negatives.shape == (65_536, 128)
+    assert task.hparams['temperature'] == 0.02
+    assert task.hparams['moco_momentum'] == 0.999
+    assert task.hparams['lr'] == 0.03
+    assert task.hparams['lr_batch_size'] == 256
+    assert cli.trainer.max_epochs == 200
+
+
+def test_demo_config_normalises_reflectance() -> None:
+    cli = LightningCLI(
+        model_class=BaseTask,
+        datamodule_class=BaseDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        run=False,
+        args=['--config', str(CONFIGS / 'demo.yaml')],
+    )
+    assert isinstance(cli.datamodule, DemoDataModule)
+    assert cli.datamodule.std.tolist() == [10_000.0]
+    assert cli.model.hparams['temporal'] is True
+    assert cli.model.hparams['geo_classes'] == 4

@@ -1,5 +1,6 @@
 """Data module for the generated demo time series."""
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ class DemoDataModule(TemporalGeoDataModule):
         patch_size: int | tuple[int, int] = 96,
         views: int = 2,
         geo_clusters: int | None = 4,
+        mean: float | Sequence[float] = 0.0,
+        std: float | Sequence[float] = 10_000.0,
         seed: int | None = 0,
         **kwargs: Any,
     ) -> None:
@@ -42,18 +45,21 @@ class DemoDataModule(TemporalGeoDataModule):
             views: Number of acquisition times per location.
             geo_clusters: Number of geo-location clusters (at most the number of
                 demo locations), or None for no ``label``.
+            mean: Per-band (or scalar) mean subtracted on device.
+            std: Per-band (or scalar) standard deviation divided on device
+                (10,000 turns the uint16 reflectance into [0, 1]).
             seed: Seed of the samplers and the k-means fit.
             **kwargs: Further :class:`TemporalGeoDataModule` arguments (``length``,
                 ``min_gap``, ``num_workers``, ...).
         """
-        kwargs.setdefault('mean', 0.0)
-        kwargs.setdefault('std', 10_000.0)
         super().__init__(
             DemoTimeSeries,
             batch_size=batch_size,
             patch_size=patch_size,
             views=views,
             geo_clusters=geo_clusters,
+            mean=mean,
+            std=std,
             seed=seed,
             paths=str(root),
             **kwargs,

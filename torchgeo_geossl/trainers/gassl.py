@@ -299,7 +299,7 @@ class GeoMoCoTask(MomentumContrastTask):
         self.queue.enqueue(k)
         self.single_date_samples += int(single.sum())
         self.log('train_single_date_fraction', single.float().mean(), batch_size=b)
-        self.log('train_loss', loss, batch_size=b)
+        self.log('train_loss', loss, batch_size=b, prog_bar=True)
         self.log_collapse_monitor(features)
         return loss
 

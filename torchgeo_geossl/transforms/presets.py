@@ -1,7 +1,9 @@
 """Augmentation presets of MoCo-v2, GASSL and SeCo as MultiViewAugmentation modules.
 
-All presets expect normalised floating point input (e.g. RGB or reflectance values
-roughly in ``[0, 1]``): Kornia's colour jitter clamps to ``[0, 1]``.
+All presets expect floating point input scaled to about ``[0, 1]`` (RGB divided by
+255, reflectance): Kornia's colour jitter clamps to ``[0, 1]`` and the brightness
+shift of the multispectral recipe is additive. As in the reference code, apply any
+mean/std standardisation after the augmentation.
 """
 
 import math
@@ -172,6 +174,10 @@ def gassl_augmentation(
     Returns:
         The augmentation for ``[B, V, C, H, W]`` or ``[B, C, H, W]`` batches.
 
+    Raises:
+        TypeError: If *size* or *in_channels* is not an integer.
+        ValueError: If a parameter is out of range (named in the message).
+
     .. versionadded:: 0.1
     """
     if crop_scale is None:
@@ -221,6 +227,10 @@ def seco_artificial_augmentation(
         The augmentation for ``[B, V, C, H, W]`` or ``[B, C, H, W]`` batches; the
         spatial size is unchanged.
 
+    Raises:
+        TypeError: If *in_channels* is not an integer.
+        ValueError: If a parameter is out of range (named in the message).
+
     .. versionadded:: 0.1
     """
     _check_positive_int('in_channels', in_channels)
@@ -251,6 +261,10 @@ def seco_crop(
 
     Returns:
         The crop for ``[B, V, C, H, W]`` or ``[B, C, H, W]`` batches.
+
+    Raises:
+        TypeError: If *size* is not an integer.
+        ValueError: If a parameter is out of range (named in the message).
 
     .. versionadded:: 0.1
     """

@@ -159,7 +159,8 @@ class MultiViewAugmentation(nn.Module):
                 with torch.random.fork_rng(devices=devices):
                     torch.default_generator.manual_seed(int(state[0]))
                     for index in devices:
-                        torch.cuda.default_generators[index].manual_seed(int(state[0]))
+                        with torch.cuda.device(index):
+                            torch.cuda.manual_seed(int(state[0]))
                     out = self._augment(flat, batch, views)
         out = out.to(x.dtype)
         if x.ndim == 5:
