@@ -300,3 +300,36 @@ def test_demo_config_normalises_reflectance() -> None:
     assert cli.datamodule.std.tolist() == [10_000.0]
     assert cli.model.hparams['temporal'] is True
     assert cli.model.hparams['geo_classes'] == 4
+
+
+def test_any_dataset_through_yaml(tmp_path: Path) -> None:
+    config = tmp_path / 'real.yaml'
+    config.write_text(
+        f"""
+model:
+  class_path: torchgeo_geossl.trainers.GeoMoCoTask
+  init_args: {{model: resnet18, in_channels: 4, geo_classes: 2, queue_size: 64, size: 8}}
+data:
+  class_path: torchgeo_geossl.datamodules.TemporalGeoDataModule
+  init_args:
+    dataset_class: torchgeo_geossl.datasets.DemoTimeSeries
+    batch_size: 2
+    patch_size: 8
+    length: 4
+    min_gap: 30D
+    geo_clusters: 2
+    std: 10000.0
+  dict_kwargs:
+    paths: {Path(__file__).resolve().parents[1] / 'data' / 'demo'}
+"""
+    )
+    torchgeo_main(
+        [
+            'fit',
+            '--config',
+            str(config),
+            '--trainer.fast_dev_run=1',
+            '--trainer.accelerator=cpu',
+            f'--trainer.default_root_dir={tmp_path}',
+        ]
+    )

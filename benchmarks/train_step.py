@@ -1,0 +1,724 @@
+"""Benchmark of one GASSL training step against TorchGeo's MoCo-v2 task.
+
+Run from anywhere (paths resolve relative to this file)::
+
+    .venv/bin/python benchmarks/train_step.py [--quick] [--model resnet18|resnet50]
+        [--batch-size B] [--bands C] [--side S] [--size CROP] [--queue N]
+        [--device cpu|cuda] [--threads N] [--out DIR]
+
+In one process, on the same synthetic batch (``B`` samples of two views with
+``C`` bands, ``S × S`` px, float32 uniform in [0, 1], cropped to ``CROP`` px) and
+with the same backbone, queue size, temperature (0.07), key momentum (0.999) and
+SGD settings (lr 0.03, momentum 0.9, weight decay 1e-4), it times one training
+step of
+
+* ``gassl``: ``torchgeo_geossl.trainers.GeoMoCoTask(temporal=True,
+  geo_classes=100)``; the batch has ``image [B, 2, C, H, W]``, ``time [B, 2]``
+  (two different dates) and ``label [B]`` (geo-cluster targets);
+* ``gassl-no-geo``: the same with ``geo_classes=0``, which isolates the cost of
+  the geo head (ReLU, Linear(128, 100) and its cross-entropy);
+* ``torchgeo-moco-v2``: ``torchgeo.tasks.MoCo(version=2, layers=2,
+  hidden_dim=<feature dim>, output_dim=128, memory_bank_size=<queue>)`` on the
+  same pixels channel-stacked as ``image [B, 2C, H, W]`` (the baseline).
+
+A step is what Lightning's automatic optimisation does per batch, without the
+trainer: ``loss = task.training_step(batch, i)`` (augmentation of both views,
+query forward, momentum update of the key encoder and head, key forward, loss,
+queue update), ``loss.backward()``, ``optimizer.step()``,
+``optimizer.zero_grad()``; the optimiser is the one each task's
+``configure_optimizers()`` returns, and ``task.log`` is replaced by a no-op. The
+batch is on the device before timing starts; CUDA is synchronised around each
+step.
+
+The work differs slightly between the two tasks: TorchGeo augments the two views
+in two Kornia calls of ``B`` images with its own op list (crop scale 0.2-1, also a
+vertical flip) and has no geo head; GASSL augments all ``2B`` views in one call
+(crop scale 0.08-1 for temporal positives, no vertical flip) and adds the geo
+head.
+
+After a warm-up, the variants run interleaved, one step each per repeat, with the
+order rotated between repeats so that drift of the machine's speed hits all of
+them alike. The table gives the median and interquartile range of ms/step, the
+ratio of medians to TorchGeo and the median of the per-repeat ratios (each step
+divided by the TorchGeo step of the same repeat). Target: ``gassl`` ≤ 1.05 ×
+``torchgeo-moco-v2``.
+
+A second, shorter interleaved run splits the step into phases with forward
+hooks on the tasks' modules (synchronising CUDA at each boundary, hence a
+separate run): augmentation, query forward (encoder and projection head),
+momentum update, key forward, loss (InfoNCE, geo head, queue update, monitors),
+backward, optimiser step, and the remainder.
+
+Output: a markdown table on stdout, ``train_step.json`` (all numbers, the command
+and the machine) and ``train_step.png`` in ``--out`` (default
+``benchmarks/results/``).
+"""
+
+import argparse
+import json
+import os
+import platform
+import random
+import shlex
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import kornia
+import lightly
+import lightning
+import numpy as np
+import timm
+import torch
+import torchgeo
+from matplotlib import pyplot as plt
+from torch import Tensor, nn
+from torch.optim import Optimizer
+from torchgeo.tasks import MoCo
+
+from torchgeo_geossl.trainers import GeoMoCoTask
+
+REPO = Path(__file__).resolve().parents[1]
+BASELINE = 'torchgeo-moco-v2'
+VARIANTS = ('gassl', 'gassl-no-geo', BASELINE)
+TARGET = 1.05
+GEO_CLASSES = 100
+OUTPUT_DIM = 128
+TEMPERATURE = 0.07
+MOCO_MOMENTUM = 0.999
+LR = 0.03
+WEIGHT_DECAY = 1e-4
+PHASES = (
+    'augmentation',
+    'query forward',
+    'momentum update',
+    'key forward',
+    'loss + queue',
+    'backward',
+    'optimizer',
+    'other',
+)
+#: Order in which the hook events of one step occur.
+EVENTS = (
+    'start',
+    'aug_start',
+    'aug_end',
+    'query_start',
+    'query_end',
+    'key_start',
+    'key_end',
+    'returned',
+    'backward',
+    'end',
+)
+
+
+class Variant:
+    """One task with its optimiser and batch, ready to run training steps.
+
+    Args:
+        name: Label of the variant.
+        task: The Lightning task (models configured, ``log`` disabled).
+        batch: The batch it trains on.
+        modules: Modules whose forward hooks mark the phases: ``aug_start``,
+            ``aug_end``, ``query_start``, ``query_end``, ``key_start``, ``key_end``.
+    """
+
+    def __init__(
+        self, name: str, task: nn.Module, batch: dict[str, Tensor], modules: dict
+    ) -> None:
+        """Take the optimiser out of the task's ``configure_optimizers()``."""
+        self.name = name
+        self.task = task
+        self.batch = batch
+        self.modules: dict[str, nn.Module] = modules
+        configured = task.configure_optimizers()  # type: ignore[operator]
+        self.optimizer: Optimizer = configured['optimizer']
+        self.index = 0
+        self.losses: list[float] = []
+
+    def step(self, mark: Callable[[str], None]) -> None:
+        """Run one training step.
+
+        Args:
+            mark: Called with an event name after each part of the step.
+        """
+        loss = self.task.training_step(self.batch, self.index)  # type: ignore[operator]
+        mark('returned')
+        loss.backward()
+        mark('backward')
+        self.optimizer.step()
+        self.optimizer.zero_grad()
+        self.index += 1
+        self.losses.append(float(loss.detach()))
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA only).
+
+    Args:
+        device: The device.
+    """
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def make_batches(
+    batch_size: int, bands: int, side: int, device: torch.device, seed: int
+) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """The synthetic batch in GASSL's and in TorchGeo's layout.
+
+    Args:
+        batch_size: Samples B.
+        bands: Bands C.
+        side: Input side in pixels.
+        device: Where the tensors go.
+        seed: Seed of the generator.
+
+    Returns:
+        ``{'image': [B, 2, C, H, W], 'time': [B, 2], 'label': [B]}`` and
+        ``{'image': [B, 2C, H, W]}`` with the same pixels.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    image = torch.rand(batch_size, 2, bands, side, side, generator=generator)
+    day = 86_400.0
+    start = torch.randint(0, 3650, (batch_size,), generator=generator) * day
+    gap = torch.randint(1, 365, (batch_size,), generator=generator) * day
+    times = torch.stack([start, start + gap], dim=1).to(torch.float64)
+    label = torch.randint(0, GEO_CLASSES, (batch_size,), generator=generator)
+    gassl = {'image': image, 'time': times, 'label': label}
+    stacked = {'image': image.reshape(batch_size, 2 * bands, side, side)}
+    return (
+        {k: v.to(device) for k, v in gassl.items()},
+        {k: v.to(device) for k, v in stacked.items()},
+    )
+
+
+def build(
+    name: str,
+    args: argparse.Namespace,
+    batches: tuple[dict[str, Tensor], dict[str, Tensor]],
+    device: torch.device,
+) -> Variant:
+    """Create one variant with seeded weights.
+
+    Args:
+        name: One of :data:`VARIANTS`.
+        args: Parsed command line.
+        batches: GASSL's and TorchGeo's batch.
+        device: Where the task runs.
+
+    Returns:
+        The variant.
+    """
+    seed_everything(args.seed)
+    task: nn.Module
+    if name == BASELINE:
+        feature_dim = timm.create_model(args.model, num_classes=0).num_features
+        task = MoCo(
+            model=args.model,
+            in_channels=args.bands,
+            version=2,
+            layers=2,
+            hidden_dim=feature_dim,
+            output_dim=OUTPUT_DIM,
+            lr=LR,
+            weight_decay=WEIGHT_DECAY,
+            momentum=0.9,
+            temperature=TEMPERATURE,
+            memory_bank_size=args.queue,
+            moco_momentum=MOCO_MOMENTUM,
+            size=args.size,
+        )
+        modules = {
+            'aug_start': task.augmentation1,
+            'aug_end': task.augmentation2,
+            'query_start': task.backbone,
+            'query_end': task.projection_head,
+            'key_start': task.backbone_momentum,
+            'key_end': task.projection_head_momentum,
+        }
+        batch = batches[1]
+    else:
+        task = GeoMoCoTask(
+            model=args.model,
+            in_channels=args.bands,
+            temporal=True,
+            geo_classes=GEO_CLASSES if name == 'gassl' else 0,
+            queue_size=args.queue,
+            output_dim=OUTPUT_DIM,
+            temperature=TEMPERATURE,
+            moco_momentum=MOCO_MOMENTUM,
+            lr=LR,
+            weight_decay=WEIGHT_DECAY,
+            momentum=0.9,
+            size=args.size,
+        )
+        modules = {
+            'aug_start': task.augmentation,
+            'aug_end': task.augmentation,
+            'query_start': task.model,
+            'query_end': task.projection_head,
+            'key_start': task.key_encoder,
+            'key_end': task.projection_head_momentum,
+        }
+        batch = batches[0]
+    task.log = lambda *a, **k: None  # type: ignore[method-assign]
+    task.to(device).train()
+    return Variant(name, task, batch, modules)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices).
+
+    Args:
+        seed: The seed.
+    """
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def timed_step(variant: Variant, device: torch.device) -> float:
+    """Wall time of one step, synchronised on CUDA.
+
+    Args:
+        variant: What to run.
+        device: Its device.
+
+    Returns:
+        Seconds.
+    """
+    synchronize(device)
+    start = time.perf_counter()
+    variant.step(lambda event: None)
+    synchronize(device)
+    return time.perf_counter() - start
+
+
+def instrumented_step(variant: Variant, device: torch.device) -> dict[str, float]:
+    """Run one step with hooks that timestamp its phases.
+
+    Args:
+        variant: What to run.
+        device: Its device.
+
+    Returns:
+        Seconds per phase of :data:`PHASES`.
+    """
+    stamps: dict[str, float] = {}
+
+    def mark(event: str) -> None:
+        synchronize(device)
+        stamps.setdefault(event, time.perf_counter())
+
+    handles = []
+    for event, module in variant.modules.items():
+        if event.endswith('_start'):
+            handles.append(
+                module.register_forward_pre_hook(lambda *_, e=event: mark(e))
+            )
+        else:
+            handles.append(module.register_forward_hook(lambda *_, e=event: mark(e)))
+    try:
+        mark('start')
+        variant.step(mark)
+        mark('end')
+    finally:
+        for handle in handles:
+            handle.remove()
+    missing = [event for event in EVENTS if event not in stamps]
+    if missing:
+        raise RuntimeError(f'{variant.name}: hook events not seen: {missing}')
+    order = sorted(EVENTS, key=stamps.__getitem__)
+    if order != list(EVENTS):
+        raise RuntimeError(f'{variant.name}: unexpected order of phases {order}')
+
+    def span(first: str, last: str) -> float:
+        return stamps[last] - stamps[first]
+
+    phases = {
+        'augmentation': span('aug_start', 'aug_end'),
+        'query forward': span('query_start', 'query_end'),
+        'momentum update': span('query_end', 'key_start'),
+        'key forward': span('key_start', 'key_end'),
+        'loss + queue': span('key_end', 'returned'),
+        'backward': span('returned', 'backward'),
+        'optimizer': span('backward', 'end'),
+    }
+    phases['other'] = span('start', 'end') - sum(phases.values())
+    return phases
+
+
+def interleaved(
+    variants: list[Variant], repeats: int, run: Callable[[Variant], Any]
+) -> dict[str, list[Any]]:
+    """Run every variant once per repeat, rotating the order.
+
+    Args:
+        variants: What to run.
+        repeats: Number of rounds.
+        run: Runs one step of a variant and returns its measurement.
+
+    Returns:
+        Per variant name, the measurements in repeat order.
+    """
+    results: dict[str, list[Any]] = {v.name: [] for v in variants}
+    for r in range(repeats):
+        shift = r % len(variants)
+        for variant in variants[shift:] + variants[:shift]:
+            results[variant.name].append(run(variant))
+    return results
+
+
+def quartiles(values: list[float]) -> tuple[float, float, float]:
+    """First quartile, median and third quartile.
+
+    Args:
+        values: At least one value.
+
+    Returns:
+        ``(q1, median, q3)``.
+    """
+    q1, median, q3 = np.percentile(values, [25, 50, 75])
+    return float(q1), float(median), float(q3)
+
+
+def machine(device: torch.device) -> dict[str, Any]:
+    """Describe the machine and library versions.
+
+    Args:
+        device: The device the tasks run on.
+
+    Returns:
+        Platform, CPUs, threads, GPU (if any) and versions.
+    """
+    cpu = platform.processor()
+    cpuinfo = Path('/proc/cpuinfo')
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith('model name'):
+                cpu = line.split(':', 1)[1].strip()
+                break
+    info: dict[str, Any] = {
+        'platform': platform.platform(),
+        'cpu': cpu,
+        'cpu_count': os.cpu_count(),
+        'cpus_usable': len(os.sched_getaffinity(0)),
+        'torch_threads': torch.get_num_threads(),
+        'python': platform.python_version(),
+        'torch': torch.__version__,
+        'torchgeo': torchgeo.__version__,
+        'kornia': kornia.__version__,
+        'lightly': lightly.__version__,
+        'lightning': lightning.__version__,
+        'timm': timm.__version__,
+        'device': str(device),
+        'malloc_env': {k: v for k, v in os.environ.items() if k.startswith('MALLOC_')},
+    }
+    if device.type == 'cuda':
+        info['gpu'] = torch.cuda.get_device_name(device)
+    return info
+
+
+def summarise(
+    times: dict[str, list[float]], breakdown: dict[str, list[dict[str, float]]]
+) -> dict[str, Any]:
+    """Statistics of the timings.
+
+    Args:
+        times: Seconds per step, per variant, in repeat order.
+        breakdown: Seconds per phase per instrumented step, per variant.
+
+    Returns:
+        Per variant: times, quartiles, ratios to the baseline and phase medians,
+        all in milliseconds.
+    """
+    base = times[BASELINE]
+    base_median = statistics.median(base)
+    result: dict[str, Any] = {}
+    for name, values in times.items():
+        q1, median, q3 = quartiles(values)
+        paired = [t / b for t, b in zip(values, base, strict=True)]
+        p1, pm, p3 = quartiles(paired)
+        result[name] = {
+            'times_ms': [t * 1e3 for t in values],
+            'median_ms': median * 1e3,
+            'q1_ms': q1 * 1e3,
+            'q3_ms': q3 * 1e3,
+            'iqr_ms': (q3 - q1) * 1e3,
+            'ratio_of_medians': median / base_median,
+            'paired_ratio_median': pm,
+            'paired_ratio_q1': p1,
+            'paired_ratio_q3': p3,
+            'breakdown_median_ms': {
+                phase: statistics.median(step[phase] for step in breakdown[name]) * 1e3
+                for phase in PHASES
+                if breakdown[name]
+            },
+        }
+    return result
+
+
+def table(result: dict[str, Any]) -> str:
+    """Markdown table of the step times.
+
+    Args:
+        result: Output of :func:`summarise`.
+
+    Returns:
+        The table.
+    """
+    header = (
+        '| variant | median ms/step | IQR ms (q1-q3) | ratio of medians | '
+        'per-repeat ratio, median (q1-q3) |'
+    )
+    lines = [header, '|---|---:|---:|---:|---:|']
+    for name, row in result.items():
+        lines.append(
+            f'| {name} | {row["median_ms"]:.1f} | {row["iqr_ms"]:.1f} '
+            f'({row["q1_ms"]:.1f}-{row["q3_ms"]:.1f}) | '
+            f'{row["ratio_of_medians"]:.3f} | {row["paired_ratio_median"]:.3f} '
+            f'({row["paired_ratio_q1"]:.3f}-{row["paired_ratio_q3"]:.3f}) |'
+        )
+    return '\n'.join(lines)
+
+
+def breakdown_table(result: dict[str, Any]) -> str:
+    """Markdown table of the phase medians.
+
+    Args:
+        result: Output of :func:`summarise`.
+
+    Returns:
+        The table, one column per variant.
+    """
+    names = list(result)
+    lines = [
+        '| phase (median ms) | ' + ' | '.join(names) + ' |',
+        '|---|' + '---:|' * len(names),
+    ]
+    for phase in PHASES:
+        cells = ' | '.join(
+            f'{result[n]["breakdown_median_ms"][phase]:.1f}' for n in names
+        )
+        lines.append(f'| {phase} | {cells} |')
+    sums = ' | '.join(
+        f'{sum(result[n]["breakdown_median_ms"].values()):.1f}' for n in names
+    )
+    lines.append(f'| sum of medians | {sums} |')
+    return '\n'.join(lines)
+
+
+def plot(result: dict[str, Any], path: Path, title: str) -> None:
+    """Bar charts of the step time and of its phases.
+
+    Args:
+        result: Output of :func:`summarise`.
+        path: PNG to write.
+        title: Figure title.
+    """
+    names = list(result)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    medians = [result[n]['median_ms'] for n in names]
+    errors = [
+        [result[n]['median_ms'] - result[n]['q1_ms'] for n in names],
+        [result[n]['q3_ms'] - result[n]['median_ms'] for n in names],
+    ]
+    bars = left.bar(names, medians, yerr=errors, capsize=4, color='tab:blue')
+    left.bar_label(
+        bars,
+        labels=[f'{result[n]["ratio_of_medians"]:.3f}×' for n in names],
+        label_type='center',
+        color='white',
+        fontsize=9,
+    )
+    left.axhline(
+        TARGET * result[BASELINE]['median_ms'],
+        color='tab:red',
+        linestyle='--',
+        label=f'target: {TARGET} × TorchGeo',
+    )
+    left.set_ylabel('ms / step (median, IQR bars)')
+    left.legend(fontsize=8, loc='lower right')
+    bottom = np.zeros(len(names))
+    for phase in PHASES:
+        values = np.array(
+            [result[n]['breakdown_median_ms'].get(phase, 0.0) for n in names]
+        )
+        right.bar(names, values, bottom=bottom, label=phase)
+        bottom += values
+    right.set_ylabel('ms (median per phase, instrumented run)')
+    right.legend(fontsize=7, loc='lower right')
+    for ax in (left, right):
+        ax.tick_params(axis='x', labelsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    """Parse the command line and fill mode-dependent defaults.
+
+    Args:
+        argv: Arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The options.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--model', choices=('resnet18', 'resnet50'), default='resnet18')
+    parser.add_argument('--batch-size', type=int, help='samples (default 32, quick 8)')
+    parser.add_argument('--bands', type=int, default=4, help='bands C (default 4)')
+    parser.add_argument('--side', type=int, help='input px (default 128, quick 64)')
+    parser.add_argument('--size', type=int, help='crop px (default 112, quick 56)')
+    parser.add_argument('--queue', type=int, default=4096, help='negatives (4096)')
+    parser.add_argument(
+        '--repeats', type=int, help='timed rounds (default 15, quick 12)'
+    )
+    parser.add_argument('--warmup', type=int, help='untimed steps (default 3, quick 2)')
+    parser.add_argument(
+        '--breakdown-repeats',
+        type=int,
+        help='instrumented rounds (default 5, quick 3; 0 skips)',
+    )
+    parser.add_argument('--device', choices=('cpu', 'cuda'), default='cpu')
+    parser.add_argument(
+        '--threads', type=int, help='torch intra-op threads (default: usable CPUs)'
+    )
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--out', type=Path, default=REPO / 'benchmarks' / 'results', help='folder'
+    )
+    parser.add_argument(
+        '--quick', action='store_true', help='small batch and images (< 60 s, 2 cores)'
+    )
+    args = parser.parse_args(argv)
+    defaults = (
+        {
+            'batch_size': 8,
+            'side': 64,
+            'size': 56,
+            'repeats': 12,
+            'warmup': 2,
+            'breakdown_repeats': 3,
+        }
+        if args.quick
+        else {
+            'batch_size': 32,
+            'side': 128,
+            'size': 112,
+            'repeats': 15,
+            'warmup': 3,
+            'breakdown_repeats': 5,
+        }
+    )
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    for key in ('batch_size', 'bands', 'side', 'size', 'queue', 'repeats'):
+        if getattr(args, key) < 1:
+            parser.error(f'--{key.replace("_", "-")} must be positive')
+    for key in ('warmup', 'breakdown_repeats'):
+        if getattr(args, key) < 0:
+            parser.error(f'--{key.replace("_", "-")} must not be negative')
+    if args.size > args.side:
+        parser.error(f'--size {args.size} is larger than --side {args.side}')
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        parser.error('--device cuda: CUDA is not available')
+    if args.threads is None:
+        args.threads = len(os.sched_getaffinity(0))
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark.
+
+    Args:
+        argv: Command line arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        Exit status: 0.
+    """
+    args = parse(argv)
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    began = time.perf_counter()
+    batches = make_batches(args.batch_size, args.bands, args.side, device, args.seed)
+    variants = [build(name, args, batches, device) for name in VARIANTS]
+
+    seed_everything(args.seed)
+    for variant in variants:
+        for _ in range(args.warmup):
+            timed_step(variant, device)
+    times = interleaved(variants, args.repeats, lambda v: timed_step(v, device))
+    breakdown = interleaved(
+        variants, args.breakdown_repeats, lambda v: instrumented_step(v, device)
+    )
+    result = summarise(times, breakdown)
+    elapsed = time.perf_counter() - began
+
+    title = (
+        f'{args.model}, B={args.batch_size}, C={args.bands}, {args.side}px -> '
+        f'{args.size}px, queue {args.queue}, {args.device} ({args.threads} threads), '
+        f'median of {args.repeats}'
+    )
+    ratio = result['gassl']['ratio_of_medians']
+    met = ratio <= TARGET
+    geo_ms = result['gassl']['median_ms'] - result['gassl-no-geo']['median_ms']
+    print(f'## Training step time ({title})\n')
+    print(table(result))
+    if args.breakdown_repeats:
+        print(f'\nPhases (median of {args.breakdown_repeats} instrumented steps):\n')
+        print(breakdown_table(result))
+    print(
+        f'\nTarget gassl <= {TARGET} x {BASELINE}: ratio of medians {ratio:.3f}, '
+        f'{"met" if met else "NOT met"}.'
+    )
+    print(
+        f'Geo head: gassl - gassl-no-geo = {geo_ms:+.1f} ms/step '
+        f'({geo_ms / result["gassl-no-geo"]["median_ms"]:+.1%}).'
+    )
+    print(f'Total wall time {elapsed:.0f} s.')
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    command = shlex.join([Path(sys.executable).name, *sys.argv])
+    payload = {
+        'command': command,
+        'config': {
+            key: str(value) if isinstance(value, Path) else value
+            for key, value in vars(args).items()
+        }
+        | {
+            'geo_classes': GEO_CLASSES,
+            'output_dim': OUTPUT_DIM,
+            'temperature': TEMPERATURE,
+            'moco_momentum': MOCO_MOMENTUM,
+            'lr': LR,
+            'weight_decay': WEIGHT_DECAY,
+        },
+        'machine': machine(device),
+        'definitions': {
+            'step': 'training_step + backward + optimizer.step + zero_grad',
+            'ratio_of_medians': f'median ms/step / median ms/step of {BASELINE}',
+            'paired_ratio': f'step / {BASELINE} step of the same repeat',
+            'target': f'gassl ratio_of_medians <= {TARGET}',
+        },
+        'target_met': met,
+        'geo_head_ms': geo_ms,
+        'wall_s': elapsed,
+        'losses': {v.name: v.losses for v in variants},
+        'results': result,
+    }
+    (args.out / 'train_step.json').write_text(json.dumps(payload, indent=2) + '\n')
+    plot(result, args.out / 'train_step.png', title)
+    print(f'Wrote {args.out / "train_step.json"} and {args.out / "train_step.png"}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
