@@ -43,9 +43,9 @@ ratio of medians to TorchGeo and the median of the per-repeat ratios (each step
 divided by the TorchGeo step of the same repeat). Target: ``gassl`` ≤ 1.05 ×
 ``torchgeo-moco-v2``.
 
-A second, shorter interleaved run splits the step into phases with forward
-hooks on the tasks' modules (synchronising CUDA at each boundary, hence a
-separate run): augmentation, query forward (encoder and projection head),
+A second, shorter interleaved run splits the step into phases by temporarily
+wrapping the tasks' submodules with time stamps (synchronising CUDA at each
+boundary, hence a separate run): augmentation, query forward (encoder and projection head),
 momentum update, key forward, loss (InfoNCE, geo head, queue update, monitors),
 backward, optimiser step, and the remainder.
 
@@ -123,18 +123,23 @@ class Variant:
         name: Label of the variant.
         task: The Lightning task (models configured, ``log`` disabled).
         batch: The batch it trains on.
-        modules: Modules whose forward hooks mark the phases: ``aug_start``,
+        marks: Per attribute name of a submodule of *task*, the events its call
+            starts and ends (None for neither): together ``aug_start``,
             ``aug_end``, ``query_start``, ``query_end``, ``key_start``, ``key_end``.
     """
 
     def __init__(
-        self, name: str, task: nn.Module, batch: dict[str, Tensor], modules: dict
+        self,
+        name: str,
+        task: nn.Module,
+        batch: dict[str, Tensor],
+        marks: dict[str, tuple[str | None, str | None]],
     ) -> None:
         """Take the optimiser out of the task's ``configure_optimizers()``."""
         self.name = name
         self.task = task
         self.batch = batch
-        self.modules: dict[str, nn.Module] = modules
+        self.marks = marks
         configured = task.configure_optimizers()  # type: ignore[operator]
         self.optimizer: Optimizer = configured['optimizer']
         self.index = 0
@@ -233,13 +238,13 @@ def build(
             moco_momentum=MOCO_MOMENTUM,
             size=args.size,
         )
-        modules = {
-            'aug_start': task.augmentation1,
-            'aug_end': task.augmentation2,
-            'query_start': task.backbone,
-            'query_end': task.projection_head,
-            'key_start': task.backbone_momentum,
-            'key_end': task.projection_head_momentum,
+        marks: dict[str, tuple[str | None, str | None]] = {
+            'augmentation1': ('aug_start', None),
+            'augmentation2': (None, 'aug_end'),
+            'backbone': ('query_start', None),
+            'projection_head': (None, 'query_end'),
+            'backbone_momentum': ('key_start', None),
+            'projection_head_momentum': (None, 'key_end'),
         }
         batch = batches[1]
     else:
@@ -257,18 +262,17 @@ def build(
             momentum=0.9,
             size=args.size,
         )
-        modules = {
-            'aug_start': task.augmentation,
-            'aug_end': task.augmentation,
-            'query_start': task.model,
-            'query_end': task.projection_head,
-            'key_start': task.key_encoder,
-            'key_end': task.projection_head_momentum,
+        marks = {
+            'augmentation': ('aug_start', 'aug_end'),
+            'model': ('query_start', None),
+            'projection_head': (None, 'query_end'),
+            'key_encoder': ('key_start', None),
+            'projection_head_momentum': (None, 'key_end'),
         }
         batch = batches[0]
     task.log = lambda *a, **k: None  # type: ignore[method-assign]
     task.to(device).train()
-    return Variant(name, task, batch, modules)
+    return Variant(name, task, batch, marks)
 
 
 def seed_everything(seed: int) -> None:
@@ -299,8 +303,52 @@ def timed_step(variant: Variant, device: torch.device) -> float:
     return time.perf_counter() - start
 
 
+class Marked(nn.Module):
+    """Wrapper that reports events before and after calling a module.
+
+    A wrapper rather than forward hooks: Kornia's augmentation containers convert
+    their inputs and outputs in ``__call__``, outside the hooks.
+
+    Args:
+        module: The wrapped module.
+        mark: Called with an event name.
+        first: Event reported before the call, or None.
+        last: Event reported after the call, or None.
+    """
+
+    def __init__(
+        self,
+        module: nn.Module,
+        mark: Callable[[str], None],
+        first: str | None,
+        last: str | None,
+    ) -> None:
+        """Wrap *module*."""
+        super().__init__()
+        self.module = module
+        self.mark = mark
+        self.first = first
+        self.last = last
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Call the module between the two events.
+
+        Args:
+            x: Its input.
+
+        Returns:
+            Its output.
+        """
+        if self.first:
+            self.mark(self.first)
+        out: Tensor = self.module(x)
+        if self.last:
+            self.mark(self.last)
+        return out
+
+
 def instrumented_step(variant: Variant, device: torch.device) -> dict[str, float]:
-    """Run one step with hooks that timestamp its phases.
+    """Run one step with its submodules wrapped to timestamp its phases.
 
     Args:
         variant: What to run.
@@ -315,21 +363,16 @@ def instrumented_step(variant: Variant, device: torch.device) -> dict[str, float
         synchronize(device)
         stamps.setdefault(event, time.perf_counter())
 
-    handles = []
-    for event, module in variant.modules.items():
-        if event.endswith('_start'):
-            handles.append(
-                module.register_forward_pre_hook(lambda *_, e=event: mark(e))
-            )
-        else:
-            handles.append(module.register_forward_hook(lambda *_, e=event: mark(e)))
+    originals = {attr: getattr(variant.task, attr) for attr in variant.marks}
+    for attr, (first, last) in variant.marks.items():
+        setattr(variant.task, attr, Marked(originals[attr], mark, first, last))
     try:
         mark('start')
         variant.step(mark)
         mark('end')
     finally:
-        for handle in handles:
-            handle.remove()
+        for attr, module in originals.items():
+            setattr(variant.task, attr, module)
     missing = [event for event in EVENTS if event not in stamps]
     if missing:
         raise RuntimeError(f'{variant.name}: hook events not seen: {missing}')

@@ -195,6 +195,37 @@ def test_resume_restores_queue_and_clusters(demo_root: Path, tmp_path: Path) -> 
     assert restored.geo_clusters is not None
     assert torch.equal(restored.geo_clusters.centroids, task.geo_clusters.centroids)
 
+    # resuming training through Lightning restores the queue and clusters, then trains on
+    datamodule = DemoDataModule(
+        root=demo_root,
+        tile_size=64,
+        patch_size=32,
+        batch_size=4,
+        length=8,
+        geo_clusters=4,
+    )
+    resumed = GeoMoCoTask(**SMALL, geo_classes=4)
+    seen: list[Tensor] = []
+    resumed.on_train_epoch_start = lambda: seen.append(resumed.queue.negatives)  # type: ignore[method-assign]
+    trainer = Trainer(
+        max_epochs=2,
+        accelerator='cpu',
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(resumed, datamodule=datamodule, ckpt_path=ckpt)
+    assert torch.equal(seen[0], task.queue.negatives)
+    assert resumed.geo_clusters is not None
+    assert torch.equal(resumed.geo_clusters.centroids, task.geo_clusters.centroids)
+    assert int(resumed.queue.ptr) == 16 % 32
+
+    # a task configured differently is refused before any tensor is loaded
+    other = GeoMoCoTask(**{**SMALL, 'queue_size': 64}, geo_classes=4)
+    with pytest.raises(ValueError, match='queue_size'):
+        trainer.fit(other, datamodule=datamodule, ckpt_path=ckpt)
+
     checkpoint = torch.load(ckpt, weights_only=True)
     with pytest.raises(
         ValueError, match='queue.*\\[32, 128\\] in the checkpoint, \\[64, 128\\] here'
