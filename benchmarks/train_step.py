@@ -430,6 +430,40 @@ def quartiles(values: list[float]) -> tuple[float, float, float]:
     return float(q1), float(median), float(q3)
 
 
+def busy_cpu_seconds() -> float | None:
+    """CPU seconds all processes of the machine have used since boot.
+
+    Returns:
+        Non-idle time summed over CPUs from ``/proc/stat``, or None where that
+        file does not exist.
+    """
+    stat = Path('/proc/stat')
+    if not stat.is_file():
+        return None
+    fields = [int(v) for v in stat.read_text().splitlines()[0].split()[1:9]]
+    idle = fields[3] + fields[4]
+    return (sum(fields) - idle) / os.sysconf('SC_CLK_TCK')
+
+
+def foreign_cores(before: tuple[float | None, float], elapsed: float) -> float | None:
+    """Average number of cores other processes kept busy during the run.
+
+    Args:
+        before: :func:`busy_cpu_seconds` and :func:`time.process_time` at the
+            start.
+        elapsed: Wall seconds since then.
+
+    Returns:
+        (machine CPU time - this process's CPU time) / wall time, or None where
+        the machine's CPU time is unknown.
+    """
+    busy = busy_cpu_seconds()
+    if busy is None or before[0] is None:
+        return None
+    own = time.process_time() - before[1]
+    return max(0.0, (busy - before[0] - own) / elapsed)
+
+
 def machine(device: torch.device) -> dict[str, Any]:
     """Describe the machine and library versions.
 
@@ -691,6 +725,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     began = time.perf_counter()
+    cpu_before = busy_cpu_seconds(), time.process_time()
     batches = make_batches(args.batch_size, args.bands, args.side, device, args.seed)
     variants = [build(name, args, batches, device) for name in VARIANTS]
 
@@ -704,6 +739,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     result = summarise(times, breakdown)
     elapsed = time.perf_counter() - began
+    foreign = foreign_cores(cpu_before, elapsed)
 
     title = (
         f'{args.model}, B={args.batch_size}, C={args.bands}, {args.side}px -> '
@@ -726,7 +762,16 @@ def main(argv: list[str] | None = None) -> int:
         f'Geo head: gassl - gassl-no-geo = {geo_ms:+.1f} ms/step '
         f'({geo_ms / result["gassl-no-geo"]["median_ms"]:+.1%}).'
     )
-    print(f'Total wall time {elapsed:.0f} s.')
+    print(f'Total wall time {elapsed:.0f} s.', end=' ')
+    if foreign is None:
+        print()
+    else:
+        print(f'Other processes used {foreign:.2f} cores on average meanwhile.')
+        if args.device == 'cpu' and foreign > 0.25:
+            print(
+                'Warning: the machine was busy; with every core used by torch, CPU '
+                'timings (absolute and ratios) are then unreliable: run again idle.'
+            )
 
     args.out.mkdir(parents=True, exist_ok=True)
     command = shlex.join([Path(sys.executable).name, *sys.argv])
@@ -754,6 +799,7 @@ def main(argv: list[str] | None = None) -> int:
         'target_met': met,
         'geo_head_ms': geo_ms,
         'wall_s': elapsed,
+        'other_processes_cores': foreign,
         'losses': {v.name: v.losses for v in variants},
         'results': result,
     }

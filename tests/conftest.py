@@ -23,6 +23,23 @@ class SeriesDataset(RasterDataset):
     nodata = 0
 
 
+class ColoradoLandsat(RasterDataset):
+    """Landsat-5/7 reflectance (b3, b4, b5) of ../shared/data/landsat-timeseries-colorado.
+
+    The recipe of the shared data's README: one file per band, the date as year and day
+    of year in the scene id, nodata -9999.
+    """
+
+    filename_glob = 'L*_b3.tif'
+    filename_regex = (
+        r'^L[ET][57]\d{6}(?P<date>\d{7})[A-Z]{3}\d{2}_(?P<band>b3|b4|b5)\.tif$'
+    )
+    date_format = '%Y%j'
+    separate_files = True
+    all_bands = ('b3', 'b4', 'b5')
+    nodata = -9999
+
+
 def pixel_value(date: dt.date, band: int) -> int:
     """Value written to every valid pixel of *band* at *date*: decodes the date back."""
     return 1000 * (band + 1) + date.timetuple().tm_yday

@@ -15,6 +15,7 @@ import pytest
 import shapely
 import shapely.geometry
 import torch
+from conftest import ColoradoLandsat
 from torch.utils.data import DataLoader
 from torchgeo.datasets import GeoDataset, RasterDataset, UnionDataset, stack_samples
 
@@ -77,19 +78,6 @@ class OSCDEpoch(RasterDataset):
         self.mint = day
         self.maxt = day + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
         super().__init__(paths=city_dir / f'imgs_{epoch}', **kwargs)
-
-
-class ColoradoLandsat(RasterDataset):
-    """Landsat-5/7 reflectance (b3, b4, b5) of the Colorado series, nodata -9999."""
-
-    filename_glob = 'L*_b3.tif'
-    filename_regex = (
-        r'^L[ET][57]\d{6}(?P<date>\d{7})[A-Z]{3}\d{2}_(?P<band>b3|b4|b5)\.tif$'
-    )
-    date_format = '%Y%j'
-    separate_files = True
-    all_bands = ('b3', 'b4', 'b5')
-    nodata = -9999
 
 
 def utc_seconds(day: dt.date) -> float:

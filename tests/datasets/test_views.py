@@ -14,7 +14,7 @@ import pytest
 import rasterio
 import shapely
 import torch
-from conftest import SeriesDataset, monthly, pixel_value, write_series
+from conftest import ColoradoLandsat, SeriesDataset, monthly, pixel_value, write_series
 from rasterio.errors import RasterioError
 from rasterio.transform import from_origin
 from torch.utils.data import DataLoader
@@ -441,23 +441,11 @@ def test_timestamp_seconds() -> None:
     )
 
 
-class LandsatColorado(RasterDataset):
-    """Recipe from ../shared/data/README.md."""
-
-    filename_glob = 'L*_b3.tif'
-    filename_regex = (
-        r'^L[ET][57]\d{6}(?P<date>\d{7})[A-Z]{3}\d{2}_(?P<band>b3|b4|b5)\.tif$'
-    )
-    date_format = '%Y%j'
-    separate_files = True
-    all_bands = ('b3', 'b4', 'b5')
-
-
 def test_real_landsat_colorado(shared_data: Path) -> None:
     root = shared_data / 'landsat-timeseries-colorado'
     if not root.is_dir():
         pytest.skip('landsat-timeseries-colorado is not present')
-    ds = LandsatColorado(root)
+    ds = ColoradoLandsat(root)
     wrapper = TemporalViewsDataset(ds)
     xb, yb, _ = wrapper.bounds
     cx, cy = (xb.start + xb.stop) / 2, (yb.start + yb.stop) / 2

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from conftest import SeriesDataset, monthly, pixel_value, write_series
+from conftest import ColoradoLandsat, SeriesDataset, monthly, pixel_value, write_series
 from torchgeo.datasets import RasterDataset
 from torchgeo.samplers import GriddedPatchSampler, RandomPatchSampler
 
@@ -373,18 +373,6 @@ def test_dataset_without_crs_raises(year: SeriesDataset) -> None:
     year.index = year.index.set_crs(None, allow_override=True)
     with pytest.raises(ValueError, match=r'SeriesDataset has no CRS'):
         TemporalViewSampler(year)
-
-
-class ColoradoLandsat(RasterDataset):
-    """Reflectance bands of the Colorado Landsat series (recipe of its README)."""
-
-    filename_glob = 'L*_b3.tif'
-    filename_regex = (
-        r'^L[ET][57]\d{6}(?P<date>\d{7})[A-Z]{3}\d{2}_(?P<band>b3|b4|b5)\.tif$'
-    )
-    date_format = '%Y%j'
-    separate_files = True
-    all_bands = ('b3', 'b4', 'b5')
 
 
 def test_landsat_colorado_pairs(shared_data: Path) -> None:

@@ -135,12 +135,11 @@ class GeoMoCoTask(MomentumContrastTask):
         super().__init__()
         self.geo_clusters = geo_clusters
         if augmentation is None:
-            scale = crop_scale or ((0.08, 1.0) if temporal else (0.2, 1.0))
             augmentation = gassl_augmentation(
                 size=size,
                 in_channels=in_channels,
                 temporal=temporal,
-                crop_scale=scale,
+                crop_scale=crop_scale,
                 share_geometry=share_geometry,
             )
         self.augmentation = augmentation
