@@ -364,3 +364,14 @@ data:
             f'--trainer.default_root_dir={tmp_path}',
         ]
     )
+
+
+def test_points_without_clusters_are_not_replaced_by_class_labels() -> None:
+    task = GeoMoCoTask(**SMALL, geo_classes=3)
+    data = batch()  # 'label' holds class ids here, as fMoW's categories
+    data['point'] = torch.zeros(4, 2, dtype=torch.float64)
+    with pytest.raises(
+        ValueError,
+        match='no geo-clusters were fitted: give the data module geo_clusters=3',
+    ):
+        task.geo_labels(data)

@@ -5,15 +5,12 @@ import pathlib
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, cast
 
-import kornia.augmentation as K
 import numpy as np
 import pandas as pd
 import rasterio
 import shapely
-import torch
 from rasterio.errors import CRSError, RasterioIOError
 from shapely import Polygon
-from torch import Tensor
 from torch.utils.data import DataLoader
 from torchgeo.datamodules import GeoDataModule
 from torchgeo.datasets import GeoDataset
@@ -23,9 +20,10 @@ from ..datasets.views import TemporalViewsDataset
 from ..location.clusters import AddGeoClusterLabel, GeoClusters
 from ..samplers.spatial import ScatteredPatchSampler
 from ..samplers.temporal_views import TemporalViewSampler
+from .normalize import NormalizeViews, NormalizeViewsMixin
 
 
-class TemporalGeoDataModule(GeoDataModule):
+class TemporalGeoDataModule(NormalizeViewsMixin, GeoDataModule):
     """Serve batches of V temporal views per location from any dated ``GeoDataset``.
 
     Wires together the pieces of the temporal pipeline::
@@ -130,13 +128,8 @@ class TemporalGeoDataModule(GeoDataModule):
         )
         self.seed = seed
         self.geo_dataset: GeoDataset | None = None
-        self.mean = _as_tensor(mean)
-        self.std = _as_tensor(std)
-        self.normalize = K.VideoSequential(
-            K.Normalize(mean=self.mean, std=self.std),
-            data_format='BTCHW',
-            same_on_frame=True,
-        )
+        self.normalize = NormalizeViews(mean, std)
+        self.mean, self.std = self.normalize.mean, self.normalize.std
 
     def setup(self, stage: str) -> None:
         """Build the dataset, geo-clusters, views wrapper and samplers.
@@ -232,22 +225,6 @@ class TemporalGeoDataModule(GeoDataModule):
         """
         return []
 
-    def on_after_batch_transfer(self, batch: Sample, dataloader_idx: int) -> Sample:
-        """Normalise the views of a batch on the device it was moved to.
-
-        Args:
-            batch: A batch whose ``image`` is ``[B, V, C, H, W]`` (or ``[B, C, H, W]``).
-            dataloader_idx: The index of the dataloader to which the batch belongs.
-
-        Returns:
-            The batch with a normalised ``image``.
-        """
-        image = batch['image']
-        views = image.unsqueeze(1) if image.ndim == 4 else image
-        normalized: Tensor = self.normalize(views)
-        batch['image'] = normalized.reshape(image.shape)
-        return batch
-
 
 def _files_without_crs(paths: Path | Iterable[Path], glob: str) -> list[str]:
     """Raster files under *paths* matching *glob* that have no CRS.
@@ -270,15 +247,3 @@ def _files_without_crs(paths: Path | Iterable[Path], glob: str) -> list[str]:
             except RasterioIOError:
                 continue
     return missing
-
-
-def _as_tensor(value: float | Sequence[float]) -> Tensor:
-    """Convert a scalar or per-band statistic to a 1-D float tensor.
-
-    Args:
-        value: Scalar or sequence of per-band values.
-
-    Returns:
-        A 1-D float32 tensor.
-    """
-    return torch.as_tensor(value, dtype=torch.float32).reshape(-1)

@@ -2,5 +2,6 @@
 
 from .gassl import GeoMoCoTask
 from .momentum import MomentumContrastTask
+from .seco import SeCoTask
 
-__all__ = ('GeoMoCoTask', 'MomentumContrastTask')
+__all__ = ('GeoMoCoTask', 'MomentumContrastTask', 'SeCoTask')

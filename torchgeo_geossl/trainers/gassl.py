@@ -195,18 +195,30 @@ class GeoMoCoTask(MomentumContrastTask):
     def geo_labels(self, batch: Sample) -> Tensor:
         """Geo-cluster labels of the batch.
 
+        Labels are the clusters of the batch's ``point`` when it has one; a batch
+        without ``point`` must carry precomputed cluster ids in ``label`` (the batch
+        contract). A ``point`` is never ignored in favour of ``label``, which some
+        datasets (fMoW) use for their classes.
+
         Args:
-            batch: A batch with ``point`` (preferred when the task has clusters) or
-                ``label``.
+            batch: A batch with ``point`` or precomputed cluster ids in ``label``.
 
         Returns:
             Long labels ``[B]`` on the batch's device.
 
         Raises:
-            ValueError: If the batch has neither, or labels out of range.
+            ValueError: If the batch has ``point`` but the task has no clusters, has
+                neither key, or has labels out of range.
         """
         k: int = self.hparams['geo_classes']
-        if self.geo_clusters is not None and 'point' in batch:
+        if 'point' in batch:
+            if self.geo_clusters is None:
+                msg = (
+                    f'the geo head is enabled (geo_classes={k}) but no geo-clusters '
+                    f'were fitted: give the data module geo_clusters={k} (or a '
+                    'dataset the task can fit them on), or pass geo_clusters to the task'
+                )
+                raise ValueError(msg)
             labels = self.geo_clusters.predict(batch['point'])
         elif 'label' in batch:
             labels = batch['label']
@@ -308,9 +320,9 @@ class GeoMoCoTask(MomentumContrastTask):
         Args:
             checkpoint: The checkpoint being written.
         """
+        super().on_save_checkpoint(checkpoint)
         if self.geo_clusters is not None:
             checkpoint['geo_clusters'] = self.geo_clusters.state_dict()
-        checkpoint['geossl'] = self.data_description()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Check and restore the state that is not in the state dict.
@@ -322,7 +334,7 @@ class GeoMoCoTask(MomentumContrastTask):
             ValueError: If the checkpoint's queue, heads or clusters do not match
                 this task's configuration.
         """
-        self.check_state_shapes(checkpoint)
+        super().on_load_checkpoint(checkpoint)
         state = checkpoint.get('geo_clusters')
         k: int = self.hparams['geo_classes']
         if state is None:

@@ -33,6 +33,10 @@ class MomentumContrastTask(BaseTask):
       256 in MoCo-v2), and a cosine (default) or step schedule over the epochs.
     * Input layouts: the batch contract's ``[B, V, C, H, W]`` and TorchGeo's
       channel-stacked ``[B, V·C, H, W]``.
+    * Checkpoints: :meth:`on_save_checkpoint` stores :meth:`data_description` under
+      ``checkpoint['geossl']`` (read by :mod:`torchgeo_geossl.export`) and
+      :meth:`on_load_checkpoint` refuses a checkpoint whose queues or heads have
+      other shapes (:meth:`check_state_shapes`) before any tensor is loaded.
     * The collapse monitor ``train_ssl_std``: the standard deviation over the batch
       of L2-normalised backbone features, averaged over dimensions; about
       ``1 / sqrt(d)`` when healthy, near 0 when the representation collapses.
@@ -208,6 +212,28 @@ class MomentumContrastTask(BaseTask):
             Backbone features ``[B, d]`` of view 0.
         """
         return self.forward(self.views_from_batch(batch)[:, 0])
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Store what the backbone was trained on under ``checkpoint['geossl']``.
+
+        :func:`torchgeo_geossl.export.load_backbone` reads it back as metadata.
+
+        Args:
+            checkpoint: The checkpoint being written.
+        """
+        checkpoint['geossl'] = self.data_description()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse a checkpoint of another configuration before it is loaded.
+
+        Args:
+            checkpoint: The checkpoint being loaded.
+
+        Raises:
+            ValueError: If the checkpoint's queues or heads have other shapes than
+                this task's (see :meth:`check_state_shapes`).
+        """
+        self.check_state_shapes(checkpoint)
 
     def check_state_shapes(self, checkpoint: dict[str, Any]) -> None:
         """Refuse a checkpoint whose tensors have other shapes than this task's.

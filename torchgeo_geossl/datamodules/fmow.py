@@ -1,0 +1,157 @@
+"""A TorchGeo data module serving fMoW-RGB sites as temporal views."""
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from torch.utils.data import DataLoader
+from torchgeo.datamodules import NonGeoDataModule
+from torchgeo.datasets.utils import Sample
+
+from ..datasets.fmow import FMoW
+from ..location.clusters import GeoClusters
+from .normalize import NormalizeViews, NormalizeViewsMixin
+
+#: ImageNet statistics on the 0-255 scale of :class:`~torchgeo_geossl.datasets.fmow.FMoW`
+#: images: the GASSL code's ``ToTensor()`` then ``Normalize(mean, std)`` on [0, 1].
+IMAGENET_MEAN_255 = (0.485 * 255, 0.456 * 255, 0.406 * 255)
+IMAGENET_STD_255 = (0.229 * 255, 0.224 * 255, 0.225 * 255)
+
+
+class FMoWDataModule(NormalizeViewsMixin, NonGeoDataModule):
+    """Serve batches of V views of fMoW-RGB sites, with GASSL's geo-clusters.
+
+    Batches follow the package's batch contract: ``image [B, V, 3, H, W]``
+    (normalised on device with ImageNet statistics, as the GASSL code does),
+    ``time [B, V]`` (seconds, float64), ``point [B, 2]`` ((lon, lat), float64) and
+    ``label [B]``, the fMoW *category* of each site (see
+    :class:`~torchgeo_geossl.datasets.fmow.FMoW`).
+
+    With *geo_clusters*, k-means clusters of the site locations
+    (:meth:`~torchgeo_geossl.datasets.fmow.FMoW.site_points`) are fitted at setup
+    and exposed as :attr:`geo_clusters`;
+    :class:`~torchgeo_geossl.trainers.GeoMoCoTask` picks them up and computes its
+    geo-location targets from ``point``. Because ``label`` holds categories, a task
+    with a geo head (``geo_classes > 0``) and no clusters is refused at setup: it
+    would otherwise read the categories as geo-clusters.
+
+    Views are drawn with ``FMoW(seed=None)``: from torch's generator, so they change
+    every epoch and are reproducible under ``seed_everything``. Self-supervised
+    pre-training has no validation split here: :meth:`val_dataloader` returns no
+    loaders.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self,
+        root: str | Path = 'data/fmow',
+        batch_size: int = 64,
+        num_workers: int = 0,
+        views: int = 2,
+        size: int | tuple[int, int] = 448,
+        crop_to_box: bool = False,
+        box_context: float = 0.0,
+        insufficient: Literal['skip', 'repeat', 'error'] = 'skip',
+        geo_clusters: int | GeoClusters | None = 100,
+        mean: float | Sequence[float] = IMAGENET_MEAN_255,
+        std: float | Sequence[float] = IMAGENET_STD_255,
+        seed: int = 0,
+    ) -> None:
+        """Initialize a new FMoWDataModule instance.
+
+        Args:
+            root: Root directory of fMoW-RGB (holding ``train/``).
+            batch_size: Size of each mini-batch.
+            num_workers: Number of workers for parallel data loading.
+            views: Number V of images per site.
+            size: Side (or ``(height, width)``) in pixels of every view before the
+                task's augmentations (GASSL resizes to 448 and crops 224).
+            crop_to_box: Crop images to the object's bounding box first.
+            box_context: Enlarge the box by this fraction of its size.
+            insufficient: Sites with fewer than *views* images: ``'skip'`` them,
+                ``'repeat'`` images, or raise (``'error'``).
+            geo_clusters: Number of geo-location clusters K to fit on the site
+                locations at setup (GASSL: 100), already fitted
+                :class:`~torchgeo_geossl.location.GeoClusters`, or None.
+            mean: Per-channel (or scalar) mean subtracted on device (0-255 scale).
+            std: Per-channel (or scalar) standard deviation divided on device.
+            seed: Seed of the k-means fit.
+
+        Raises:
+            ValueError: If *geo_clusters* is a negative number, or *std* has a zero.
+        """
+        super().__init__(
+            FMoW,
+            batch_size,
+            num_workers,
+            root=root,
+            views=views,
+            size=size,
+            crop_to_box=crop_to_box,
+            box_context=box_context,
+            insufficient=insufficient,
+        )
+        if isinstance(geo_clusters, int) and geo_clusters < 0:
+            msg = f'geo_clusters must be a positive number of clusters, a GeoClusters or None, got {geo_clusters}'
+            raise ValueError(msg)
+        self.geo_clusters: GeoClusters | None = (
+            geo_clusters if isinstance(geo_clusters, GeoClusters) else None
+        )
+        self.num_geo_clusters = (
+            geo_clusters if isinstance(geo_clusters, int) and geo_clusters > 0 else 0
+        )
+        self.seed = seed
+        self.normalize = NormalizeViews(mean, std)
+        self.mean = self.normalize.mean
+        self.std = self.normalize.std
+
+    def setup(self, stage: str) -> None:
+        """Build the training set and fit the geo-clusters.
+
+        Args:
+            stage: Either 'fit', 'validate', 'test', or 'predict'; only 'fit'
+                builds anything (self-supervised pre-training).
+
+        Raises:
+            ValueError: If the task has a geo head but the data module no clusters.
+        """
+        if stage != 'fit':
+            return
+        self._check_geo_head()
+        dataset = FMoW(split='train', **self.kwargs)
+        self.train_dataset = dataset
+        if self.geo_clusters is None and self.num_geo_clusters:
+            cluster_seed = int(np.random.SeedSequence(self.seed).generate_state(1)[0])
+            self.geo_clusters = GeoClusters(self.num_geo_clusters, seed=cluster_seed)
+            self.geo_clusters.fit(dataset.site_points())
+
+    def _check_geo_head(self) -> None:
+        """Refuse a task with a geo head when this module has no clusters.
+
+        Raises:
+            ValueError: If the trainer's model has ``geo_classes > 0`` but neither it
+                nor this data module has geo-clusters.
+        """
+        if self.num_geo_clusters or self.geo_clusters is not None:
+            return
+        trainer = self.trainer
+        model = trainer.lightning_module if trainer is not None else None
+        hparams = getattr(model, 'hparams', {})
+        geo_classes = hparams.get('geo_classes', 0) if hparams else 0
+        if geo_classes and getattr(model, 'geo_clusters', None) is None:
+            msg = (
+                f'the task has a geo head (geo_classes={geo_classes}) but '
+                'FMoWDataModule has geo_clusters=None: its label is the fMoW '
+                f'category, not a geo-cluster; set geo_clusters={geo_classes}'
+            )
+            raise ValueError(msg)
+
+    def val_dataloader(self) -> list[DataLoader[Sample]]:  # type: ignore[override]
+        """No validation loaders: pre-training has no validation split.
+
+        Returns:
+            An empty list, which Lightning treats as "skip validation".
+        """
+        return []

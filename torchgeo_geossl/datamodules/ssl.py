@@ -1,0 +1,215 @@
+"""Data modules serving TorchGeo's non-geo SSL datasets as ``[B, V, C, H, W]`` views."""
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from torch.utils.data import DataLoader
+from torchgeo.datamodules import SeasonalContrastS2DataModule, SSL4EOS12DataModule
+from torchgeo.datasets import SeasonalContrastS2
+from torchgeo.datasets.utils import Path, Sample
+
+from ..datasets.ssl import SeasonalContrastS2Views, SSL4EOS12Views
+from .normalize import NormalizeViews, NormalizeViewsMixin
+
+#: SeCo's per-band low and high quantiles of the RGB bands, from the reference
+#: implementation (ServiceNow/seasonal-contrast, ``datasets/seco_dataset.py``).
+SECO_QUANTILES = {'B2': (3.0, 88.0), 'B3': (2.0, 103.0), 'B4': (0.0, 129.0)}
+
+#: ImageNet mean and standard deviation of the band shown as red, green and blue.
+SECO_IMAGENET_STATS = {'B4': (0.485, 0.229), 'B3': (0.456, 0.224), 'B2': (0.406, 0.225)}
+
+
+def seco_normalization(bands: Sequence[str]) -> NormalizeViews:
+    """The normalisation SeCo applies to its images, per band.
+
+    For the RGB bands (any subset or order of B2, B3, B4), as in the SeCo reference
+    implementation: each band is clipped to its quantiles ``[q_lo, q_hi]``
+    (:data:`SECO_QUANTILES`, the constants of TorchGeo's
+    ``SeasonalContrastS2DataModule``), scaled to ``[0, 1]``, and normalised with the
+    ImageNet mean and standard deviation of its colour
+    (:data:`SECO_IMAGENET_STATS`); that is ``(clip(x) - q_lo - mean·(q_hi - q_lo))
+    / (std·(q_hi - q_lo))``. Other band sets are divided by 255, as TorchGeo does.
+
+    Two deviations from TorchGeo 0.10's ``SeasonalContrastS2DataModule``, which
+    applies ``Normalize(q_lo, q_hi - q_lo)``, ``Normalize(0, 1/255)`` and
+    ``Normalize(mean, std)`` to the channels B4, B3, B2: TorchGeo multiplies by 255
+    where the reference divides the 0-255 image by 255 (so its outputs reach about
+    1,100 instead of 2.6), and it gives B4 the quantiles of B2 and B2 those of B4
+    (its constants are listed in B2, B3, B4 order); TorchGeo also does not clip.
+
+    Args:
+        bands: The bands of the images, in channel order.
+
+    Returns:
+        The normalisation, for ``[B, V, C, H, W]`` batches.
+
+    .. versionadded:: 0.1
+    """
+    if not all(band in SECO_QUANTILES for band in bands):
+        return NormalizeViews(mean=0.0, std=255.0)
+    low = [SECO_QUANTILES[band][0] for band in bands]
+    high = [SECO_QUANTILES[band][1] for band in bands]
+    mean = [
+        lo + SECO_IMAGENET_STATS[band][0] * (hi - lo)
+        for band, lo, hi in zip(bands, low, high, strict=True)
+    ]
+    std = [
+        SECO_IMAGENET_STATS[band][1] * (hi - lo)
+        for band, lo, hi in zip(bands, low, high, strict=True)
+    ]
+    return NormalizeViews(mean=mean, std=std, low=low, high=high)
+
+
+class SeasonalContrastS2ViewsDataModule(
+    NormalizeViewsMixin, SeasonalContrastS2DataModule
+):
+    """SeCo's seasons as ``[B, V, C, H, W]`` batches of the batch contract.
+
+    A TorchGeo :class:`~torchgeo.datamodules.SeasonalContrastS2DataModule` whose
+    training set is a :class:`~torchgeo_geossl.datasets.ssl.SeasonalContrastS2Views`:
+    batches hold ``image [B, V, C, H, W]`` (V = *seasons* distinct seasons per
+    location, not TorchGeo's channel-stacked ``[B, V·C, H, W]``), ``time [B, V]``
+    and ``point [B, 2]`` (float64). Images are normalised on device with
+    :func:`seco_normalization`, the same statistics for every view (TorchGeo's
+    channel-stacked ``aug`` is not used).
+
+    Self-supervised pre-training has no validation split: only the fit stage
+    builds a dataset, and :meth:`val_dataloader` returns no loaders.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        root: Path = 'data',
+        version: str = '100k',
+        seasons: int = 3,
+        bands: Sequence[str] = SeasonalContrastS2.rgb_bands,
+        min_distinct_seasons: int = 3,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Initialize a new SeasonalContrastS2ViewsDataModule instance.
+
+        Args:
+            batch_size: Size of each mini-batch.
+            num_workers: Number of workers for parallel data loading.
+            root: Root directory of the dataset (parent of
+                ``seasonal_contrast_100k`` or ``seasonal_contrast_1m``).
+            version: One of ``'100k'`` or ``'1m'``.
+            seasons: Number of seasons V per sample, 1 to 5 (SeCo uses 3).
+            bands: Bands to load (SeCo's RGB by default).
+            min_distinct_seasons: Locations with fewer distinct seasons are skipped.
+            seed: Seed of the season draws, or None for Python's global
+                :mod:`random` module (seeded by ``seed_everything``).
+            **kwargs: Further arguments of
+                :class:`~torchgeo_geossl.datasets.ssl.SeasonalContrastS2Views`
+                (``download``, ``checksum``, ``transforms``).
+        """
+        super().__init__(
+            batch_size,
+            num_workers,
+            root=root,
+            version=version,
+            seasons=seasons,
+            bands=tuple(bands),
+            min_distinct_seasons=min_distinct_seasons,
+            seed=seed,
+            **kwargs,
+        )
+        self.dataset_class = SeasonalContrastS2Views
+        self.normalize = seco_normalization(tuple(bands))
+
+    def setup(self, stage: str) -> None:
+        """Build the training set.
+
+        Args:
+            stage: Either 'fit', 'validate', 'test', or 'predict'; only 'fit'
+                builds anything (self-supervised pre-training).
+        """
+        if stage == 'fit':
+            self.train_dataset = SeasonalContrastS2Views(**self.kwargs)
+
+    def val_dataloader(self) -> list[DataLoader[Sample]]:  # type: ignore[override]
+        """No validation loaders: pre-training has no validation split.
+
+        Returns:
+            An empty list, which Lightning treats as "skip validation".
+        """
+        return []
+
+
+class SSL4EOS12ViewsDataModule(NormalizeViewsMixin, SSL4EOS12DataModule):
+    """SSL4EO-S12's seasons as ``[B, V, C, H, W]`` batches of the batch contract.
+
+    A TorchGeo :class:`~torchgeo.datamodules.SSL4EOS12DataModule` whose training set
+    is a :class:`~torchgeo_geossl.datasets.ssl.SSL4EOS12Views`: batches hold
+    ``image [B, V, C, H, W]``, ``time [B, V]`` and ``point [B, 2]``. Images are
+    normalised on device with TorchGeo's statistics for this dataset (``mean`` 0,
+    ``std`` 10,000, every band and view).
+
+    Self-supervised pre-training has no validation split: only the fit stage
+    builds a dataset, and :meth:`val_dataloader` returns no loaders.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        root: Path = 'data',
+        split: Literal['s1', 's2c', 's2a'] = 's2c',
+        seasons: int = 2,
+        min_distinct_seasons: int | None = None,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Initialize a new SSL4EOS12ViewsDataModule instance.
+
+        Args:
+            batch_size: Size of each mini-batch.
+            num_workers: Number of workers for parallel data loading.
+            root: Root directory of the dataset (parent of the split directories).
+            split: One of ``'s1'``, ``'s2c'`` or ``'s2a'``.
+            seasons: Number of seasons V per sample, 1 to 4.
+            min_distinct_seasons: Locations with fewer distinct seasons are skipped
+                (None: *seasons*).
+            seed: Seed of the season draws, or None for Python's global
+                :mod:`random` module (seeded by ``seed_everything``).
+            **kwargs: Further arguments of
+                :class:`~torchgeo_geossl.datasets.ssl.SSL4EOS12Views`
+                (``download``, ``checksum``, ``transforms``).
+        """
+        super().__init__(
+            batch_size,
+            num_workers,
+            root=root,
+            split=split,
+            seasons=seasons,
+            min_distinct_seasons=min_distinct_seasons,
+            seed=seed,
+            **kwargs,
+        )
+        self.dataset_class = SSL4EOS12Views
+        self.normalize = NormalizeViews(mean=self.mean, std=self.std)
+
+    def setup(self, stage: str) -> None:
+        """Build the training set.
+
+        Args:
+            stage: Either 'fit', 'validate', 'test', or 'predict'; only 'fit'
+                builds anything (self-supervised pre-training).
+        """
+        if stage == 'fit':
+            self.train_dataset = SSL4EOS12Views(**self.kwargs)
+
+    def val_dataloader(self) -> list[DataLoader[Sample]]:  # type: ignore[override]
+        """No validation loaders: pre-training has no validation split.
+
+        Returns:
+            An empty list, which Lightning treats as "skip validation".
+        """
+        return []
