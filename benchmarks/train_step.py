@@ -617,7 +617,7 @@ def plot(result: dict[str, Any], path: Path, title: str) -> None:
         title: Figure title.
     """
     names = list(result)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
     medians = [result[n]['median_ms'] for n in names]
     errors = [
         [result[n]['median_ms'] - result[n]['q1_ms'] for n in names],
@@ -638,7 +638,8 @@ def plot(result: dict[str, Any], path: Path, title: str) -> None:
         label=f'target: {TARGET} × TorchGeo',
     )
     left.set_ylabel('ms / step (median, IQR bars)')
-    left.legend(fontsize=8, loc='lower right')
+    left.set_ylim(0, 1.25 * max(result[n]['q3_ms'] for n in names))
+    left.legend(fontsize=8, loc='upper right')
     bottom = np.zeros(len(names))
     for phase in PHASES:
         values = np.array(
@@ -647,7 +648,7 @@ def plot(result: dict[str, Any], path: Path, title: str) -> None:
         right.bar(names, values, bottom=bottom, label=phase)
         bottom += values
     right.set_ylabel('ms (median per phase, instrumented run)')
-    right.legend(fontsize=7, loc='lower right')
+    right.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1.0))
     for ax in (left, right):
         ax.tick_params(axis='x', labelsize=8)
     fig.suptitle(title, fontsize=10)
