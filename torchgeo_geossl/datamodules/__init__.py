@@ -2,7 +2,8 @@
 
 from .demo import DemoDataModule
 from .fmow import FMoWDataModule
-from .normalize import NormalizeViews, NormalizeViewsMixin
+from .normalize import NormalizeViews
+from .pretraining import PretrainingMixin
 from .ssl import (
     SeasonalContrastS2ViewsDataModule,
     SSL4EOS12ViewsDataModule,
@@ -14,7 +15,7 @@ __all__ = (
     'DemoDataModule',
     'FMoWDataModule',
     'NormalizeViews',
-    'NormalizeViewsMixin',
+    'PretrainingMixin',
     'SSL4EOS12ViewsDataModule',
     'SeasonalContrastS2ViewsDataModule',
     'TemporalGeoDataModule',

@@ -5,13 +5,12 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from torch.utils.data import DataLoader
 from torchgeo.datamodules import NonGeoDataModule
-from torchgeo.datasets.utils import Sample
 
 from ..datasets.fmow import FMoW
 from ..location.clusters import GeoClusters
-from .normalize import NormalizeViews, NormalizeViewsMixin
+from .normalize import NormalizeViews
+from .pretraining import PretrainingMixin
 
 #: ImageNet statistics on the 0-255 scale of :class:`~torchgeo_geossl.datasets.fmow.FMoW`
 #: images: the GASSL code's ``ToTensor()`` then ``Normalize(mean, std)`` on [0, 1].
@@ -19,7 +18,7 @@ IMAGENET_MEAN_255 = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 IMAGENET_STD_255 = (0.229 * 255, 0.224 * 255, 0.225 * 255)
 
 
-class FMoWDataModule(NormalizeViewsMixin, NonGeoDataModule):
+class FMoWDataModule(PretrainingMixin, NonGeoDataModule):
     """Serve batches of V views of fMoW-RGB sites, with GASSL's geo-clusters.
 
     Batches follow the package's batch contract: ``image [B, V, 3, H, W]``
@@ -147,11 +146,3 @@ class FMoWDataModule(NormalizeViewsMixin, NonGeoDataModule):
                 f'category, not a geo-cluster; set geo_clusters={geo_classes}'
             )
             raise ValueError(msg)
-
-    def val_dataloader(self) -> list[DataLoader[Sample]]:  # type: ignore[override]
-        """No validation loaders: pre-training has no validation split.
-
-        Returns:
-            An empty list, which Lightning treats as "skip validation".
-        """
-        return []

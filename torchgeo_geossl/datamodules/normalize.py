@@ -5,7 +5,6 @@ from collections.abc import Sequence
 import kornia.augmentation as K
 import torch
 from torch import Tensor, nn
-from torchgeo.datasets.utils import Sample
 
 
 def as_band_tensor(value: float | Sequence[float] | Tensor) -> Tensor:
@@ -96,31 +95,3 @@ class NormalizeViews(nn.Module):
             views = torch.clamp(views, min=low, max=high)
         normalized: Tensor = self.normalize(views)
         return normalized.reshape(image.shape)
-
-
-class NormalizeViewsMixin:
-    """Data module mixin: normalise ``image`` with :attr:`normalize` on device.
-
-    Put it before the TorchGeo data module class in the bases; set
-    ``self.normalize`` (a :class:`NormalizeViews`) in ``__init__``. Unlike
-    TorchGeo's ``aug``, the normalisation also applies outside a trainer.
-
-    .. versionadded:: 0.1
-    """
-
-    #: The normalisation applied to every batch.
-    normalize: NormalizeViews
-
-    def on_after_batch_transfer(self, batch: Sample, dataloader_idx: int) -> Sample:
-        """Normalise the views of a batch on the device it was moved to.
-
-        Args:
-            batch: A batch whose ``image`` is ``[B, V, C, H, W]`` (or
-                ``[B, C, H, W]``).
-            dataloader_idx: The index of the dataloader to which the batch belongs.
-
-        Returns:
-            The batch with a normalised ``image``.
-        """
-        batch['image'] = self.normalize(batch['image'])
-        return batch

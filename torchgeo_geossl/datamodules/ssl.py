@@ -3,13 +3,13 @@
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from torch.utils.data import DataLoader
 from torchgeo.datamodules import SeasonalContrastS2DataModule, SSL4EOS12DataModule
 from torchgeo.datasets import SeasonalContrastS2
-from torchgeo.datasets.utils import Path, Sample
+from torchgeo.datasets.utils import Path
 
 from ..datasets.ssl import SeasonalContrastS2Views, SSL4EOS12Views
-from .normalize import NormalizeViews, NormalizeViewsMixin
+from .normalize import NormalizeViews
+from .pretraining import PretrainingMixin
 
 #: SeCo's per-band low and high quantiles of the RGB bands, from the reference
 #: implementation (ServiceNow/seasonal-contrast, ``datasets/seco_dataset.py``).
@@ -60,9 +60,7 @@ def seco_normalization(bands: Sequence[str]) -> NormalizeViews:
     return NormalizeViews(mean=mean, std=std, low=low, high=high)
 
 
-class SeasonalContrastS2ViewsDataModule(
-    NormalizeViewsMixin, SeasonalContrastS2DataModule
-):
+class SeasonalContrastS2ViewsDataModule(PretrainingMixin, SeasonalContrastS2DataModule):
     """SeCo's seasons as ``[B, V, C, H, W]`` batches of the batch contract.
 
     A TorchGeo :class:`~torchgeo.datamodules.SeasonalContrastS2DataModule` whose
@@ -132,16 +130,8 @@ class SeasonalContrastS2ViewsDataModule(
         if stage == 'fit':
             self.train_dataset = SeasonalContrastS2Views(**self.kwargs)
 
-    def val_dataloader(self) -> list[DataLoader[Sample]]:  # type: ignore[override]
-        """No validation loaders: pre-training has no validation split.
 
-        Returns:
-            An empty list, which Lightning treats as "skip validation".
-        """
-        return []
-
-
-class SSL4EOS12ViewsDataModule(NormalizeViewsMixin, SSL4EOS12DataModule):
+class SSL4EOS12ViewsDataModule(PretrainingMixin, SSL4EOS12DataModule):
     """SSL4EO-S12's seasons as ``[B, V, C, H, W]`` batches of the batch contract.
 
     A TorchGeo :class:`~torchgeo.datamodules.SSL4EOS12DataModule` whose training set
@@ -205,11 +195,3 @@ class SSL4EOS12ViewsDataModule(NormalizeViewsMixin, SSL4EOS12DataModule):
         """
         if stage == 'fit':
             self.train_dataset = SSL4EOS12Views(**self.kwargs)
-
-    def val_dataloader(self) -> list[DataLoader[Sample]]:  # type: ignore[override]
-        """No validation loaders: pre-training has no validation split.
-
-        Returns:
-            An empty list, which Lightning treats as "skip validation".
-        """
-        return []

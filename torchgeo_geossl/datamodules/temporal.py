@@ -11,19 +11,19 @@ import rasterio
 import shapely
 from rasterio.errors import CRSError, RasterioIOError
 from shapely import Polygon
-from torch.utils.data import DataLoader
 from torchgeo.datamodules import GeoDataModule
 from torchgeo.datasets import GeoDataset
-from torchgeo.datasets.utils import Path, Sample
+from torchgeo.datasets.utils import Path
 
 from ..datasets.views import TemporalViewsDataset
 from ..location.clusters import AddGeoClusterLabel, GeoClusters
 from ..samplers.spatial import ScatteredPatchSampler
 from ..samplers.temporal_views import TemporalViewSampler
-from .normalize import NormalizeViews, NormalizeViewsMixin
+from .normalize import NormalizeViews
+from .pretraining import PretrainingMixin
 
 
-class TemporalGeoDataModule(NormalizeViewsMixin, GeoDataModule):
+class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
     """Serve batches of V temporal views per location from any dated ``GeoDataset``.
 
     Wires together the pieces of the temporal pipeline::
@@ -216,14 +216,6 @@ class TemporalGeoDataModule(NormalizeViewsMixin, GeoDataModule):
                 '`gdal_edit.py -a_srs EPSG:<code> FILE`.'
             )
             raise ValueError(msg) from err
-
-    def val_dataloader(self) -> list[DataLoader[Sample]]:  # type: ignore[override]
-        """No validation loaders: pre-training has no validation split.
-
-        Returns:
-            An empty list, which Lightning treats as "skip validation".
-        """
-        return []
 
 
 def _files_without_crs(paths: Path | Iterable[Path], glob: str) -> list[str]:

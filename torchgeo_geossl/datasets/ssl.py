@@ -20,12 +20,13 @@ acquisitions; directories of one location with the same acquisition time count a
 one season.
 """
 
+import abc
 import os
 import random
 import re
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Literal, NamedTuple, TypeVar, cast
+from typing import Any, Literal, NamedTuple, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -277,7 +278,7 @@ def _check_count(name: str, value: object, low: int, high: int | None) -> int:
     return value
 
 
-class _SeasonViews:
+class _SeasonViews(abc.ABC):
     """Location index, season draws and sample assembly shared by the adapters."""
 
     #: Location index (the number naming its directory) of each dataset index.
@@ -289,12 +290,76 @@ class _SeasonViews:
     #: Seed of the season draws (None: global :mod:`random`).
     seed: int | None
 
+    #: Transform applied to each sample.
+    transforms: Callable[[Sample], Sample] | None
+
     _digits: int
     _regex: re.Pattern[str]
     _date_format: str
     _example: str
     _draws: _SeasonDraws
     _points: dict[int, tuple[float, float]]
+
+    def __getitem__(self, index: int) -> Sample:
+        """Return V distinct seasons of one location.
+
+        Args:
+            index: Index of the location, in ``[0, len(self))``.
+
+        Returns:
+            ``image [V, C, H, W]`` float32, ``time [V]`` and ``point [2]`` float64.
+
+        Raises:
+            IndexError: If *index* is out of range.
+            DatasetLayoutError: If a band file of a drawn season cannot be read.
+        """
+        # seasons and bands are attributes of the TorchGeo dataset this is mixed into
+        this = cast(Any, self)
+        sample = self._sample(index, this.seasons, self._read_season, this.bands[0])
+        if self.transforms is not None:
+            sample = self.transforms(sample)
+        return sample
+
+    def __len__(self) -> int:
+        """Return the number of usable locations.
+
+        Returns:
+            Number of locations on disk with enough distinct seasons.
+        """
+        return len(self.locations)
+
+    def plot(
+        self, sample: Sample, show_titles: bool = True, suptitle: str | None = None
+    ) -> Figure:
+        """Plot the views of a sample side by side with TorchGeo's ``plot``.
+
+        Args:
+            sample: A sample returned by :meth:`__getitem__` (``[V, C, H, W]``) or
+                a channel-stacked one.
+            show_titles: Flag indicating whether to show titles above each panel.
+            suptitle: Optional string to use as a suptitle.
+
+        Returns:
+            A matplotlib Figure with the rendered sample.
+        """
+        image = sample['image']
+        stacked = (
+            {**sample, 'image': image.flatten(0, 1)} if image.ndim == 4 else sample
+        )
+        figure: Figure = cast(Any, super()).plot(stacked, show_titles, suptitle)
+        return figure
+
+    @abc.abstractmethod
+    def _read_season(self, location: str, season: str) -> Tensor:
+        """Read one season of a location.
+
+        Args:
+            location: Path of the location directory.
+            season: Name of the season directory.
+
+        Returns:
+            The image ``[C, H, W]`` as float32.
+        """
 
     def _index(
         self,
@@ -590,32 +655,6 @@ class SeasonalContrastS2Views(_SeasonViews, SeasonalContrastS2):
             )
         return msg
 
-    def __getitem__(self, index: int) -> Sample:
-        """Return V distinct seasons of one location.
-
-        Args:
-            index: Index of the location, in ``[0, len(self))``.
-
-        Returns:
-            ``image [V, C, H, W]`` float32, ``time [V]`` and ``point [2]`` float64.
-
-        Raises:
-            IndexError: If *index* is out of range.
-            DatasetLayoutError: If a band file of a drawn season cannot be read.
-        """
-        sample = self._sample(index, self.seasons, self._read_season, self.bands[0])
-        if self.transforms is not None:
-            sample = self.transforms(sample)
-        return sample
-
-    def __len__(self) -> int:
-        """Return the number of usable locations.
-
-        Returns:
-            Number of locations on disk with enough distinct seasons.
-        """
-        return len(self.locations)
-
     def _read_season(self, location: str, season: str) -> Tensor:
         """Read one season with TorchGeo's ``_load_patch``.
 
@@ -634,26 +673,6 @@ class SeasonalContrastS2Views(_SeasonViews, SeasonalContrastS2):
         except RasterioIOError as err:
             directory = os.path.join(location, season)
             raise DatasetLayoutError(_read_error(directory, self.bands, err)) from err
-
-    def plot(
-        self, sample: Sample, show_titles: bool = True, suptitle: str | None = None
-    ) -> Figure:
-        """Plot the views of a sample side by side with TorchGeo's ``plot``.
-
-        Args:
-            sample: A sample returned by :meth:`__getitem__` (``[V, C, H, W]``) or
-                a channel-stacked one.
-            show_titles: Flag indicating whether to show titles above each panel.
-            suptitle: Optional string to use as a suptitle.
-
-        Returns:
-            A matplotlib Figure with the rendered sample.
-        """
-        image = sample['image']
-        stacked = (
-            {**sample, 'image': image.flatten(0, 1)} if image.ndim == 4 else sample
-        )
-        return super().plot(stacked, show_titles, suptitle)
 
 
 class SSL4EOS12Views(_SeasonViews, SSL4EOS12):
@@ -793,32 +812,6 @@ class SSL4EOS12Views(_SeasonViews, SSL4EOS12):
             )
         return msg
 
-    def __getitem__(self, index: int) -> Sample:
-        """Return V distinct seasons of one location.
-
-        Args:
-            index: Index of the location, in ``[0, len(self))``.
-
-        Returns:
-            ``image [V, C, H, W]`` float32, ``time [V]`` and ``point [2]`` float64.
-
-        Raises:
-            IndexError: If *index* is out of range.
-            DatasetLayoutError: If a band file of a drawn season cannot be read.
-        """
-        sample = self._sample(index, self.seasons, self._read_season, self.bands[0])
-        if self.transforms is not None:
-            sample = self.transforms(sample)
-        return sample
-
-    def __len__(self) -> int:
-        """Return the number of usable locations.
-
-        Returns:
-            Number of locations on disk with enough distinct seasons.
-        """
-        return len(self.locations)
-
     def _read_season(self, location: str, season: str) -> Tensor:
         """Read all bands of one season as TorchGeo does, at ``size`` x ``size``.
 
@@ -842,23 +835,3 @@ class SSL4EOS12Views(_SeasonViews, SSL4EOS12):
         except RasterioIOError as err:
             raise DatasetLayoutError(_read_error(directory, self.bands, err)) from err
         return torch.cat(images)
-
-    def plot(
-        self, sample: Sample, show_titles: bool = True, suptitle: str | None = None
-    ) -> Figure:
-        """Plot the views of a sample side by side with TorchGeo's ``plot``.
-
-        Args:
-            sample: A sample returned by :meth:`__getitem__` (``[V, C, H, W]``) or
-                a channel-stacked one.
-            show_titles: Flag indicating whether to show titles above each panel.
-            suptitle: Optional string to use as a suptitle.
-
-        Returns:
-            A matplotlib Figure with the rendered sample.
-        """
-        image = sample['image']
-        stacked = (
-            {**sample, 'image': image.flatten(0, 1)} if image.ndim == 4 else sample
-        )
-        return super().plot(stacked, show_titles, suptitle)
