@@ -263,8 +263,11 @@ def test_table1_configs_run_with_the_torchgeo_cli(
 
 
 def test_demo_config_runs_with_the_torchgeo_cli(
-    demo_root: Path, tmp_path: Path
+    demo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.chdir(
+        tmp_path
+    )  # the config's logger and checkpoints use relative paths
     args = [
         'fit',
         '--config',

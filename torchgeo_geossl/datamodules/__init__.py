@@ -3,7 +3,9 @@
 from .demo import DemoDataModule
 from .fmow import FMoWDataModule
 from .normalize import NormalizeViews
+from .points import PointsDataModule
 from .pretraining import PretrainingMixin
+from .s2100k import S2100kDataModule
 from .ssl import (
     SeasonalContrastS2ViewsDataModule,
     SSL4EOS12ViewsDataModule,
@@ -15,7 +17,9 @@ __all__ = (
     'DemoDataModule',
     'FMoWDataModule',
     'NormalizeViews',
+    'PointsDataModule',
     'PretrainingMixin',
+    'S2100kDataModule',
     'SSL4EOS12ViewsDataModule',
     'SeasonalContrastS2ViewsDataModule',
     'TemporalGeoDataModule',

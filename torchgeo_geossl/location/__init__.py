@@ -1,4 +1,4 @@
-"""Location targets: longitude/latitude of samples and geo-location clusters."""
+"""Location targets and encoders: lon/lat of samples, geo-clusters, positional encodings."""
 
 from .clusters import AddGeoClusterLabel, GeoClusters
 from .coordinates import (
@@ -8,13 +8,49 @@ from .coordinates import (
     query_center_lonlat,
     to_lonlat,
 )
+from .encoder import LocationEncoder
+from .encodings import (
+    ENCODING_NAMES,
+    GridEncoding,
+    NeRFEncoding,
+    PositionalEncoding,
+    RandomFourierEncoding,
+    RBFEncoding,
+    SphereCEncoding,
+    SphereCPlusEncoding,
+    SphereMEncoding,
+    SphereMPlusEncoding,
+    SphericalHarmonicsEncoding,
+    TheoryEncoding,
+    WrapEncoding,
+    build_encoding,
+    geometric_frequencies,
+    validate_points,
+)
 
 __all__ = (
+    'ENCODING_NAMES',
     'AddGeoClusterLabel',
     'GeoClusters',
+    'GridEncoding',
+    'LocationEncoder',
+    'NeRFEncoding',
+    'PositionalEncoding',
+    'RBFEncoding',
+    'RandomFourierEncoding',
+    'SphereCEncoding',
+    'SphereCPlusEncoding',
+    'SphereMEncoding',
+    'SphereMPlusEncoding',
+    'SphericalHarmonicsEncoding',
+    'TheoryEncoding',
+    'WrapEncoding',
+    'build_encoding',
+    'geometric_frequencies',
     'lonlat_to_unit_vectors',
     'lonlat_transformer',
     'normalize_longitude',
     'query_center_lonlat',
     'to_lonlat',
+    'validate_points',
 )

@@ -1,6 +1,7 @@
-"""Building blocks of the momentum-contrast models (MoCo-v2, GASSL, SeCo)."""
+"""Model building blocks: momentum-contrast parts (MoCo-v2, GASSL, SeCo), geo-prior fusion."""
 
 from .distributed import concat_all_gather, gather_with_grad, world_size
+from .geoprior import GeoPriorFusion
 from .heads import (
     GeoClassificationHead,
     copy_as_momentum,
@@ -11,6 +12,7 @@ from .queue import NegativeQueue
 
 __all__ = (
     'GeoClassificationHead',
+    'GeoPriorFusion',
     'NegativeQueue',
     'concat_all_gather',
     'copy_as_momentum',

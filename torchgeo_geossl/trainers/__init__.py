@@ -1,7 +1,16 @@
 """Lightning tasks for geography-aware self-supervised learning."""
 
+from .csp import CSPTask, load_location_encoder
 from .gassl import GeoMoCoTask
+from .geoprior import GeoPriorTask
 from .momentum import MomentumContrastTask
 from .seco import SeCoTask
 
-__all__ = ('GeoMoCoTask', 'MomentumContrastTask', 'SeCoTask')
+__all__ = (
+    'CSPTask',
+    'GeoMoCoTask',
+    'GeoPriorTask',
+    'MomentumContrastTask',
+    'SeCoTask',
+    'load_location_encoder',
+)

@@ -1,0 +1,279 @@
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from lightning.pytorch import Trainer
+from torch import Tensor
+from torch.utils.data import DataLoader
+from torchgeo.main import main as torchgeo_main
+
+from torchgeo_geossl.trainers import GeoMoCoTask
+from torchgeo_geossl.trainers.csp import CSPTask, load_location_encoder
+
+CONFIGS = Path(__file__).resolve().parents[2] / 'configs'
+S2100K = Path(__file__).resolve().parents[1] / 'data' / 's2100k'
+SMALL = {
+    'model': 'resnet18',
+    'in_channels': 4,
+    'embed_dim': 8,
+    'frequencies': 4,
+    'hidden_dim': 16,
+}
+POINTS = [[2.35, 48.86], [-58.4, -34.6], [179.8, -16.9], [36.8, -1.3]]
+
+
+def batch(views: int | None = 2, b: int = 4) -> dict[str, Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    shape = (b, 4, 16, 16) if views is None else (b, views, 4, 16, 16)
+    return {
+        'image': torch.rand(*shape, generator=generator),
+        'point': torch.tensor(POINTS[:b], dtype=torch.float64),
+    }
+
+
+def logging_task(**kwargs: object) -> tuple[CSPTask, dict[str, Tensor]]:
+    task = CSPTask(**{**SMALL, **kwargs})  # type: ignore[arg-type]
+    logged: dict[str, Tensor] = {}
+    task.log = lambda name, value, **_: logged.__setitem__(name, torch.as_tensor(value))  # type: ignore[method-assign]
+    return task, logged
+
+
+@pytest.mark.parametrize('views', [None, 1, 2])
+def test_training_step_gradients_only_where_expected(views: int | None) -> None:
+    task, _ = logging_task()
+    task.train()
+    loss = task.training_step(batch(views), 0)
+    assert torch.isfinite(loss)
+    loss.backward()
+    assert all(p.grad is None for p in task.model.parameters())
+    assert not any(p.requires_grad for p in task.model.parameters())
+    for module in (task.image_projection, task.location_encoder):
+        grads = [p.grad for p in module.parameters()]
+        assert all(g is not None for g in grads)
+        assert any(float(g.abs().sum()) > 0 for g in grads if g is not None)
+    # the frozen backbone stays in eval mode (its batch-norm statistics do not move)
+    assert not task.model.training
+    assert task.location_encoder.training
+
+
+def test_view_zero_is_encoded() -> None:
+    task, _ = logging_task()
+    seen: list[Tensor] = []
+    task.model.register_forward_hook(lambda m, i, o: seen.append(i[0]))
+    data = batch(3)
+    task.training_step(data, 0)
+    assert torch.equal(seen[0], data['image'][:, 0])
+
+
+def test_trainable_backbone_gets_gradients() -> None:
+    task, _ = logging_task(freeze_backbone=False)
+    task.train()
+    task.training_step(batch(), 0).backward()
+    assert task.model.training
+    assert all(p.grad is not None for p in task.model.parameters())
+
+
+def test_loss_combines_the_three_objectives() -> None:
+    task, logged = logging_task(random_weight=0.5, simcse_weight=2.0)
+    loss = task.training_step(batch(), 0)
+    expected = (
+        logged['train_inbatch_loss']
+        + 0.5 * logged['train_random_location_loss']
+        + 2.0 * logged['train_simcse_loss']
+    )
+    torch.testing.assert_close(loss, expected)
+    # τ_B = 20 keeps the in-batch term close to log B
+    assert abs(float(logged['train_inbatch_loss']) - math.log(4)) < 0.05
+    for name in (
+        'train_location_to_image_top1',
+        'train_image_to_location_top1',
+        'train_random_location_top1',
+    ):
+        assert 0 <= float(logged[name]) <= 1
+
+
+def test_options_reach_the_objectives() -> None:
+    task, logged = logging_task(
+        symmetric=True,
+        learnable_scale=True,
+        temperature_inbatch=0.1,
+        num_random_locations=3,
+        legacy_location_sampler=True,
+    )
+    assert task.inbatch_loss.symmetric
+    scales = [n for n, _ in task.named_parameters() if 'logit_scale' in n]
+    assert len(scales) == 3
+    assert float(task.inbatch_loss.scale().detach()) == pytest.approx(10.0)
+    seen: list[Tensor] = []
+    task.location_encoder.register_forward_hook(lambda m, i, o: seen.append(i[0]))
+    task.training_step(batch(), 0)
+    assert seen[1].shape == (12, 2)  # B · N random locations
+    # the legacy sampler stays inside the ellipse (lon/180)² + (lat/90)² ≤ 1
+    lon, lat = seen[1][:, 0], seen[1][:, 1]
+    assert float(((lon / 180) ** 2 + (lat / 90) ** 2).max()) <= 1 + 1e-6
+    assert 'train_inbatch_scale' in logged
+    optimizer = task.configure_optimizers()
+    assert isinstance(optimizer, torch.optim.Adam)
+    names = {id(p) for g in optimizer.param_groups for p in g['params']}
+    assert all(id(p) in names for p in (task.inbatch_loss.logit_scale,))
+    assert not any(id(p) in names for p in task.model.parameters())
+
+
+def test_batch_without_point() -> None:
+    task = CSPTask(**SMALL)  # type: ignore[arg-type]
+    data = batch()
+    del data['point']
+    with pytest.raises(ValueError, match='CSP needs point.*S2100kDataModule'):
+        task.training_step(data, 0)
+
+
+@pytest.mark.parametrize(
+    ('point', 'match'),
+    [([0.0, 95.0], 'latitude outside'), ([float('nan'), 0.0], 'non-finite')],
+)
+def test_bad_locations(point: list[float], match: str) -> None:
+    task = CSPTask(**SMALL)  # type: ignore[arg-type]
+    data = batch()
+    data['point'][1] = torch.tensor(point, dtype=torch.float64)
+    with pytest.raises(ValueError, match=match):
+        task.training_step(data, 0)
+
+
+def test_wrong_channels() -> None:
+    task = CSPTask(**SMALL)  # type: ignore[arg-type]
+    data = batch()
+    data['image'] = data['image'][:, :, :3]
+    with pytest.raises(ValueError, match=r'in_channels=4.*\[4, 2, 3, 16, 16\]'):
+        task.training_step(data, 0)
+
+
+def test_bad_hyperparameters() -> None:
+    with pytest.raises(ValueError, match='needs dropout > 0'):
+        CSPTask(**SMALL, dropout=0.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match='num_random_locations must be positive'):
+        CSPTask(**SMALL, num_random_locations=0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="encoding 'wrap' does not accept"):
+        CSPTask(**SMALL, encoding='wrap')  # type: ignore[arg-type]
+    wrap = CSPTask(
+        **{**SMALL, 'frequencies': None, 'min_radius': None, 'max_radius': None},  # type: ignore[arg-type]
+        encoding='wrap',
+    )
+    assert torch.isfinite(wrap.training_step(batch(), 0))
+    with pytest.raises(ValueError, match='neither an existing checkpoint'):
+        CSPTask(**SMALL, weights='no/such/file.ckpt')  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope='module')
+def gassl_checkpoint(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[GeoMoCoTask, Path]:
+    tmp = tmp_path_factory.mktemp('csp_gassl')
+    samples = [{'image': torch.rand(2, 4, 24, 24)} for _ in range(4)]
+    task = GeoMoCoTask(
+        model='resnet18', in_channels=4, size=16, queue_size=16, geo_classes=0
+    )
+    trainer = Trainer(
+        max_steps=1,
+        accelerator='cpu',
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        default_root_dir=tmp,
+    )
+    trainer.fit(task, train_dataloaders=DataLoader(samples, batch_size=4))
+    path = tmp / 'gassl.ckpt'
+    trainer.save_checkpoint(path)
+    return task, path
+
+
+def test_gassl_checkpoint_is_the_frozen_image_encoder(
+    gassl_checkpoint: tuple[GeoMoCoTask, Path],
+) -> None:
+    gassl, path = gassl_checkpoint
+    task, _ = logging_task(weights=str(path))
+    own = task.model.state_dict()
+    for name, value in gassl.model.state_dict().items():
+        assert torch.equal(own[name], value), name
+    task.train()
+    task.training_step(batch(), 0).backward()
+    for name, value in gassl.model.state_dict().items():
+        assert torch.equal(task.model.state_dict()[name], value), name
+    assert all(p.grad is None for p in task.model.parameters())
+
+
+@pytest.mark.parametrize(
+    ('kwargs', 'match'),
+    [
+        ({'in_channels': 3}, r'resnet18 with 4 input channels.*in_channels=3'),
+        ({'model': 'resnet34'}, r"resnet18 .*model='resnet34'"),
+    ],
+)
+def test_mismatched_checkpoint(
+    gassl_checkpoint: tuple[GeoMoCoTask, Path], kwargs: dict[str, object], match: str
+) -> None:
+    _, path = gassl_checkpoint
+    with pytest.raises(ValueError, match=match):
+        CSPTask(**{**SMALL, **kwargs, 'weights': str(path)})  # type: ignore[arg-type]
+
+
+def test_location_encoder_export(tmp_path: Path) -> None:
+    task = CSPTask(**SMALL, encoding='spherec+')  # type: ignore[arg-type]
+    trainer = Trainer(max_steps=0, logger=False, enable_progress_bar=False)
+    trainer.strategy.connect(task)
+    path = tmp_path / 'csp.ckpt'
+    trainer.save_checkpoint(path)
+    state = task.location_encoder_state_dict()
+    rebuilt = task.build_location_encoder()
+    rebuilt.load_state_dict(state)
+    loaded = load_location_encoder(path)
+    task.eval()
+    points = torch.tensor(POINTS, dtype=torch.float64)
+    expected = task.location_encoder(points)
+    torch.testing.assert_close(rebuilt.eval()(points), expected)
+    torch.testing.assert_close(loaded(points), expected)
+    torch.testing.assert_close(
+        task(points), torch.nn.functional.normalize(expected, dim=1)
+    )
+    torch.save({'state_dict': {}}, tmp_path / 'other.ckpt')
+    with pytest.raises(ValueError, match='not a CSPTask checkpoint'):
+        load_location_encoder(tmp_path / 'other.ckpt')
+
+
+def test_demo_config_runs_with_the_torchgeo_cli(tmp_path: Path) -> None:
+    torchgeo_main(
+        [
+            'fit',
+            '--config',
+            str(CONFIGS / 'csp' / 'demo.yaml'),
+            '--trainer.fast_dev_run=1',
+            f'--trainer.default_root_dir={tmp_path}',
+            f'--data.init_args.root={tmp_path / "demo"}',
+            '--data.init_args.tile_size=48',
+            '--data.init_args.patch_size=24',
+            '--data.init_args.batch_size=4',
+            '--data.init_args.num_workers=0',
+            '--model.init_args.hidden_dim=16',
+            '--model.init_args.embed_dim=8',
+        ]
+    )
+
+
+def test_s2100k_config_runs_with_the_torchgeo_cli(tmp_path: Path) -> None:
+    torchgeo_main(
+        [
+            'fit',
+            '--config',
+            str(CONFIGS / 'csp' / 's2100k.yaml'),
+            '--trainer.fast_dev_run=1',
+            '--trainer.accelerator=cpu',
+            f'--trainer.default_root_dir={tmp_path}',
+            f'--data.init_args.root={S2100K}',
+            '--data.init_args.batch_size=3',
+            '--data.init_args.num_workers=0',
+            '--model.init_args.model=resnet18',
+            '--model.init_args.weights=null',
+            '--model.init_args.hidden_dim=16',
+            '--model.init_args.embed_dim=8',
+        ]
+    )

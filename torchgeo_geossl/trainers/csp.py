@@ -1,0 +1,641 @@
+"""CSP: Contrastive Spatial Pre-training of a location encoder (Mai et al., 2023)."""
+
+import inspect
+import os
+from collections.abc import Mapping
+from typing import Any, Self, cast
+
+import lightning.pytorch.utilities.types
+import timm
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.optim import Adam
+from torchgeo.datasets.utils import Sample
+from torchgeo.models import get_weight
+from torchgeo.tasks import BaseTask
+
+from ..export import load_backbone
+from ..location.encoder import LocationEncoder
+from ..losses.csp import (
+    InBatchLocationImageLoss,
+    RandomLocationLoss,
+    SimCSELoss,
+    diagonal_top1_accuracy,
+    sample_uniform_sphere,
+)
+
+#: State-dict prefix of the location encoder in CSPTask checkpoints.
+LOCATION_PREFIX = 'location_encoder.'
+
+
+class CSPTask(BaseTask):
+    """CSP: contrastive pre-training of a location encoder against images.
+
+    Contrastive Spatial Pre-training (Mai et al., ICML 2023, arXiv 2305.01118) is a
+    dual encoder:
+
+    * the **image encoder** f: a timm backbone (``self.model``, without classifier)
+      followed by a linear projection to *embed_dim* (``self.image_projection``).
+      The paper uses a frozen pretrained backbone (``freeze_backbone=True``, the
+      default; it also stays in eval mode, so its batch-norm statistics do not
+      move); *weights* loads it from a checkpoint of this package's GASSL/SeCo
+      tasks or a TorchGeo weights enum;
+    * the **location encoder** e = MLP(PE(lon, lat))
+      (:class:`~torchgeo_geossl.location.encoder.LocationEncoder`,
+      ``self.location_encoder``) with the positional *encoding* (default
+      Space2Vec-grid with 32 scales between 0.1 and 360, as the paper).
+
+    Both outputs are L2-normalised and trained with the loss
+    L = L_B + *random_weight* · L_L + *simcse_weight* · L_D
+    (:mod:`torchgeo_geossl.losses.csp`): L_B contrasts each location with every
+    image of the batch, L_L each image's location with *num_random_locations*
+    random locations on the sphere, and L_D two dropout passes of each location
+    (SimCSE) against the other locations of the batch.
+
+    Defaults follow the reference code's published runs (``contsoftmax``):
+    τ_B = 20, τ_L = τ_D = 1 (temperatures divide the similarities, so the
+    in-batch term is almost flat), one random location per sample, weights 1 and
+    1, dropout 0.5, a hidden layer of 512 and Adam without weight decay at a
+    constant learning rate of 1e-3 (the reference's default ``--unsuper_lr``; its
+    fMoW script uses 5e-5, its iNat2018 script 5e-4). Random locations are uniform
+    on the sphere by default; ``legacy_location_sampler=True`` uses the
+    reference's non-uniform ``sphericalold`` sampler
+    (:func:`~torchgeo_geossl.losses.csp.sample_uniform_sphere`).
+
+    Batches need ``image`` (``[B, C, H, W]``, or ``[B, V, C, H, W]`` of which view
+    0 is used) and ``point`` ``[B, 2]``, (lon, lat) in degrees.
+
+    The trained location encoder is the product:
+    :meth:`location_encoder_state_dict` returns its weights (the checkpoint keys
+    under ``location_encoder.``), which load into a
+    :class:`~torchgeo_geossl.location.encoder.LocationEncoder` built with the same
+    arguments (:meth:`build_location_encoder`). The image backbone keeps the
+    ``model.`` prefix, so :func:`~torchgeo_geossl.export.load_backbone` and
+    TorchGeo's tasks read it too.
+
+    .. versionadded:: 0.1
+    """
+
+    monitor = 'train_loss'
+
+    #: Name of the method in exported metadata.
+    method = 'CSP'
+
+    def __init__(
+        self,
+        model: str = 'resnet50',
+        in_channels: int = 3,
+        weights: str | None = None,
+        freeze_backbone: bool = True,
+        embed_dim: int = 256,
+        encoding: str = 'grid',
+        frequencies: int | None = 32,
+        min_radius: float | None = 0.1,
+        max_radius: float | None = 360.0,
+        encoding_kwargs: dict[str, Any] | None = None,
+        hidden_dim: int = 512,
+        num_hidden_layers: int = 1,
+        dropout: float = 0.5,
+        activation: str = 'relu',
+        wrap_longitude: bool = False,
+        reference_output_block: bool = False,
+        num_random_locations: int = 1,
+        temperature_inbatch: float = 20.0,
+        temperature_random: float = 1.0,
+        temperature_simcse: float = 1.0,
+        random_weight: float = 1.0,
+        simcse_weight: float = 1.0,
+        symmetric: bool = False,
+        learnable_scale: bool = False,
+        legacy_location_sampler: bool = False,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+    ) -> None:
+        """Initialize a new CSPTask instance.
+
+        Args:
+            model: Name of the timm image backbone.
+            in_channels: Number of input bands.
+            weights: Backbone weights: the path of a checkpoint of this package's
+                tasks (:func:`~torchgeo_geossl.export.load_backbone`; its model and
+                in_channels must equal *model* and *in_channels*), the name of a
+                TorchGeo weights enum (``'ResNet50_Weights.SENTINEL2_ALL_MOCO'``,
+                downloaded), or None for a random initialisation.
+            freeze_backbone: Freeze the backbone (no gradient, eval mode), as the
+                paper; False trains it too.
+            embed_dim: Dimension of both embeddings (256).
+            encoding: Name of the positional encoding of the location encoder
+                (see :func:`~torchgeo_geossl.location.encodings.build_encoding`).
+            frequencies: Number S of scales of multi-scale encodings, or None to
+                pass none (encodings without scales, such as ``'wrap'``).
+            min_radius: Smallest scale λ_min in degrees, or None.
+            max_radius: Largest scale λ_max in degrees, or None.
+            encoding_kwargs: Further arguments of the encoding.
+            hidden_dim: Width of the location encoder's hidden layers (512).
+            num_hidden_layers: Number of hidden layers (1).
+            dropout: Dropout of the location encoder (0.5); SimCSE needs it > 0.
+            activation: Activation of the location encoder.
+            wrap_longitude: Wrap longitudes outside [−180, 180) instead of
+                rejecting them.
+            reference_output_block: Apply the activation and dropout after the
+                location encoder's output layer, as the reference code does.
+            num_random_locations: Number N of random locations per sample in L_L.
+            temperature_inbatch: Temperature τ_B of L_B (a divisor).
+            temperature_random: Temperature τ_L of L_L.
+            temperature_simcse: Temperature τ_D of L_D.
+            random_weight: Weight w_L of L_L.
+            simcse_weight: Weight w_D of L_D.
+            symmetric: Add the image-to-location direction to L_B.
+            learnable_scale: Learn each objective's logit scale (initialised to
+                1/τ).
+            legacy_location_sampler: Draw random locations with the reference's
+                non-uniform ``sphericalold`` sampler.
+            lr: Adam learning rate.
+            weight_decay: Adam weight decay.
+
+        Raises:
+            ValueError: If a hyperparameter is out of range, or the weights do not
+                fit the backbone.
+        """
+        for name, value in (
+            ('in_channels', in_channels),
+            ('embed_dim', embed_dim),
+            ('num_random_locations', num_random_locations),
+        ):
+            if value < 1:
+                msg = f'CSPTask {name} must be positive, got {value}'
+                raise ValueError(msg)
+        for name, weight in (
+            ('random_weight', random_weight),
+            ('simcse_weight', simcse_weight),
+        ):
+            if not weight >= 0:
+                msg = f'CSPTask {name} must be ≥ 0, got {weight}'
+                raise ValueError(msg)
+        if simcse_weight > 0 and dropout <= 0:
+            msg = (
+                f'CSPTask simcse_weight={simcse_weight} needs dropout > 0 (two passes '
+                'without dropout are identical); set dropout or simcse_weight=0'
+            )
+            raise ValueError(msg)
+        self.weights = weights
+        super().__init__()
+
+    def build_location_encoder(self) -> LocationEncoder:
+        """A new location encoder with this task's arguments.
+
+        Returns:
+            An untrained :class:`~torchgeo_geossl.location.encoder.LocationEncoder`
+            into which :meth:`location_encoder_state_dict` loads.
+        """
+        return build_location_encoder(self.hparams)
+
+    def configure_models(self) -> None:
+        """Create the image backbone and projection and the location encoder."""
+        self.model = timm.create_model(
+            self.hparams['model'],
+            in_chans=self.hparams['in_channels'],
+            num_classes=0,
+            pretrained=False,
+        )
+        if self.weights:
+            self._load_backbone_weights(self.weights)
+        if self.hparams['freeze_backbone']:
+            self.model.requires_grad_(False)
+            self.model.eval()
+        self.image_projection = nn.Linear(self.feature_dim, self.hparams['embed_dim'])
+        self.location_encoder = self.build_location_encoder()
+
+    def configure_losses(self) -> None:
+        """Create the three CSP objectives."""
+        scale: bool = self.hparams['learnable_scale']
+        self.inbatch_loss = InBatchLocationImageLoss(
+            self.hparams['temperature_inbatch'],
+            symmetric=self.hparams['symmetric'],
+            learnable_scale=scale,
+        )
+        self.random_location_loss = RandomLocationLoss(
+            self.hparams['temperature_random'], learnable_scale=scale
+        )
+        self.simcse_loss = SimCSELoss(
+            self.hparams['temperature_simcse'], learnable_scale=scale
+        )
+
+    def _load_backbone_weights(self, weights: str) -> None:
+        """Load backbone weights from a checkpoint path or a weights enum name.
+
+        Args:
+            weights: A checkpoint of this package's tasks or a TorchGeo weights
+                enum name.
+
+        Raises:
+            ValueError: If the checkpoint's encoder differs from this task's
+                backbone, or the weights do not fit it.
+        """
+        model: str = self.hparams['model']
+        channels: int = self.hparams['in_channels']
+        if os.path.exists(weights):
+            state_dict, metadata = load_backbone(weights)
+            if metadata['model'] != model or metadata['in_channels'] != channels:
+                msg = (
+                    f'the checkpoint {weights} holds a {metadata["model"]} with '
+                    f'{metadata["in_channels"]} input channels, but this CSPTask '
+                    f'has model={model!r}, in_channels={channels}; set them to the '
+                    "checkpoint's"
+                )
+                raise ValueError(msg)
+            source = f'checkpoint {weights}'
+        else:
+            try:
+                enum = get_weight(weights)
+            except (KeyError, ValueError, AttributeError) as err:
+                msg = (
+                    f'CSPTask weights={weights!r} is neither an existing checkpoint '
+                    'file nor the name of a TorchGeo weights enum'
+                )
+                raise ValueError(msg) from err
+            state_dict = enum.get_state_dict(
+                progress=True, check_hash=True, weights_only=True
+            )
+            source = f'weights {weights}'
+        own = self.model.state_dict()
+        usable = {k: v for k, v in state_dict.items() if k in own}
+        wrong = [
+            f'{k}: {list(v.shape)} vs {list(own[k].shape)}'
+            for k, v in usable.items()
+            if v.shape != own[k].shape
+        ]
+        missing = sorted(set(own) - set(usable))
+        if wrong or missing:
+            msg = (
+                f'the {source} do not fit the backbone {model} with {channels} '
+                f'input channels: shapes differ for {wrong[:3]}, missing {missing[:3]}'
+            )
+            raise ValueError(msg)
+        self.model.load_state_dict(usable)
+
+    @property
+    def feature_dim(self) -> int:
+        """Number of features of the backbone's pooled output.
+
+        Returns:
+            ``num_features`` of the timm model.
+        """
+        return cast(int, self.model.num_features)
+
+    def train(self, mode: bool = True) -> Self:
+        """Set the training mode, keeping a frozen backbone in eval mode.
+
+        Args:
+            mode: Training (True) or evaluation mode.
+
+        Returns:
+            This task.
+        """
+        super().train(mode)
+        if self.hparams['freeze_backbone']:
+            self.model.eval()
+        return self
+
+    def images_from_batch(self, batch: Sample) -> Tensor:
+        """The images of a batch as ``[B, C, H, W]`` (view 0 of multi-view batches).
+
+        Args:
+            batch: A batch whose ``image`` is ``[B, C, H, W]`` or
+                ``[B, V, C, H, W]``.
+
+        Returns:
+            The images ``[B, C, H, W]``.
+
+        Raises:
+            ValueError: If the batch has no image, or its channels differ from
+                ``in_channels``.
+        """
+        if 'image' not in batch:
+            msg = f'CSP needs an image per sample, the batch has keys {sorted(batch)}'
+            raise ValueError(msg)
+        image: Tensor = batch['image']
+        if image.ndim == 5:
+            image = image[:, 0]
+        channels: int = self.hparams['in_channels']
+        if image.ndim != 4 or image.shape[1] != channels:
+            msg = (
+                f'CSPTask was built with in_channels={channels}, but the batch image '
+                f'has shape {list(batch["image"].shape)}; expected [B, {channels}, '
+                f'H, W] or [B, V, {channels}, H, W]'
+            )
+            raise ValueError(msg)
+        return image
+
+    def points_from_batch(self, batch: Sample) -> Tensor:
+        """The locations of a batch.
+
+        Args:
+            batch: A batch with ``point`` ``[B, 2]``, (lon, lat) in degrees.
+
+        Returns:
+            The locations ``[B, 2]`` on this task's device.
+
+        Raises:
+            ValueError: If the batch has no ``point`` or it is not ``[B, 2]``.
+        """
+        if 'point' not in batch:
+            msg = (
+                'CSP needs point (lon, lat) for every image, but the batch has keys '
+                f'{sorted(batch)}; use a data module that returns locations: '
+                'TemporalViewsDataset (TemporalGeoDataModule, DemoDataModule), '
+                'S2100kDataModule or FMoWDataModule'
+            )
+            raise ValueError(msg)
+        points: Tensor = batch['point']
+        if points.ndim != 2 or points.shape[1] != 2:
+            msg = (
+                'CSP needs point as [B, 2] (lon, lat) in degrees, got shape '
+                f'{list(points.shape)}'
+            )
+            raise ValueError(msg)
+        return points.to(self.device)
+
+    def encode_images(self, images: Tensor) -> Tensor:
+        """Embed images: backbone, projection, L2 normalisation.
+
+        Args:
+            images: ``[B, C, H, W]``.
+
+        Returns:
+            Unit-norm embeddings ``[B, embed_dim]``.
+
+        Raises:
+            ValueError: If the backbone's features do not match the projection.
+        """
+        with torch.set_grad_enabled(
+            torch.is_grad_enabled() and not self.hparams['freeze_backbone']
+        ):
+            features: Tensor = self.model(images)
+        expected = self.image_projection.in_features
+        if features.ndim != 2 or features.shape[1] != expected:
+            msg = (
+                f'the image backbone {self.hparams["model"]} returns features of '
+                f'shape {list(features.shape)}, but the projection expects '
+                f'[B, {expected}]'
+            )
+            raise ValueError(msg)
+        return F.normalize(self.image_projection(features), dim=1)
+
+    def encode_locations(self, points: Tensor) -> Tensor:
+        """Embed locations: location encoder, L2 normalisation.
+
+        Args:
+            points: ``[B, 2]``, (lon, lat) in degrees (validated by the encoder).
+
+        Returns:
+            Unit-norm embeddings ``[B, embed_dim]``.
+        """
+        embeddings: Tensor = self.location_encoder(points)
+        return F.normalize(embeddings, dim=1)
+
+    def forward(self, points: Tensor) -> Tensor:
+        """Embed locations with the location encoder (the product of CSP).
+
+        Args:
+            points: ``[B, 2]``, (lon, lat) in degrees.
+
+        Returns:
+            Unit-norm location embeddings ``[B, embed_dim]``.
+        """
+        return self.encode_locations(points)
+
+    def training_step(
+        self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
+    ) -> Tensor:
+        """Compute the CSP loss on one batch.
+
+        Args:
+            batch: A batch with ``image`` and ``point``.
+            batch_idx: Index of the batch.
+            dataloader_idx: Index of the dataloader.
+
+        Returns:
+            The total loss.
+        """
+        images = self.images_from_batch(batch)
+        points = self.points_from_batch(batch)
+        b = len(points)
+        if len(images) != b:
+            msg = f'the batch has {len(images)} images but {b} points'
+            raise ValueError(msg)
+        image_emb = self.encode_images(images)
+        location_emb = self.encode_locations(points)
+        inbatch, logits = self.inbatch_loss(location_emb, image_emb)
+        n: int = self.hparams['num_random_locations']
+        random_points = sample_uniform_sphere(
+            b * n,
+            device=points.device,
+            dtype=points.dtype if points.is_floating_point() else None,
+            legacy=self.hparams['legacy_location_sampler'],
+        )
+        random_emb = self.encode_locations(random_points).reshape(b, n, -1)
+        random_loss, random_logits = self.random_location_loss(
+            image_emb, location_emb, random_emb
+        )
+        second = self.encode_locations(points)
+        simcse, _ = self.simcse_loss(location_emb, second)
+        loss: Tensor = (
+            inbatch
+            + self.hparams['random_weight'] * random_loss
+            + self.hparams['simcse_weight'] * simcse
+        )
+        self.log('train_inbatch_loss', inbatch, batch_size=b)
+        self.log('train_random_location_loss', random_loss, batch_size=b)
+        self.log('train_simcse_loss', simcse, batch_size=b)
+        self.log('train_loss', loss, batch_size=b, prog_bar=True)
+        self.log(
+            'train_location_to_image_top1', diagonal_top1_accuracy(logits), batch_size=b
+        )
+        self.log(
+            'train_image_to_location_top1',
+            diagonal_top1_accuracy(logits.T),
+            batch_size=b,
+        )
+        own_best = (random_logits.detach().argmax(dim=1) == 0).float().mean()
+        self.log('train_random_location_top1', own_best, batch_size=b)
+        if self.hparams['learnable_scale']:
+            for name, objective in (
+                ('inbatch', self.inbatch_loss),
+                ('random_location', self.random_location_loss),
+                ('simcse', self.simcse_loss),
+            ):
+                self.log(
+                    f'train_{name}_scale', objective.scale().detach(), batch_size=b
+                )
+        return loss
+
+    def validation_step(
+        self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        """No-op: contrastive pre-training has no validation metric here."""
+
+    def test_step(self, batch: Sample, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """No-op: contrastive pre-training has no test metric here."""
+
+    def predict_step(
+        self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
+    ) -> Tensor:
+        """Embed the locations of a batch.
+
+        Args:
+            batch: A batch with ``point``.
+            batch_idx: Index of the batch.
+            dataloader_idx: Index of the dataloader.
+
+        Returns:
+            Location embeddings ``[B, embed_dim]``.
+        """
+        return self.encode_locations(self.points_from_batch(batch))
+
+    def configure_optimizers(
+        self,
+    ) -> 'lightning.pytorch.utilities.types.OptimizerLRScheduler':
+        """Adam at a constant learning rate, as the CSP code.
+
+        Returns:
+            The optimiser over the trainable parameters.
+        """
+        return Adam(
+            [p for p in self.parameters() if p.requires_grad],
+            lr=self.hparams['lr'],
+            weight_decay=self.hparams['weight_decay'],
+        )
+
+    def location_encoder_state_dict(self) -> dict[str, Tensor]:
+        """The weights of the trained location encoder.
+
+        Load them with ``task.build_location_encoder().load_state_dict(...)``, or
+        from a checkpoint file with :func:`load_location_encoder`.
+
+        Returns:
+            A copy of the location encoder's state dict (on the CPU).
+        """
+        return {
+            k: v.detach().cpu().clone()
+            for k, v in self.location_encoder.state_dict().items()
+        }
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Store the method and backbone under ``checkpoint['geossl']``.
+
+        Args:
+            checkpoint: The checkpoint being written.
+        """
+        checkpoint['geossl'] = {
+            'method': self.method,
+            'model': self.hparams['model'],
+            'in_channels': self.hparams['in_channels'],
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse a checkpoint of another configuration before it is loaded.
+
+        Args:
+            checkpoint: The checkpoint being loaded.
+
+        Raises:
+            ValueError: If a tensor's shape differs from this task's, naming each.
+        """
+        own = self.state_dict()
+        wrong = [
+            f'{name}: {list(value.shape)} in the checkpoint, {list(own[name].shape)} here'
+            for name, value in checkpoint.get('state_dict', {}).items()
+            if name in own and value.shape != own[name].shape
+        ]
+        if wrong:
+            msg = (
+                'the checkpoint does not match this CSPTask: '
+                + '; '.join(wrong[:5])
+                + '. Use the hyperparameters it was trained with (model, '
+                'in_channels, embed_dim, encoding, frequencies, hidden_dim).'
+            )
+            raise ValueError(msg)
+
+
+def build_location_encoder(hparams: Mapping[str, Any]) -> LocationEncoder:
+    """Build the location encoder described by CSPTask hyperparameters.
+
+    Args:
+        hparams: The hyperparameters of a :class:`CSPTask` (``task.hparams`` or a
+            checkpoint's ``hyper_parameters``); missing ones take CSPTask's
+            defaults.
+
+    Returns:
+        An untrained :class:`~torchgeo_geossl.location.encoder.LocationEncoder`.
+
+    Raises:
+        ValueError: If the encoding does not accept the scale arguments.
+
+    .. versionadded:: 0.1
+    """
+    defaults = {
+        name: parameter.default
+        for name, parameter in inspect.signature(CSPTask).parameters.items()
+    }
+    values = {name: hparams.get(name, value) for name, value in defaults.items()}
+    kwargs: dict[str, Any] = {
+        name: values[name]
+        for name in ('frequencies', 'min_radius', 'max_radius')
+        if values[name] is not None
+    }
+    kwargs.update(values['encoding_kwargs'] or {})
+    try:
+        return LocationEncoder(
+            encoding=values['encoding'],
+            output_dim=values['embed_dim'],
+            hidden_dim=values['hidden_dim'],
+            num_hidden_layers=values['num_hidden_layers'],
+            dropout=values['dropout'],
+            activation=values['activation'],
+            wrap_longitude=values['wrap_longitude'],
+            reference_output_block=values['reference_output_block'],
+            **kwargs,
+        )
+    except TypeError as err:
+        msg = (
+            f'the encoding {values["encoding"]!r} does not accept the arguments '
+            f'{sorted(kwargs)} ({err}); set frequencies, min_radius and max_radius '
+            'to null for encodings without scales and pass its own arguments in '
+            'encoding_kwargs'
+        )
+        raise ValueError(msg) from err
+
+
+def load_location_encoder(path: str | os.PathLike[str]) -> LocationEncoder:
+    """Rebuild the trained location encoder of a CSPTask checkpoint.
+
+    Args:
+        path: A Lightning checkpoint of :class:`CSPTask`.
+
+    Returns:
+        The location encoder with its trained weights, in eval mode.
+
+    Raises:
+        ValueError: If the file is not a CSPTask checkpoint.
+
+    .. versionadded:: 0.1
+    """
+    try:
+        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    except (OSError, RuntimeError, EOFError) as err:
+        msg = f'{path} is not a readable checkpoint ({err})'
+        raise ValueError(msg) from err
+    state = checkpoint.get('state_dict', {}) if isinstance(checkpoint, dict) else {}
+    location = {
+        k.removeprefix(LOCATION_PREFIX): v
+        for k, v in state.items()
+        if k.startswith(LOCATION_PREFIX)
+    }
+    if not location or 'hyper_parameters' not in checkpoint:
+        msg = f'{path} is not a CSPTask checkpoint (no {LOCATION_PREFIX}* weights)'
+        raise ValueError(msg)
+    encoder = build_location_encoder(checkpoint['hyper_parameters'])
+    encoder.load_state_dict(location)
+    return encoder.eval()
