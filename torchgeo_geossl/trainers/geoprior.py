@@ -66,8 +66,8 @@ class GeoPriorTask(BaseTask):
     :class:`~torchgeo_geossl.trainers.CSPTask`, is fine-tuned (or kept frozen with
     ``freeze_encoder=True``) together with a linear class head without bias,
     :math:`W_y^\top e(x)` for each class :math:`y`, with the presence-only loss
-    of Mac Aodha et al. (ICCV 2019; :class:`~torchgeo_geossl.losses.geoprior.\
-PresenceOnlyLoss`): the observed class is a positive, the other classes at the
+    of Mac Aodha et al. (ICCV 2019; :class:`~torchgeo_geossl.losses.PresenceOnlyLoss`):
+    the observed class is a positive, the other classes at the
     observed location and all classes at a location drawn uniformly on the sphere
     are assumed negatives.
 
