@@ -8,6 +8,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 from torchgeo.main import main as torchgeo_main
 
+from torchgeo_geossl.datamodules import FMoWDataModule
 from torchgeo_geossl.trainers import GeoMoCoTask
 from torchgeo_geossl.trainers.csp import CSPTask, load_location_encoder
 
@@ -277,3 +278,16 @@ def test_s2100k_config_runs_with_the_torchgeo_cli(tmp_path: Path) -> None:
             '--model.init_args.embed_dim=8',
         ]
     )
+
+
+def test_trains_on_fmow_sites(tmp_path: Path) -> None:
+    fixture = Path(__file__).resolve().parents[1] / 'data' / 'fmow'
+    datamodule = FMoWDataModule(root=fixture, batch_size=2, size=32, geo_clusters=None)
+    task = CSPTask(**{**SMALL, 'in_channels': 3, 'freeze_backbone': False})
+    before = [p.detach().clone() for p in task.location_encoder.parameters()]
+    trainer = Trainer(
+        fast_dev_run=1, accelerator='cpu', logger=False, default_root_dir=tmp_path
+    )
+    trainer.fit(task, datamodule=datamodule)
+    after = list(task.location_encoder.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(after, before, strict=True))
