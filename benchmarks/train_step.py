@@ -4,7 +4,9 @@ Run from anywhere (paths resolve relative to this file)::
 
     .venv/bin/python benchmarks/train_step.py [--quick] [--model resnet18|resnet50]
         [--batch-size B] [--bands C] [--side S] [--size CROP] [--queue N]
-        [--device cpu|cuda] [--threads N] [--out DIR]
+        [--repeats R] [--warmup W] [--breakdown-repeats R2] [--device cpu|cuda]
+        [--threads N] [--omp-wait-policy passive|active|unset] [--seed S]
+        [--out DIR]
 
 In one process, on the same synthetic batch (``B`` samples of two views with
 ``C`` bands, ``S × S`` px, float32 uniform in [0, 1], cropped to ``CROP`` px) and
@@ -17,6 +19,12 @@ step of
   (two different dates) and ``label [B]`` (geo-cluster targets);
 * ``gassl-no-geo``: the same with ``geo_classes=0``, which isolates the cost of
   the geo head (ReLU, Linear(128, 100) and its cross-entropy);
+* ``seco``: ``torchgeo_geossl.trainers.SeCoTask`` with the same queue size per head
+  on ``image [B, 3, C, H, W]`` (three seasons: the two views plus a third). SeCo
+  encodes four views per sample where MoCo-v2 encodes two, but only the query
+  needs gradients: the extra cost is two more key forwards without gradient (plus
+  three projection heads and losses), not a doubled step, since the query's
+  backward pass dominates; the phases are not split for it;
 * ``torchgeo-moco-v2``: ``torchgeo.tasks.MoCo(version=2, layers=2,
   hidden_dim=<feature dim>, output_dim=128, memory_bank_size=<queue>)`` on the
   same pixels channel-stacked as ``image [B, 2C, H, W]`` (the baseline).
@@ -41,24 +49,26 @@ order rotated between repeats so that drift of the machine's speed hits all of
 them alike. The table gives the median, interquartile range and minimum of
 ms/step, the ratio of medians to TorchGeo, the median of the per-repeat ratios
 (each step divided by the TorchGeo step of the same repeat) and the ratio of the
-fastest steps. Target: ``gassl`` ≤ 1.05 ×
-``torchgeo-moco-v2``.
+fastest steps. Target: ``gassl`` ≤ 1.05 × ``torchgeo-moco-v2`` (ratio of
+medians).
 
 A second, shorter interleaved run splits the step into phases by temporarily
 wrapping the tasks' submodules with time stamps (synchronising CUDA at each
-boundary, hence a separate run): augmentation, query forward (encoder and projection head),
-momentum update, key forward, loss (InfoNCE, geo head, queue update, monitors),
-backward, optimiser step, and the remainder.
+boundary, hence a separate run): augmentation, query forward (encoder and
+projection head), momentum update, key forward, loss (InfoNCE, geo head, queue
+update, monitors), backward, optimiser step, and the remainder.
 
 CPU threads: ``torch.set_num_threads`` is set to the number of usable CPUs
 (``--threads`` overrides it). Unless the environment sets ``OMP_WAIT_POLICY``
-(or ``--omp-wait-policy`` is given), the script re-executes itself with
-``OMP_WAIT_POLICY=PASSIVE``: with OpenMP's default spin-waiting, any other busy
-process on a machine whose every core runs a torch thread makes steps several
-times slower and erratic (threads spin at barriers while their partner waits
-for a core); passive waiting degrades gracefully. Both tasks run under the same
-policy. The script also reports how many cores other processes kept busy during
-the run (from ``/proc/stat``) and warns when that exceeds 0.25.
+or ``--omp-wait-policy`` says otherwise, the script re-executes itself with
+``OMP_WAIT_POLICY=PASSIVE``. With OpenMP's default (spin, then sleep) any other
+busy process on a machine whose every core runs a torch thread makes steps many
+times slower and erratic, as threads spin at barriers while their partner waits
+for a core; passive waiting degrades gracefully but adds a wake-up latency to
+every parallel region, so on an idle machine absolute times are higher than
+with ``--omp-wait-policy unset`` (most for small batches). Both tasks always run
+under the same policy. The script also reports how many cores other processes
+kept busy during the run (from ``/proc/stat``) and warns above 0.25.
 
 Output: a markdown table on stdout, ``train_step.json`` (all numbers, the command
 and the machine) and ``train_step.png`` in ``--out`` (default
@@ -90,11 +100,11 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 from torchgeo.tasks import MoCo
 
-from torchgeo_geossl.trainers import GeoMoCoTask
+from torchgeo_geossl.trainers import GeoMoCoTask, SeCoTask
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = 'torchgeo-moco-v2'
-VARIANTS = ('gassl', 'gassl-no-geo', BASELINE)
+VARIANTS = ('gassl', 'gassl-no-geo', 'seco', BASELINE)
 TARGET = 1.05
 GEO_CLASSES = 100
 OUTPUT_DIM = 128
@@ -112,7 +122,7 @@ PHASES = (
     'optimizer',
     'other',
 )
-#: Order in which the hook events of one step occur.
+#: Order in which the time-stamp events of one step occur.
 EVENTS = (
     'start',
     'aug_start',
@@ -184,7 +194,7 @@ def synchronize(device: torch.device) -> None:
 
 def make_batches(
     batch_size: int, bands: int, side: int, device: torch.device, seed: int
-) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+) -> tuple[dict[str, Tensor], dict[str, Tensor], dict[str, Tensor]]:
     """The synthetic batch in GASSL's and in TorchGeo's layout.
 
     Args:
@@ -196,7 +206,8 @@ def make_batches(
 
     Returns:
         ``{'image': [B, 2, C, H, W], 'time': [B, 2], 'label': [B]}`` and
-        ``{'image': [B, 2C, H, W]}`` with the same pixels.
+        ``{'image': [B, 2C, H, W]}`` with the same pixels, and SeCo's
+        ``{'image': [B, 3, C, H, W]}`` (the same two views and a third).
     """
     generator = torch.Generator().manual_seed(seed)
     image = torch.rand(batch_size, 2, bands, side, side, generator=generator)
@@ -207,16 +218,19 @@ def make_batches(
     label = torch.randint(0, GEO_CLASSES, (batch_size,), generator=generator)
     gassl = {'image': image, 'time': times, 'label': label}
     stacked = {'image': image.reshape(batch_size, 2 * bands, side, side)}
+    third = torch.rand(batch_size, 1, bands, side, side, generator=generator)
+    seco = {'image': torch.cat([image, third], dim=1)}
     return (
         {k: v.to(device) for k, v in gassl.items()},
         {k: v.to(device) for k, v in stacked.items()},
+        {k: v.to(device) for k, v in seco.items()},
     )
 
 
 def build(
     name: str,
     args: argparse.Namespace,
-    batches: tuple[dict[str, Tensor], dict[str, Tensor]],
+    batches: tuple[dict[str, Tensor], dict[str, Tensor], dict[str, Tensor]],
     device: torch.device,
 ) -> Variant:
     """Create one variant with seeded weights.
@@ -224,7 +238,7 @@ def build(
     Args:
         name: One of :data:`VARIANTS`.
         args: Parsed command line.
-        batches: GASSL's and TorchGeo's batch.
+        batches: GASSL's, TorchGeo's and SeCo's batch.
         device: Where the task runs.
 
     Returns:
@@ -233,7 +247,8 @@ def build(
     seed_everything(args.seed)
     task: nn.Module
     if name == BASELINE:
-        feature_dim = timm.create_model(args.model, num_classes=0).num_features
+        encoder = timm.create_model(args.model, num_classes=0)
+        feature_dim = int(encoder.num_features)  # type: ignore[arg-type]
         task = MoCo(
             model=args.model,
             in_channels=args.bands,
@@ -258,6 +273,21 @@ def build(
             'projection_head_momentum': (None, 'key_end'),
         }
         batch = batches[1]
+    elif name == 'seco':
+        task = SeCoTask(
+            model=args.model,
+            in_channels=args.bands,
+            queue_size=args.queue,
+            output_dim=OUTPUT_DIM,
+            temperature=TEMPERATURE,
+            moco_momentum=MOCO_MOMENTUM,
+            lr=LR,
+            weight_decay=WEIGHT_DECAY,
+            momentum=0.9,
+            size=args.size,
+        )
+        marks = {}
+        batch = batches[2]
     else:
         task = GeoMoCoTask(
             model=args.model,
@@ -368,6 +398,9 @@ def instrumented_step(variant: Variant, device: torch.device) -> dict[str, float
     Returns:
         Seconds per phase of :data:`PHASES`.
     """
+    if not variant.marks:
+        variant.step(lambda event: None)
+        return {}
     stamps: dict[str, float] = {}
 
     def mark(event: str) -> None:
@@ -386,7 +419,7 @@ def instrumented_step(variant: Variant, device: torch.device) -> dict[str, float
             setattr(variant.task, attr, module)
     missing = [event for event in EVENTS if event not in stamps]
     if missing:
-        raise RuntimeError(f'{variant.name}: hook events not seen: {missing}')
+        raise RuntimeError(f'{variant.name}: time stamps not seen: {missing}')
     order = sorted(EVENTS, key=stamps.__getitem__)
     if order != list(EVENTS):
         raise RuntimeError(f'{variant.name}: unexpected order of phases {order}')
@@ -551,7 +584,7 @@ def summarise(
             'breakdown_median_ms': {
                 phase: statistics.median(step[phase] for step in breakdown[name]) * 1e3
                 for phase in PHASES
-                if breakdown[name]
+                if breakdown[name] and breakdown[name][0]
             },
         }
     return result
@@ -591,7 +624,7 @@ def breakdown_table(result: dict[str, Any]) -> str:
     Returns:
         The table, one column per variant.
     """
-    names = list(result)
+    names = [n for n in result if result[n]['breakdown_median_ms']]
     lines = [
         '| phase (median ms) | ' + ' | '.join(names) + ' |',
         '|---|' + '---:|' * len(names),
@@ -674,7 +707,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--size', type=int, help='crop px (default 112, quick 56)')
     parser.add_argument('--queue', type=int, default=4096, help='negatives (4096)')
     parser.add_argument(
-        '--repeats', type=int, help='timed rounds (default 15, quick 12)'
+        '--repeats', type=int, help='timed rounds (default 25, quick 12)'
     )
     parser.add_argument('--warmup', type=int, help='untimed steps (default 3, quick 2)')
     parser.add_argument(
@@ -688,10 +721,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         '--omp-wait-policy',
-        choices=('passive', 'active'),
-        help='OpenMP wait policy of torch CPU threads (default: OMP_WAIT_POLICY '
-        'of the environment, else passive); set before torch loads, by '
-        're-executing the script',
+        choices=('passive', 'active', 'unset'),
+        help='OMP_WAIT_POLICY for torch CPU threads, set before torch loads by '
+        "re-executing the script; unset leaves OpenMP's own default (spin, then "
+        "sleep). Default: the environment's value, else passive",
     )
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
@@ -715,7 +748,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
             'batch_size': 32,
             'side': 128,
             'size': 112,
-            'repeats': 15,
+            'repeats': 25,
             'warmup': 3,
             'breakdown_repeats': 5,
         }
@@ -741,6 +774,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark.
 
+    Re-executes the script first when ``OMP_WAIT_POLICY`` must change (see the
+    module docstring).
+
     Args:
         argv: Command line arguments (default: ``sys.argv[1:]``).
 
@@ -749,12 +785,16 @@ def main(argv: list[str] | None = None) -> int:
     """
     arguments = sys.argv[1:] if argv is None else argv
     args = parse(arguments)
-    policy = (
-        args.omp_wait_policy or os.environ.get('OMP_WAIT_POLICY') or 'passive'
-    ).upper()
-    if os.environ.get('OMP_WAIT_POLICY', '').upper() != policy:
-        os.environ['OMP_WAIT_POLICY'] = policy
-        os.execv(sys.executable, [sys.executable, __file__, *arguments])
+    current = os.environ.get('OMP_WAIT_POLICY')
+    wanted = args.omp_wait_policy or (current.lower() if current else 'passive')
+    policy = None if wanted == 'unset' else wanted.upper()
+    if (current or '').upper() != (policy or ''):
+        if policy is None:
+            del os.environ['OMP_WAIT_POLICY']
+        else:
+            os.environ['OMP_WAIT_POLICY'] = policy
+        explicit = [] if args.omp_wait_policy else ['--omp-wait-policy', wanted]
+        os.execv(sys.executable, [sys.executable, __file__, *arguments, *explicit])
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     began = time.perf_counter()
@@ -795,6 +835,11 @@ def main(argv: list[str] | None = None) -> int:
         f'Geo head: gassl - gassl-no-geo = {geo_ms:+.1f} ms/step '
         f'({geo_ms / result["gassl-no-geo"]["median_ms"]:+.1%}).'
     )
+    print(
+        f'SeCo: {result["seco"]["ratio_of_medians"]:.2f} x {BASELINE} (4 encoded '
+        'views against 2: two extra key forwards without gradient, 3 heads and '
+        'losses; the query backward, common to both, dominates).'
+    )
     print(f'Total wall time {elapsed:.0f} s.', end=' ')
     if foreign is None:
         print()
@@ -807,9 +852,9 @@ def main(argv: list[str] | None = None) -> int:
             )
 
     args.out.mkdir(parents=True, exist_ok=True)
-    command = shlex.join(
-        [f'OMP_WAIT_POLICY={policy}', sys.executable, __file__, *arguments]
-    )
+    prefix = ['env', '-u', 'OMP_WAIT_POLICY'] if policy is None else []
+    prefix += [f'OMP_WAIT_POLICY={policy}'] if policy else []
+    command = shlex.join([*prefix, sys.executable, __file__, *arguments])
     payload = {
         'command': command,
         'config': {
