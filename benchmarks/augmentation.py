@@ -49,8 +49,6 @@ machine) and ``augmentation.png`` in ``--out`` (default ``benchmarks/results/``)
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -58,10 +56,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import kornia
 import torch
-import torchgeo
-import torchvision
+from machine import describe_machine
 from matplotlib import pyplot as plt
 from torch import Tensor, nn
 from torchgeo.tasks.moco import moco_augmentations
@@ -77,39 +73,6 @@ CHANNELS = (4, 3)
 TARGET = 1.0
 BASELINE = 'torchgeo'
 METHODS = ('geossl', 'geossl-same-ops', 'torchgeo', 'torchvision-loop')
-
-
-def machine(device: torch.device) -> dict[str, Any]:
-    """Describe the machine and library versions.
-
-    Args:
-        device: The device the batched methods run on.
-
-    Returns:
-        CPU, threads, GPU (if any) and versions.
-    """
-    cpu = platform.processor()
-    cpuinfo = Path('/proc/cpuinfo')
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith('model name'):
-                cpu = line.split(':', 1)[1].strip()
-                break
-    info: dict[str, Any] = {
-        'platform': platform.platform(),
-        'cpu': cpu,
-        'torch_threads': torch.get_num_threads(),
-        'python': platform.python_version(),
-        'torch': torch.__version__,
-        'kornia': kornia.__version__,
-        'torchgeo': torchgeo.__version__,
-        'torchvision': torchvision.__version__,
-        'device': str(device),
-        'malloc_env': {k: v for k, v in os.environ.items() if k.startswith('MALLOC_')},
-    }
-    if device.type == 'cuda':
-        info['gpu'] = torch.cuda.get_device_name(device)
-    return info
 
 
 def torchgeo_same_ops(channels: int) -> MultiViewAugmentation:
@@ -389,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
             'warmup': warmup,
             'quick': args.quick,
         },
-        'machine': machine(device),
+        'machine': describe_machine(device),
         'definitions': {
             'images_per_s': 'B * V augmented views / median wall seconds per batch',
             'ratio_vs_torchgeo': 'images_per_s / images_per_s of torchgeo',

@@ -19,7 +19,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import shlex
 import sys
 import tempfile
@@ -30,13 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+from machine import describe_machine
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 import numpy as np
 import rasterio
 import torch
-import torchgeo
 from sklearn.metrics import balanced_accuracy_score
 from torch import Tensor, nn
 
@@ -89,26 +88,6 @@ MODES: dict[str, dict[str, Any]] = {
 #: Split of the power plants: 10-degree blocks, 20 % of the points held out.
 BLOCK_SIZE = 10.0
 TEST_PCT = 0.2
-
-
-def machine() -> dict[str, Any]:
-    """Describe the machine and library versions."""
-    cpu = platform.processor()
-    cpuinfo = Path('/proc/cpuinfo')
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith('model name'):
-                cpu = line.split(':', 1)[1].strip()
-                break
-    return {
-        'platform': platform.platform(),
-        'cpu': cpu,
-        'cpu_count': os.cpu_count(),
-        'python': platform.python_version(),
-        'torch': torch.__version__,
-        'torch_threads': torch.get_num_threads(),
-        'torchgeo': torchgeo.__version__,
-    }
 
 
 def seed_everything(seed: int) -> None:
@@ -516,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         'command': command,
         'mode': mode,
-        'machine': machine(),
+        'machine': describe_machine(),
         'data': {
             'csv': str(csv),
             'credit': CREDIT,

@@ -50,8 +50,6 @@ machine) and ``sampling.png`` in ``--out``. See ``benchmarks/README.md``.
 import argparse
 import json
 import math
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -67,8 +65,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-import torch
-import torchgeo
+from machine import describe_machine
 from matplotlib import pyplot as plt
 from pyproj import CRS
 from torchgeo.datasets import GeoDataset, RasterDataset
@@ -185,29 +182,6 @@ class SyntheticIndex(GeoDataset):
             ``{'bounds': tensor}``.
         """
         return {'bounds': self._slice_to_tensor(index)}
-
-
-def machine() -> dict[str, Any]:
-    """Describe the machine and library versions."""
-    cpu = platform.processor()
-    cpuinfo = Path('/proc/cpuinfo')
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith('model name'):
-                cpu = line.split(':', 1)[1].strip()
-                break
-    return {
-        'platform': platform.platform(),
-        'cpu': cpu,
-        'cpu_count': os.cpu_count(),
-        'python': platform.python_version(),
-        'torch': torch.__version__,
-        'torchgeo': torchgeo.__version__,
-        'numpy': np.__version__,
-        'pandas': pd.__version__,
-        'shapely': shapely.__version__,
-        'geopandas': gpd.__version__,
-    }
 
 
 def timed(run: Callable[[], int]) -> tuple[float, int]:
@@ -578,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown(reads, scales))
     args.out.mkdir(parents=True, exist_ok=True)
     results = {
-        'machine': machine(),
+        'machine': describe_machine(),
         'quick': args.quick,
         'reads': reads,
         'scaling': scales,

@@ -78,7 +78,6 @@ and the machine) and ``train_step.png`` in ``--out`` (default
 import argparse
 import json
 import os
-import platform
 import random
 import shlex
 import statistics
@@ -88,13 +87,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import kornia
-import lightly
-import lightning
 import numpy as np
 import timm
 import torch
-import torchgeo
+from machine import describe_machine
 from matplotlib import pyplot as plt
 from torch import Tensor, nn
 from torch.optim import Optimizer
@@ -508,47 +504,6 @@ def foreign_cores(before: tuple[float | None, float], elapsed: float) -> float |
     return max(0.0, (busy - before[0] - own) / elapsed)
 
 
-def machine(device: torch.device) -> dict[str, Any]:
-    """Describe the machine and library versions.
-
-    Args:
-        device: The device the tasks run on.
-
-    Returns:
-        Platform, CPUs, threads, GPU (if any) and versions.
-    """
-    cpu = platform.processor()
-    cpuinfo = Path('/proc/cpuinfo')
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith('model name'):
-                cpu = line.split(':', 1)[1].strip()
-                break
-    info: dict[str, Any] = {
-        'platform': platform.platform(),
-        'cpu': cpu,
-        'cpu_count': os.cpu_count(),
-        'cpus_usable': len(os.sched_getaffinity(0)),
-        'torch_threads': torch.get_num_threads(),
-        'python': platform.python_version(),
-        'torch': torch.__version__,
-        'torchgeo': torchgeo.__version__,
-        'kornia': kornia.__version__,
-        'lightly': lightly.__version__,
-        'lightning': lightning.__version__,
-        'timm': timm.__version__,
-        'device': str(device),
-        'env': {
-            k: v
-            for k, v in os.environ.items()
-            if k.startswith(('MALLOC_', 'OMP_', 'MKL_', 'KMP_'))
-        },
-    }
-    if device.type == 'cuda':
-        info['gpu'] = torch.cuda.get_device_name(device)
-    return info
-
-
 def summarise(
     times: dict[str, list[float]], breakdown: dict[str, list[dict[str, float]]]
 ) -> dict[str, Any]:
@@ -869,7 +824,7 @@ def main(argv: list[str] | None = None) -> int:
             'lr': LR,
             'weight_decay': WEIGHT_DECAY,
         },
-        'machine': machine(device),
+        'machine': describe_machine(device),
         'definitions': {
             'step': 'training_step + backward + optimizer.step + zero_grad',
             'ratio_of_medians': f'median ms/step / median ms/step of {BASELINE}',
