@@ -119,10 +119,6 @@ class GeoMoCoTask(MomentumContrastTask):
         Raises:
             ValueError: If a hyperparameter is out of range.
         """
-        for name, value in (('queue_size', queue_size), ('in_channels', in_channels)):
-            if value < 1:
-                msg = f'{name} must be positive, got {value}'
-                raise ValueError(msg)
         if geo_classes < 0:
             msg = f'geo_classes must be 0 (no geo head) or a number of clusters, got {geo_classes}'
             raise ValueError(msg)

@@ -62,7 +62,16 @@ class MomentumContrastTask(BaseTask):
         self.avg_output_std = 0.0
 
     def configure_models(self) -> None:
-        """Create the query encoder and its momentum copy."""
+        """Create the query encoder and its momentum copy.
+
+        Raises:
+            ValueError: If ``in_channels`` or ``queue_size`` is not positive.
+        """
+        for name in ('in_channels', 'queue_size'):
+            value = self.hparams[name]
+            if value < 1:
+                msg = f'{name} must be positive, got {value}'
+                raise ValueError(msg)
         self.model = timm.create_model(
             self.hparams['model'],
             in_chans=self.hparams['in_channels'],

@@ -141,10 +141,6 @@ class SeCoTask(MomentumContrastTask):
         Raises:
             ValueError: If a hyperparameter is out of range.
         """
-        for name, value in (('queue_size', queue_size), ('in_channels', in_channels)):
-            if value < 1:
-                msg = f'{name} must be positive, got {value}'
-                raise ValueError(msg)
         super().__init__()
         if artificial is None:
             artificial = seco_artificial_augmentation(in_channels=in_channels)
