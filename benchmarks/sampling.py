@@ -32,16 +32,18 @@ the second read, ``t_pair - 2 * t_single`` in milliseconds per sample and as a s
 of ``2 * t_single`` (target <= 10 %), where ``t`` is the median wall time of one
 sample (negative: a pair costs less than two single reads).
 
-Part 2, query-drawing scaling, on synthetic indexes of 100, 1,000 and 10,000 files
-(footprints of 256 × 256 pixels at 10 m on a contiguous grid, so TorchGeo's
-``RandomPatchSampler`` is used; 10 dates per footprint, grid column c acquired c
-days later than column 0; no file is written). For each size it reports the
-construction time and its tracemalloc peak, then the time to draw 10,000 queries
-(2,000 with ``--quick``) of 64 × 64 pixels: the spatial locations alone, our temporal
-draw alone (``_iter_subset`` over those locations, as TorchGeo's
-``SpatioTemporalSampler`` calls it), the composed sampler end to end, and TorchGeo's
-``RandomTimestampSampler`` composed the same way (whose ``.cx`` scan grows with the
-index; fewer queries, scaled). Target: 10,000-file time <= 2 × 100-file time.
+Part 2, query-drawing scaling, on synthetic indexes of 100, 1,000, 10,000 and
+100,000 files (footprints of 256 × 256 pixels at 10 m on a contiguous grid, so
+TorchGeo's ``RandomPatchSampler`` is used; 10 dates per footprint, grid column c
+acquired c days later than column 0; no file is written). For each size it reports
+the construction time of ``TemporalViewSampler`` and its tracemalloc peak, the
+construction time of the spatial sampler, then the median time (of 3 runs) to draw
+10,000 queries (2,000 with ``--quick``) of 64 × 64 pixels: the spatial locations
+alone, our temporal draw alone (``_iter_subset`` over those locations, as
+TorchGeo's ``SpatioTemporalSampler`` calls it), the composed sampler end to end,
+and TorchGeo's ``RandomTimestampSampler`` composed the same way (whose ``.cx`` scan
+grows with the index; fewer queries, scaled). Target: the per-query cost with
+100,000 files is at most 2 × that with 100 files.
 
 Output: markdown tables on stdout, and ``sampling.json`` (all numbers and the
 machine) and ``sampling.png`` in ``--out``. See ``benchmarks/README.md``.
@@ -85,7 +87,8 @@ DATA_ROOT = Path(__file__).resolve().parents[2] / 'shared' / 'data'
 PAIR_TARGET = 0.45
 OVERHEAD_TARGET_PCT = 10.0
 SCALING_TARGET = 2.0
-INDEX_SIZES = (100, 1_000, 10_000)
+INDEX_SIZES = (100, 1_000, 10_000, 100_000)
+SCALING_REPEATS = 3
 DATES_PER_FOOTPRINT = 10
 TILE_PIXELS = 256
 RES = 10.0
@@ -189,6 +192,15 @@ def timed(run: Callable[[], int]) -> tuple[float, int]:
     start = time.perf_counter()
     count = run()
     return time.perf_counter() - start, count
+
+
+def median_time(run: Callable[[], int], repeats: int) -> tuple[float, int]:
+    """Median wall time of *repeats* runs of *run* and the count of the last one."""
+    times, count = [], 0
+    for _ in range(repeats):
+        elapsed, count = timed(run)
+        times.append(elapsed)
+    return statistics.median(times), count
 
 
 def consume(queries: Iterable[Any], read: Callable[[Any], Sample]) -> int:
@@ -317,8 +329,14 @@ def demo(root: Path, size: int) -> GeoDataset:
     return DemoTimeSeries(paths=root)
 
 
-def scaling(files: int, queries: int, baseline_queries: int) -> dict[str, Any]:
-    """Construction cost and drawing time of TemporalViewSampler on synthetic data."""
+def scaling(
+    files: int, queries: int, baseline_queries: int, repeats: int
+) -> dict[str, Any]:
+    """Construction cost and drawing time of TemporalViewSampler on synthetic data.
+
+    Drawing times are medians of *repeats* runs over the same locations (a run
+    disturbed by other load on a shared machine does not decide the figure).
+    """
     build, _ = timed(lambda: len(SyntheticIndex(files).index))
     dataset = SyntheticIndex(files)
 
@@ -326,7 +344,12 @@ def scaling(files: int, queries: int, baseline_queries: int) -> dict[str, Any]:
         TemporalViewSampler(dataset, generator=0)
         return 1
 
-    construct, _ = timed(construct_sampler)
+    def construct_spatial() -> int:
+        RandomPatchSampler(dataset, size=64, length=queries, generator=0)
+        return 1
+
+    construct, _ = median_time(construct_sampler, repeats)
+    construct_spatial_s, _ = median_time(construct_spatial, repeats)
     tracemalloc.start()
     TemporalViewSampler(SyntheticIndex(files), generator=0)
     _, peak = tracemalloc.get_traced_memory()
@@ -334,17 +357,17 @@ def scaling(files: int, queries: int, baseline_queries: int) -> dict[str, Any]:
 
     sampler = TemporalViewSampler(dataset, views=2, generator=0)
     spatial = RandomPatchSampler(dataset, size=64, length=queries, generator=0)
-    spatial_time, _ = timed(lambda: sum(1 for _ in spatial))
+    spatial_time, _ = median_time(lambda: sum(1 for _ in spatial), repeats)
     locations = list(RandomPatchSampler(dataset, size=64, length=queries, generator=0))
 
     def temporal() -> int:
         return sum(1 for loc in locations for _ in sampler._iter_subset(loc))
 
-    temporal_time, drawn = timed(temporal)
+    temporal_time, drawn = median_time(temporal, repeats)
     composed = RandomPatchSampler(dataset, size=64, length=queries, generator=1) @ (
         TemporalViewSampler(dataset, views=2, generator=1)
     )
-    composed_time, _ = timed(lambda: sum(1 for _ in composed))
+    composed_time, _ = median_time(lambda: sum(1 for _ in composed), repeats)
     baseline = RandomPatchSampler(
         dataset, size=64, length=baseline_queries, generator=0
     ) @ RandomTimestampSampler(dataset, generator=0)
@@ -352,9 +375,11 @@ def scaling(files: int, queries: int, baseline_queries: int) -> dict[str, Any]:
     return {
         'files': files,
         'queries': queries,
+        'repeats': repeats,
         'index_build_s': build,
         'construction_s': construct,
         'construction_peak_mib': peak / 2**20,
+        'spatial_construction_s': construct_spatial_s,
         'spatial_s': spatial_time,
         'temporal_draw_s': temporal_time,
         'temporal_us_per_query': temporal_time / queries * 1e6,
@@ -413,15 +438,16 @@ def markdown(reads: list[dict[str, Any]], scales: list[dict[str, Any]]) -> str:
         '',
         (
             '| index files | construction (s) | construction peak (MiB) | '
-            'spatial (s) | temporal draw (s) | µs/query | yielded | composed (s) | '
-            'TorchGeo RandomTimestamp composed (s, scaled) |'
+            'spatial construction (s) | spatial (s) | temporal draw (s) | µs/query | '
+            'yielded | composed (s) | TorchGeo RandomTimestamp composed (s, scaled) |'
         ),
-        '|---|---|---|---|---|---|---|---|---|',
+        '|---|---|---|---|---|---|---|---|---|---|',
     ]
     for s in scales:
         lines.append(
             f'| {s["files"]} | {s["construction_s"]:.3f} | '
-            f'{s["construction_peak_mib"]:.2f} | {s["spatial_s"]:.3f} | '
+            f'{s["construction_peak_mib"]:.2f} | {s["spatial_construction_s"]:.3f} | '
+            f'{s["spatial_s"]:.3f} | '
             f'{s["temporal_draw_s"]:.3f} | {s["temporal_us_per_query"]:.0f} | '
             f'{s["queries_drawn"]} | {s["composed_s"]:.3f} | '
             f'{s["torchgeo_timestamp_s_scaled"]:.3f} |'
@@ -547,7 +573,9 @@ def main(argv: list[str] | None = None) -> int:
                 repeats=repeats,
             )
         )
-    scales = [scaling(n, queries, baseline_queries) for n in INDEX_SIZES]
+    scales = [
+        scaling(n, queries, baseline_queries, SCALING_REPEATS) for n in INDEX_SIZES
+    ]
 
     print(markdown(reads, scales))
     args.out.mkdir(parents=True, exist_ok=True)
