@@ -13,7 +13,12 @@ extensions = [
     'sphinx.ext.napoleon',
     'sphinx.ext.intersphinx',
     'sphinx.ext.viewcode',
+    'myst_parser',
 ]
+
+# reStructuredText pages, and Markdown pages through MyST (the changelog and the
+# benchmark results include CHANGELOG.md and benchmarks/README.md as they are).
+source_suffix = {'.rst': 'restructuredtext', '.md': 'markdown'}
 
 autodoc_default_options = {'members': True, 'show-inheritance': True}
 autodoc_member_order = 'bysource'

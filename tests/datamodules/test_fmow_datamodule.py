@@ -153,7 +153,10 @@ def test_fmow_config_has_the_paper_settings() -> None:
     assert data.kwargs['views'] == 2
 
 
-def test_fmow_config_runs_with_the_torchgeo_cli(tmp_path: Path) -> None:
+def test_fmow_config_runs_with_the_torchgeo_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the config's outputs/ go there
     torchgeo_main(
         [
             'fit',

@@ -60,6 +60,12 @@ def reference_lonlat(x: slice, y: slice, crs: Any) -> tuple[float, float]:
     return transformer.transform((x.start + x.stop) / 2, (y.start + y.stop) / 2)
 
 
+def stats(**counts: int) -> dict[str, int]:
+    """TemporalViewsDataset.stats with the given counts, the others 0."""
+    keys = ('redrawn', 'nodata_exceeded', 'read_errors', 'nonfinite', 'skipped')
+    return {key: counts.get(key, 0) for key in keys}
+
+
 def assert_decodes(image: torch.Tensor, dates: list[dt.date]) -> None:
     """Every pixel of view v, band b equals pixel_value(dates[v], b)."""
     assert image.shape[0] == len(dates)
@@ -312,7 +318,7 @@ def test_nodata_redraw(tmp_path: Path) -> None:
     # The alternate's first view has 25 % nodata rows, the rest decodes to its date.
     assert torch.all(sample['image'][0, :, :8] == 0)
     assert torch.all(sample['image'][0, 0, 8:] == pixel_value(dates[2], 0))
-    assert wrapper.stats == {'redrawn': 1, 'nodata_exceeded': 0}
+    assert wrapper.stats == stats(redrawn=1)
     assert CountingSeriesDataset.reads == 3  # dates[1] read once, reused
     # Without a threshold the first draw is used as is.
     plain = TemporalViewsDataset(ds)[query]
@@ -333,7 +339,7 @@ def test_nodata_none_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.warns(UserWarning, match=r'worst view has 0\.500.*once per process'):
         sample = wrapper[query]
     assert sample['time'].tolist() == [seconds(dates[0]), seconds(dates[1])]
-    assert wrapper.stats == {'redrawn': 0, 'nodata_exceeded': 1}
+    assert wrapper.stats == stats(nodata_exceeded=1)
     with warnings.catch_warnings():
         warnings.simplefilter('error')  # warned once per process only
         wrapper[query]
@@ -349,7 +355,7 @@ def test_explicit_nodata_value(tmp_path: Path) -> None:
     )
     assert wrapper.nodata == value
     wrapper[ViewsQuery(X, Y, (day(dates[0]),))]
-    assert wrapper.stats == {'redrawn': 0, 'nodata_exceeded': 0}
+    assert wrapper.stats == stats()
 
 
 def test_truncated_geotiff(tmp_path: Path) -> None:

@@ -241,7 +241,10 @@ def test_location_encoder_export(tmp_path: Path) -> None:
         load_location_encoder(tmp_path / 'other.ckpt')
 
 
-def test_demo_config_runs_with_the_torchgeo_cli(tmp_path: Path) -> None:
+def test_demo_config_runs_with_the_torchgeo_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the config's outputs/ go there
     torchgeo_main(
         [
             'fit',
@@ -260,7 +263,10 @@ def test_demo_config_runs_with_the_torchgeo_cli(tmp_path: Path) -> None:
     )
 
 
-def test_s2100k_config_runs_with_the_torchgeo_cli(tmp_path: Path) -> None:
+def test_s2100k_config_runs_with_the_torchgeo_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the config's outputs/ go there
     torchgeo_main(
         [
             'fit',

@@ -241,8 +241,9 @@ def test_resume_restores_queue_and_clusters(demo_root: Path, tmp_path: Path) -> 
     'name', ['moco_v2', 'moco_v2_geo', 'moco_v2_tp', 'moco_v2_tp_geo']
 )
 def test_table1_configs_run_with_the_torchgeo_cli(
-    name: str, demo_root: Path, tmp_path: Path
+    name: str, demo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # the config's outputs/ go there
     args = [
         'fit',
         '--config',

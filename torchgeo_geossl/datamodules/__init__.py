@@ -2,9 +2,10 @@
 
 from .demo import DemoDataModule
 from .fmow import FMoWDataModule
-from .normalize import NormalizeViews
+from .normalize import NormalizeViews, as_band_tensor
 from .points import PointsDataModule
 from .pretraining import PretrainingMixin
+from .resumable import ResumableTrainMixin
 from .s2100k import S2100kDataModule
 from .ssl import (
     SeasonalContrastS2ViewsDataModule,
@@ -19,9 +20,11 @@ __all__ = (
     'NormalizeViews',
     'PointsDataModule',
     'PretrainingMixin',
+    'ResumableTrainMixin',
     'S2100kDataModule',
     'SSL4EOS12ViewsDataModule',
     'SeasonalContrastS2ViewsDataModule',
     'TemporalGeoDataModule',
+    'as_band_tensor',
     'seco_normalization',
 )

@@ -76,7 +76,7 @@ class FMoWDataModule(PretrainingMixin, NonGeoDataModule):
                 :class:`~torchgeo_geossl.location.GeoClusters`, or None.
             mean: Per-channel (or scalar) mean subtracted on device (0-255 scale).
             std: Per-channel (or scalar) standard deviation divided on device.
-            seed: Seed of the k-means fit.
+            seed: Seed of the k-means fit and of the training order.
 
         Raises:
             ValueError: If *geo_clusters* is a negative number, or *std* has a zero.

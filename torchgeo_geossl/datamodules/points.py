@@ -14,6 +14,8 @@ from torchgeo.datamodules import NonGeoDataModule
 from torchgeo.datasets import NonGeoDataset
 from torchgeo.datasets.utils import Sample
 
+from .resumable import ResumableTrainMixin
+
 
 class _PointsSplit(NonGeoDataset):
     """Samples ``{'point': float64 [2], 'label': int64}`` of one split."""
@@ -48,7 +50,7 @@ class _PointsSplit(NonGeoDataset):
         return {'point': self.points[index], 'label': self.labels[index]}
 
 
-class PointsDataModule(NonGeoDataModule):
+class PointsDataModule(ResumableTrainMixin, NonGeoDataModule):
     """Labelled ``(lon, lat)`` points from a CSV file, split randomly or by blocks.
 
     Each row is one observation: a longitude and latitude in degrees (WGS84) and a
@@ -68,6 +70,10 @@ class PointsDataModule(NonGeoDataModule):
       ``test_split_pct`` of the points, then likewise to val, the rest to train, so
       that no cell is shared between splits (less spatial leakage than a random
       split; the held-out shares may be below the requested ones).
+
+    The training loader shuffles with *seed* and the epoch number, shards the
+    points across processes and resumes mid-epoch
+    (:class:`~torchgeo_geossl.datamodules.ResumableTrainMixin`).
 
     .. versionadded:: 0.1
     """
@@ -100,7 +106,7 @@ class PointsDataModule(NonGeoDataModule):
             val_split_pct: Fraction of the points for validation.
             test_split_pct: Fraction of the points for testing.
             block_size: Side of the spatial blocks in degrees (``'block'`` split).
-            seed: Seed of the split.
+            seed: Seed of the split and of the training order.
             batch_size: Size of each mini-batch.
             num_workers: Number of workers for parallel data loading.
 

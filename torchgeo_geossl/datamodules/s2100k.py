@@ -57,7 +57,7 @@ class S2100kDataModule(PretrainingMixin, NonGeoDataModule):
             val_split_pct: Share of the patches held out of training, in [0, 1).
             mean: Per-band (or scalar) value subtracted on device.
             std: Per-band (or scalar) value divided by on device (10,000: SatCLIP).
-            seed: Seed of the random hold-out split.
+            seed: Seed of the random hold-out split and of the training order.
             **kwargs: Further arguments of :class:`~torchgeo.datasets.S2100k`
                 (``download``, ``checksum``, ``transforms``).
 

@@ -15,7 +15,13 @@ from torchgeo.datamodules import GeoDataModule
 from torchgeo.datasets import GeoDataset
 from torchgeo.datasets.utils import Path
 
-from ..datasets.views import TemporalViewsDataset
+from ..datasets.views import (
+    OnNodata,
+    OnNonFinite,
+    OnReadError,
+    TemporalViewsDataset,
+    stack_samples_skipping,
+)
 from ..location.clusters import AddGeoClusterLabel, GeoClusters
 from ..samplers.spatial import ScatteredPatchSampler
 from ..samplers.temporal_views import TemporalViewSampler
@@ -32,13 +38,19 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
           → ScatteredPatchSampler @ TemporalViewSampler  # where and when
           → TemporalViewsDataset                      # reads V views, adds point/time
           → GeoClusters label (optional)              # GASSL geo-location target
-          → stack_samples                             # [B, V, C, H, W] batches
+          → stack_samples_skipping                    # [B, V, C, H, W] batches
           → normalisation on device (K.VideoSequential)
 
     Batches follow the package's batch contract: ``image [B, V, C, H, W]``,
     ``point [B, 2]`` (lon, lat, float64), ``time [B, V]`` (seconds, float64),
     ``label [B]`` when clusters are configured, plus TorchGeo's ``bounds`` and
-    ``transform``.
+    ``transform``, and ``skipped``, the number of samples left out of the batch
+    (see *on_nodata* and *on_read_error*; :doc:`/user/reliability`).
+
+    The training loader draws each epoch from *seed* and the epoch number with a
+    :class:`~torchgeo_geossl.samplers.ShardedGeoSampler`: under DDP each process
+    draws its own locations, ``ceil(length / world size)`` samples, and a run
+    resumed from a mid-epoch checkpoint continues the epoch where it stopped.
 
     Self-supervised pre-training has no validation split here: the fit stage builds
     only a training set, and :meth:`val_dataloader` returns no loaders.
@@ -62,6 +74,9 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
         insufficient: Literal['skip', 'repeat', 'error'] = 'skip',
         max_nodata_fraction: float | None = None,
         redraws: int = 0,
+        on_nodata: OnNodata = 'skip',
+        on_read_error: OnReadError = 'raise',
+        on_nonfinite: OnNonFinite = 'raise',
         geo_clusters: int | GeoClusters | None = None,
         mean: float | Sequence[float] = 0.0,
         std: float | Sequence[float] = 1.0,
@@ -75,9 +90,9 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
                 with ``**kwargs``; it must index dated files.
             batch_size: Size of each mini-batch.
             patch_size: Size of each patch in pixels, ``size`` or ``(height, width)``.
-            length: Number of locations drawn per epoch (defaults to TorchGeo's
-                estimate of non-overlapping patches). Locations with too few dates are
-                skipped by default, so an epoch may hold fewer samples.
+            length: Number of samples per epoch, over all processes (defaults to
+                TorchGeo's estimate of non-overlapping patches); locations that
+                yield no sample (too few dates) are replaced by further draws.
             num_workers: Number of workers for parallel data loading.
             views: Number of acquisition times V per location.
             min_gap: Minimum time between any two views (e.g. ``'30D'``).
@@ -91,14 +106,24 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
             max_nodata_fraction: Largest share of nodata pixels allowed in a view;
                 views above it are replaced by one of *redraws* alternative draws.
             redraws: Number of alternative draws per location for nodata rejection.
+            on_nodata: When no draw of a location meets the nodata limit
+                (*max_nodata_fraction*, or, when None, a valid pixel in every
+                view): skip the sample (``'skip'``, the batch is smaller) or use the
+                draw with the least nodata (``'best'``).
+            on_read_error: When a file cannot be read (corrupt, truncated): raise
+                (``'raise'``) or skip the view's draw with a warning (``'skip'``).
+            on_nonfinite: When a view has NaN or infinite pixels: raise
+                (``'raise'``) or treat them as nodata (``'nodata'``).
             geo_clusters: Number of geo-location clusters K to fit on the dataset's
                 footprints at setup (GASSL's pretext target, added as ``label``), an
                 already fitted :class:`~torchgeo_geossl.location.GeoClusters`, or
                 None for no labels.
             mean: Per-band (or scalar) mean subtracted on device.
             std: Per-band (or scalar) standard deviation divided on device.
-            seed: Seed of the spatial and temporal samplers and of the k-means fit;
-                the same seed gives the same batches.
+            seed: Seed of the samplers and of the k-means fit: the same seed gives
+                the same batches; each epoch draws from the seed and the epoch
+                number. None: fresh entropy in one process, the seed of
+                ``seed_everything`` under DDP.
             **kwargs: Keyword arguments passed to *dataset_class* (``paths``,
                 ``bands``, ``res``, ``crs``, ...).
 
@@ -120,6 +145,10 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
         self.insufficient = insufficient
         self.max_nodata_fraction = max_nodata_fraction
         self.redraws = redraws
+        self.on_nodata = on_nodata
+        self.on_read_error = on_read_error
+        self.on_nonfinite = on_nonfinite
+        self.collate_fn = stack_samples_skipping
         self.geo_clusters: GeoClusters | None = (
             geo_clusters if isinstance(geo_clusters, GeoClusters) else None
         )
@@ -170,7 +199,12 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
             else None
         )
         self.train_dataset = TemporalViewsDataset(
-            dataset, transforms=transforms, max_nodata_fraction=self.max_nodata_fraction
+            dataset,
+            transforms=transforms,
+            max_nodata_fraction=self.max_nodata_fraction,
+            on_nodata=self.on_nodata,
+            on_read_error=self.on_read_error,
+            on_nonfinite=self.on_nonfinite,
         )
         spatial = ScatteredPatchSampler(
             dataset,

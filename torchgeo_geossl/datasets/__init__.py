@@ -1,13 +1,27 @@
 """Datasets: temporal views of GeoDatasets, SSL dataset adapters, fMoW, demo data."""
 
-from .demo import DEMO_LOCATIONS, DemoLocation, DemoTimeSeries, generate_demo_data
+from .bands import BandCountError, check_band_counts
+from .demo import (
+    DEMO_LOCATIONS,
+    DemoLocation,
+    DemoTimeSeries,
+    demo_dates,
+    demo_filename,
+    generate_demo_data,
+)
 from .fmow import FMOW_CATEGORIES, FMoW, FMoWMetadata, FMoWSite, read_fmow_metadata
 from .ssl import DatasetLayoutError, SeasonalContrastS2Views, SSL4EOS12Views
-from .views import TemporalViewsDataset, ViewReadError, timestamp_seconds
+from .views import (
+    TemporalViewsDataset,
+    ViewReadError,
+    stack_samples_skipping,
+    timestamp_seconds,
+)
 
 __all__ = (
     'DEMO_LOCATIONS',
     'FMOW_CATEGORIES',
+    'BandCountError',
     'DatasetLayoutError',
     'DemoLocation',
     'DemoTimeSeries',
@@ -18,7 +32,11 @@ __all__ = (
     'SeasonalContrastS2Views',
     'TemporalViewsDataset',
     'ViewReadError',
+    'check_band_counts',
+    'demo_dates',
+    'demo_filename',
     'generate_demo_data',
     'read_fmow_metadata',
+    'stack_samples_skipping',
     'timestamp_seconds',
 )

@@ -1,9 +1,10 @@
 """Multi-time views of one location from any TorchGeo GeoDataset."""
 
 import math
+import os
 import warnings
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -14,11 +15,26 @@ from pyproj import CRS
 from rasterio._err import CPLE_BaseError
 from rasterio.errors import RasterioError
 from torch import Tensor
-from torchgeo.datasets import GeoDataset, RasterDataset
+from torchgeo.datasets import GeoDataset, RasterDataset, stack_samples
 from torchgeo.datasets.utils import GeoSlice, Sample
 
+from ..faults import NonFiniteError, nonfinite_summary
 from ..location.coordinates import query_center_lonlat
 from ..samplers.query import ViewsQuery
+from .bands import (
+    BandCountError,
+    _band_counts,
+    _check_files_of_read,
+    _dataset_files,
+    check_band_counts,
+)
+
+#: What to do with a view whose file cannot be read.
+OnReadError = Literal['raise', 'skip']
+#: What to do with NaN or infinite pixels that are not the nodata value.
+OnNonFinite = Literal['raise', 'nodata']
+#: What to do when no draw of a query meets the nodata limit.
+OnNodata = Literal['best', 'skip']
 
 #: Keys taken from view 0 only instead of being stacked over views.
 _PER_QUERY_KEYS = ('bounds', 'transform')
@@ -110,6 +126,79 @@ def _candidate_files(dataset: GeoDataset, x: slice, y: slice, t: slice) -> list[
     return list(dict.fromkeys(files))
 
 
+def _expected_channels(dataset: GeoDataset) -> int | None:
+    """Number of image bands every view of a single raster dataset must have.
+
+    Args:
+        dataset: The wrapped dataset.
+
+    Returns:
+        The number of selected bands, or the band count of the first file(s) of the
+        index when the dataset reads every band; None for other datasets (the first
+        view read sets the reference then) or unreadable files.
+    """
+    if not isinstance(dataset, RasterDataset) or not dataset.is_image:
+        return None
+    if not dataset.separate_files and dataset.band_indexes:
+        return len(dataset.band_indexes)
+    first = _dataset_files(dataset)[
+        : len(dataset.bands) if dataset.separate_files else 1
+    ]
+    counts = _band_counts(first)
+    return sum(counts.values()) if len(counts) == len(first) else None
+
+
+def _check_choice(name: str, value: str, choices: Any) -> None:
+    """Raise if an option is not one of its allowed values.
+
+    Args:
+        name: Name of the option.
+        value: Its value.
+        choices: The ``Literal`` type listing the allowed values.
+
+    Raises:
+        ValueError: If *value* is not allowed.
+    """
+    allowed = get_args(choices)
+    if value not in allowed:
+        raise ValueError(f'{name} must be one of {list(allowed)}, got {value!r}')
+
+
+def stack_samples_skipping(samples: Iterable[Sample | None]) -> Sample:
+    """Collate samples, leaving out those a TemporalViewsDataset skipped.
+
+    :class:`TemporalViewsDataset` returns None for a sample it skips (an unreadable
+    file with ``on_read_error='skip'``, too much nodata with ``on_nodata='skip'``);
+    this collate function drops them and stacks the others with TorchGeo's
+    :func:`~torchgeo.datasets.stack_samples`, so the batch is smaller. The batch
+    gets a ``skipped`` entry, a 0-dim int64 tensor counting the dropped samples,
+    which reaches the main process even when the samples were read by DataLoader
+    workers (whose :attr:`TemporalViewsDataset.stats` do not).
+
+    Args:
+        samples: Samples of one batch, None for skipped ones.
+
+    Returns:
+        The stacked batch with ``skipped``.
+
+    Raises:
+        ValueError: If every sample of the batch was skipped.
+
+    .. versionadded:: 0.1
+    """
+    samples = list(samples)
+    kept = [sample for sample in samples if sample is not None]
+    if not kept:
+        raise ValueError(
+            f'all {len(samples)} samples of a batch were skipped (unreadable files or '
+            'views without enough valid pixels, see the warnings above and '
+            'TemporalViewsDataset.stats): check the files of the dataset'
+        )
+    batch = stack_samples(kept)
+    batch['skipped'] = torch.tensor(len(samples) - len(kept))
+    return batch
+
+
 class TemporalViewsDataset(GeoDataset):
     """V views of one location, read at V acquisition times from any GeoDataset.
 
@@ -130,19 +219,39 @@ class TemporalViewsDataset(GeoDataset):
     * ``bounds`` and ``transform`` of view 0, as TorchGeo returns them.
 
     A plain TorchGeo ``GeoSlice`` ``(x, y, t)`` gives a sample with V = 1. Samples
-    collate with :func:`torchgeo.datasets.stack_samples`.
+    collate with :func:`torchgeo.datasets.stack_samples`, or with
+    :func:`stack_samples_skipping` when samples may be skipped (see below).
 
     With a ``time_series=True`` dataset, each view's time slice must select exactly
     one acquisition (the stack ``[1, C, H, W]`` is squeezed); several acquisitions in
     one slice raise an error.
 
-    If *max_nodata_fraction* is set, a draw in which some view has a larger share of
-    nodata pixels (pixels where every band equals the nodata value) is replaced by
-    the query's :attr:`~torchgeo_geossl.samplers.query.ViewsQuery.alternates`, tried
-    in order; views already read in this call are reused. If no draw passes, the one
-    with the lowest worst-view fraction is used and a :class:`UserWarning` is
-    emitted once per process. :attr:`stats` counts both cases (per process, so per
-    DataLoader worker).
+    Nodata: a draw in which some view has a larger share of nodata pixels (pixels
+    where every band equals the nodata value) than *max_nodata_fraction*, or, when
+    it is None, a view without any valid pixel, is replaced by the query's
+    :attr:`~torchgeo_geossl.samplers.query.ViewsQuery.alternates`, tried in order;
+    views already read in this call are reused. If no draw passes, *on_nodata*
+    decides: ``'best'`` uses the draw with the lowest worst-view fraction (a
+    :class:`UserWarning` once per process), ``'skip'`` skips the sample. Set
+    ``max_nodata_fraction=1`` to accept views without any valid pixel.
+
+    Faults, each counted in :attr:`stats` (per process, so per DataLoader worker):
+
+    * a file that cannot be read (corrupt, truncated, deleted): *on_read_error*
+      ``'raise'`` raises :class:`ViewReadError` naming the file; ``'skip'`` warns
+      (once per file and process, with a running count), tries the alternate draws
+      and skips the sample if none can be read;
+    * NaN or infinite pixels (other than a NaN nodata value): *on_nonfinite*
+      ``'raise'`` raises :class:`~torchgeo_geossl.faults.NonFiniteError` naming the
+      view, bands and files; ``'nodata'`` treats them as nodata. Nodata pixels that
+      are NaN are always replaced by 0, so samples are finite;
+    * files with different numbers of bands: checked at construction (file headers,
+      up to *band_check_max_files* files) and on every read, raising
+      :class:`~torchgeo_geossl.datasets.BandCountError` naming the files.
+
+    A skipped sample is returned as None: collate with
+    :func:`stack_samples_skipping`, which drops it and counts it in the batch's
+    ``skipped`` (the data modules of this package do).
 
     Samplers can be built on this wrapper or on the wrapped dataset: ``index``,
     ``crs`` and ``res`` are those of the wrapped dataset.
@@ -157,6 +266,10 @@ class TemporalViewsDataset(GeoDataset):
         transforms: Callable[[Sample], Sample] | None = None,
         max_nodata_fraction: float | None = None,
         nodata: float | None = None,
+        on_nodata: OnNodata = 'best',
+        on_read_error: OnReadError = 'raise',
+        on_nonfinite: OnNonFinite = 'raise',
+        band_check_max_files: int | None = 1000,
     ) -> None:
         """Initialize a new TemporalViewsDataset instance.
 
@@ -165,14 +278,25 @@ class TemporalViewsDataset(GeoDataset):
             transforms: A function/transform applied to each final sample (for
                 example :class:`~torchgeo_geossl.location.AddGeoClusterLabel`).
             max_nodata_fraction: Largest accepted share of nodata pixels per view, in
-                ``[0, 1]``; None disables nodata checks and redraws.
+                ``[0, 1]``; None only rejects views without any valid pixel.
             nodata: Nodata value of the ``image`` pixels; defaults to the wrapped
                 dataset's ``nodata`` attribute when it is not None, else 0.
+            on_nodata: When no draw of a query meets the nodata limit, use the draw
+                with the least nodata (``'best'``) or skip the sample (``'skip'``).
+            on_read_error: When a file cannot be read, raise :class:`ViewReadError`
+                (``'raise'``) or skip the view's draw (``'skip'``).
+            on_nonfinite: When a view has NaN or infinite pixels that are not
+                nodata, raise :class:`~torchgeo_geossl.faults.NonFiniteError`
+                (``'raise'``) or treat them as nodata (``'nodata'``).
+            band_check_max_files: Check the band count of every file at
+                construction when the wrapped raster dataset(s) have at most this
+                many files (None: always; 0: never); reads are checked regardless.
 
         Raises:
             TypeError: If *dataset* is not a GeoDataset.
-            ValueError: If *dataset* has no CRS, or *max_nodata_fraction* is not in
-                ``[0, 1]``.
+            ValueError: If *dataset* has no CRS, *max_nodata_fraction* is not in
+                ``[0, 1]``, or an ``on_*`` option has an unknown value.
+            BandCountError: If files of the dataset have different band counts.
         """
         if not isinstance(dataset, GeoDataset):
             raise TypeError(
@@ -198,18 +322,36 @@ class TemporalViewsDataset(GeoDataset):
             raise ValueError(
                 f'max_nodata_fraction must be in [0, 1], got {max_nodata_fraction}'
             )
+        _check_choice('on_nodata', on_nodata, OnNodata)
+        _check_choice('on_read_error', on_read_error, OnReadError)
+        _check_choice('on_nonfinite', on_nonfinite, OnNonFinite)
         if nodata is None:
             nodata = getattr(dataset, 'nodata', None)
+        check_band_counts(dataset, max_files=band_check_max_files)
         self.dataset = dataset
         self.transforms = transforms
         self.max_nodata_fraction = max_nodata_fraction
         #: Nodata value used for the nodata fraction of the ``image`` views.
         self.nodata = 0.0 if nodata is None else float(nodata)
+        self.on_nodata = on_nodata
+        self.on_read_error = on_read_error
+        self.on_nonfinite = on_nonfinite
         #: ``redrawn``: samples served from an alternate draw because a view of the
-        #: first draw had too much nodata; ``nodata_exceeded``: samples for which no
-        #: draw passed and the lowest-nodata draw was used.
-        self.stats: dict[str, int] = {'redrawn': 0, 'nodata_exceeded': 0}
+        #: first draw had too much nodata or could not be read; ``nodata_exceeded``:
+        #: samples for which no draw met the nodata limit; ``read_errors``: views
+        #: whose files could not be read (``on_read_error='skip'``); ``nonfinite``:
+        #: views whose NaN/infinite pixels became nodata (``on_nonfinite='nodata'``);
+        #: ``skipped``: samples returned as None.
+        self.stats: dict[str, int] = {
+            'redrawn': 0,
+            'nodata_exceeded': 0,
+            'read_errors': 0,
+            'nonfinite': 0,
+            'skipped': 0,
+        }
         self._time_series = _is_time_series(dataset)
+        self._channels = _expected_channels(dataset)
+        self._unreadable: set[tuple[str, ...]] = set()
 
     @property
     def index(self) -> GeoDataFrame:
@@ -279,7 +421,9 @@ class TemporalViewsDataset(GeoDataset):
             f'    size: {len(self)}'
         )
 
-    def __getitem__(self, query: ViewsQuery | GeoSlice) -> Sample:
+    def __getitem__(  # type: ignore[override]
+        self, query: ViewsQuery | GeoSlice
+    ) -> Sample | None:
         """Read the views of *query* into one sample.
 
         Args:
@@ -287,7 +431,9 @@ class TemporalViewsDataset(GeoDataset):
                 TorchGeo ``GeoSlice`` (one view).
 
         Returns:
-            A sample following the batch contract (see the class docstring).
+            A sample following the batch contract (see the class docstring), or None
+            if the sample is skipped (only with ``on_read_error='skip'`` or
+            ``on_nodata='skip'``).
 
         Raises:
             IndexError: If a view is not found in the wrapped dataset.
@@ -295,6 +441,9 @@ class TemporalViewsDataset(GeoDataset):
                 view's time slice matches several acquisitions of a time-series
                 dataset.
             ViewReadError: If a file of a view cannot be read.
+            NonFiniteError: If a view has NaN or infinite pixels.
+            BandCountError: If a view's files have another number of bands than
+                the dataset's other files.
         """
         if isinstance(query, ViewsQuery):
             x, y = query.x, query.y
@@ -313,41 +462,38 @@ class TemporalViewsDataset(GeoDataset):
             x, y, t = self._complete(query)
             draws = [(t,)]
 
-        cache: dict[tuple[Any, Any, Any], tuple[Sample, float]] = {}
+        cache: dict[tuple[Any, Any, Any], tuple[Sample, float] | None] = {}
         chosen: list[Sample] | None = None
         chosen_draw = draws[0]
         best: tuple[float, tuple[slice, ...], list[Sample]] | None = None
         for k, draw in enumerate(draws):
-            read = [
-                self._read_view(x, y, t, i, query, cache) for i, t in enumerate(draw)
-            ]
-            views = [view for view, _ in read]
-            if self.max_nodata_fraction is None:
-                chosen, chosen_draw = views, draw
-                break
-            worst = max(frac for _, frac in read)
-            if worst <= self.max_nodata_fraction:
-                chosen, chosen_draw = views, draw
-                if k > 0:
-                    self.stats['redrawn'] += 1
-                break
-            if best is None or worst < best[0]:
-                best = (worst, draw, views)
+            read = []
+            for i, t in enumerate(draw):
+                view = self._read_view(x, y, t, i, query, cache)
+                if view is None:
+                    break
+                read.append(view)
+            else:
+                views = [view for view, _ in read]
+                worst = max(frac for _, frac in read)
+                if self._meets_nodata_limit(worst):
+                    chosen, chosen_draw = views, draw
+                    if k > 0:
+                        self.stats['redrawn'] += 1
+                    break
+                if best is None or worst < best[0]:
+                    best = (worst, draw, views)
         if chosen is None:
-            assert best is not None
+            if best is None:
+                # every draw has a view that could not be read (on_read_error='skip')
+                self.stats['skipped'] += 1
+                return None
             worst, chosen_draw, chosen = best
             self.stats['nodata_exceeded'] += 1
-            if 'nodata' not in _WARNED:
-                _WARNED.add('nodata')
-                warnings.warn(
-                    f'No draw of {len(draws)} for query {query} has all views with a '
-                    f'nodata fraction <= {self.max_nodata_fraction}; using the draw '
-                    f'whose worst view has {worst:.3f}. Further cases are only '
-                    "counted in TemporalViewsDataset.stats['nodata_exceeded'] (this "
-                    'warning is shown once per process).',
-                    UserWarning,
-                    stacklevel=2,
-                )
+            self._warn_nodata(query, len(draws), worst)
+            if self.on_nodata == 'skip':
+                self.stats['skipped'] += 1
+                return None
 
         sample = self._stack(chosen)
         lon, lat = query_center_lonlat(x, y, self.crs)
@@ -358,6 +504,54 @@ class TemporalViewsDataset(GeoDataset):
         if self.transforms is not None:
             sample = self.transforms(sample)
         return sample
+
+    def _meets_nodata_limit(self, fraction: float) -> bool:
+        """Whether a draw whose worst view has *fraction* nodata is accepted.
+
+        Args:
+            fraction: Largest nodata fraction over the views of a draw.
+
+        Returns:
+            ``fraction <= max_nodata_fraction``, or, when it is None, whether every
+            view has a valid pixel.
+        """
+        if self.max_nodata_fraction is None:
+            return fraction < 1
+        return fraction <= self.max_nodata_fraction
+
+    def _warn_nodata(
+        self, query: ViewsQuery | GeoSlice, draws: int, worst: float
+    ) -> None:
+        """Warn (once per process) that no draw of a query met the nodata limit.
+
+        Args:
+            query: The query.
+            draws: Number of draws tried.
+            worst: Worst-view nodata fraction of the best draw.
+        """
+        category = f'nodata:{self.on_nodata}'
+        if category in _WARNED:
+            return
+        _WARNED.add(category)
+        limit = (
+            'at least one valid pixel'
+            if self.max_nodata_fraction is None
+            else f'a nodata fraction <= {self.max_nodata_fraction}'
+        )
+        outcome = (
+            'skipping the sample'
+            if self.on_nodata == 'skip'
+            else f'using the draw whose worst view has {worst:.3f}'
+        )
+        warnings.warn(
+            f'No draw of {draws} for query {query} has all views with {limit} '
+            f"(the best draw's worst view has {worst:.3f}); {outcome} "
+            f'(on_nodata={self.on_nodata!r}). Further cases are only counted in '
+            "TemporalViewsDataset.stats['nodata_exceeded'] (this warning is shown "
+            'once per process).',
+            UserWarning,
+            stacklevel=3,
+        )
 
     def _complete(self, query: GeoSlice) -> tuple[slice, slice, slice]:
         """Fill missing bounds of *query* from the dataset bounds.
@@ -383,9 +577,9 @@ class TemporalViewsDataset(GeoDataset):
         t: slice,
         i: int,
         query: ViewsQuery | GeoSlice,
-        cache: dict[tuple[Any, Any, Any], tuple[Sample, float]],
-    ) -> tuple[Sample, float]:
-        """Read one view (or reuse it from *cache*) and its nodata fraction.
+        cache: dict[tuple[Any, Any, Any], tuple[Sample, float] | None],
+    ) -> tuple[Sample, float] | None:
+        """Read one view (or reuse it from *cache*), check it, and measure its nodata.
 
         Args:
             x: ``xmin:xmax`` of the query.
@@ -393,14 +587,20 @@ class TemporalViewsDataset(GeoDataset):
             t: Time slice of the view.
             i: Index of the view (for messages).
             query: The full query (for messages).
-            cache: Views already read in this call, keyed by time slice.
+            cache: Views already read in this call, keyed by time slice; None for
+                views that could not be read.
 
         Returns:
-            The view sample (time dimension squeezed) and its nodata fraction (0 when
-            nodata checks are disabled).
+            The view sample (time dimension squeezed, non-finite pixels replaced) and
+            its nodata fraction, or None if its files cannot be read and
+            ``on_read_error='skip'``.
 
         Raises:
-            ViewReadError: If rasterio/GDAL fails to read a file.
+            ViewReadError: If rasterio/GDAL fails to read a file and
+                ``on_read_error='raise'``.
+            BandCountError: If the view's files have the wrong number of bands.
+            NonFiniteError: If the view has NaN or infinite pixels and
+                ``on_nonfinite='raise'``.
         """
         key = (t.start, t.stop, t.step)
         if key in cache:
@@ -408,19 +608,174 @@ class TemporalViewsDataset(GeoDataset):
         x, y, t = self._complete((x, y, t))
         try:
             raw = self.dataset[x, y, t]
-        except (RasterioError, CPLE_BaseError) as err:
+        except (RasterioError, CPLE_BaseError, IndexError) as err:
             files = _candidate_files(self.dataset, x, y, t)
-            raise ViewReadError(
+            try:
+                _check_files_of_read(self.dataset, files)
+            except BandCountError as bad:
+                raise bad from err
+            if isinstance(err, IndexError):
+                raise
+            message = (
                 f'Could not read view {i} ({x}, {y}, {t}) of query {query} from '
                 f'{type(self.dataset).__name__} ({type(err).__name__}: {err}); '
                 f'candidate file(s) for this view: {files}'
-            ) from err
+            )
+            if self.on_read_error == 'raise':
+                raise ViewReadError(message) from err
+            self.stats['read_errors'] += 1
+            if tuple(files) not in self._unreadable:
+                self._unreadable.add(tuple(files))
+                warnings.warn(
+                    f"{message}. Skipping it (on_read_error='skip'): "
+                    f'{self.stats["read_errors"]} unreadable view(s) so far in this '
+                    f'process (pid {os.getpid()}); further failures of these files '
+                    "are only counted (TemporalViewsDataset.stats['read_errors'], "
+                    "the batch's 'skipped').",
+                    UserWarning,
+                    stacklevel=3,
+                )
+            cache[key] = None
+            return None
         view = self._squeeze_time(raw, i, t)
-        frac = 0.0
-        if self.max_nodata_fraction is not None:
-            frac = self._nodata_fraction(view)
-        cache[key] = (view, frac)
+        self._check_bands(view, x, y, t, i)
+        cache[key] = self._clean(view, x, y, t, i, query)
         return cache[key]
+
+    def _check_bands(self, view: Sample, x: slice, y: slice, t: slice, i: int) -> None:
+        """Raise if a view's image has another number of bands than expected.
+
+        Args:
+            view: One view (``image`` of shape ``[C, H, W]``).
+            x: ``xmin:xmax`` of the query.
+            y: ``ymin:ymax`` of the query.
+            t: Time slice of the view.
+            i: Index of the view (for messages).
+
+        Raises:
+            BandCountError: If the image has another number of bands than the
+                dataset's files (or, for datasets that are not a single
+                RasterDataset, than the first view read in this process).
+        """
+        image = view.get('image')
+        if not isinstance(image, Tensor) or image.ndim < 3:
+            return
+        channels = int(image.shape[-3])
+        if self._channels is None:
+            self._channels = channels
+        if channels == self._channels:
+            return
+        files = _candidate_files(self.dataset, x, y, t)
+        _check_files_of_read(self.dataset, files)
+        msg = (
+            f'view {i} ({x}, {y}, {t}) of {type(self.dataset).__name__} has '
+            f'{channels} bands, other views have {self._channels}; its file(s): '
+            f'{files}. All files of a dataset must have the same bands.'
+        )
+        raise BandCountError(msg)
+
+    def _clean(
+        self,
+        view: Sample,
+        x: slice,
+        y: slice,
+        t: slice,
+        i: int,
+        query: ViewsQuery | GeoSlice,
+    ) -> tuple[Sample, float]:
+        """Replace non-finite pixels of a view and measure its nodata fraction.
+
+        Args:
+            view: One view (``image`` of shape ``[C, H, W]``).
+            x: ``xmin:xmax`` of the query.
+            y: ``ymin:ymax`` of the query.
+            t: Time slice of the view.
+            i: Index of the view (for messages).
+            query: The full query (for messages).
+
+        Returns:
+            The view, whose NaN nodata pixels (and, with ``on_nonfinite='nodata'``,
+            other non-finite pixels) are replaced by the nodata value (0 when it is
+            NaN), and the share of its pixels that are nodata in every band.
+
+        Raises:
+            KeyError: If the view has no ``image`` but *max_nodata_fraction* is set.
+            NonFiniteError: If the image has non-finite pixels that are not nodata
+                and ``on_nonfinite='raise'``.
+        """
+        image = view.get('image')
+        if not isinstance(image, Tensor):
+            if self.max_nodata_fraction is not None:
+                raise KeyError(
+                    'max_nodata_fraction needs an image, but '
+                    f'{type(self.dataset).__name__} returned only keys {sorted(view)}'
+                )
+            return view, 0.0
+        nan_nodata = math.isnan(self.nodata)
+        is_nodata = torch.isnan(image) if nan_nodata else image == self.nodata
+        if image.is_floating_point():
+            nonfinite = ~torch.isfinite(image)
+            faults = nonfinite & ~is_nodata
+            if bool(faults.any()):
+                self._nonfinite(image, faults, x, y, t, i, query)
+            if bool(nonfinite.any()):
+                is_nodata = is_nodata | nonfinite
+                fill = 0.0 if nan_nodata else self.nodata
+                view = {**view, 'image': image.masked_fill(nonfinite, fill)}
+        if is_nodata.ndim >= 3:
+            is_nodata = is_nodata.all(dim=-3)
+        if is_nodata.numel() == 0:
+            return view, 1.0
+        return view, float(is_nodata.float().mean())
+
+    def _nonfinite(
+        self,
+        image: Tensor,
+        faults: Tensor,
+        x: slice,
+        y: slice,
+        t: slice,
+        i: int,
+        query: ViewsQuery | GeoSlice,
+    ) -> None:
+        """Raise or count NaN/infinite pixels that are not nodata.
+
+        Args:
+            image: The view's image ``[C, H, W]``.
+            faults: Where it is non-finite but not nodata.
+            x: ``xmin:xmax`` of the query.
+            y: ``ymin:ymax`` of the query.
+            t: Time slice of the view.
+            i: Index of the view (for messages).
+            query: The full query (for messages).
+
+        Raises:
+            NonFiniteError: If ``on_nonfinite='raise'``.
+        """
+        files = _candidate_files(self.dataset, x, y, t)
+        where = (
+            f'view {i} ({x}, {y}, {t}) of query {query}, read from {files}: '
+            f'{nonfinite_summary(image.masked_fill(~faults, 0))}'
+        )
+        if self.on_nonfinite == 'raise':
+            msg = (
+                f'NaN or infinite pixels in {where}. The nodata value is '
+                f"{self.nodata}; fix the files, set the dataset's nodata (for example "
+                "nodata=float('nan')), or pass on_nonfinite='nodata' to treat them as "
+                'nodata.'
+            )
+            raise NonFiniteError(msg)
+        self.stats['nonfinite'] += 1
+        if 'nonfinite' not in _WARNED:
+            _WARNED.add('nonfinite')
+            warnings.warn(
+                f'NaN or infinite pixels in {where}; treated as nodata (on_nonfinite='
+                "'nodata'). Further cases are only counted in "
+                "TemporalViewsDataset.stats['nonfinite'] (this warning is shown once "
+                'per process).',
+                UserWarning,
+                stacklevel=4,
+            )
 
     def _squeeze_time(self, raw: Sample, i: int, t: slice) -> Sample:
         """Remove the time dimension of a time-series view.
@@ -458,34 +813,6 @@ class TemporalViewsDataset(GeoDataset):
                 value = value[0]
             out[key] = value
         return out
-
-    def _nodata_fraction(self, view: Sample) -> float:
-        """Share of pixels of a view's ``image`` that are nodata in every band.
-
-        Args:
-            view: One view (``image`` of shape ``[C, H, W]``).
-
-        Returns:
-            The nodata fraction in ``[0, 1]``.
-
-        Raises:
-            KeyError: If the view has no ``image``.
-        """
-        if 'image' not in view:
-            raise KeyError(
-                f'max_nodata_fraction needs an image, but {type(self.dataset).__name__} '
-                f'returned only keys {sorted(view)}'
-            )
-        image = view['image']
-        if math.isnan(self.nodata):
-            is_nodata = torch.isnan(image)
-        else:
-            is_nodata = image == self.nodata
-        if is_nodata.ndim >= 3:
-            is_nodata = is_nodata.all(dim=-3)
-        if is_nodata.numel() == 0:
-            return 1.0
-        return float(is_nodata.float().mean())
 
     def _stack(self, views: list[Sample]) -> Sample:
         """Stack views into one sample.

@@ -17,6 +17,13 @@ similarities are *divided* by each objective's temperature; its published runs u
 in-batch term is almost flat (its loss stays near log B). These are the defaults
 here, for faithfulness; a learnable logit scale (CLIP) and the symmetric in-batch
 loss are options, off by default.
+
+Under :mod:`torch.distributed` (DDP), the in-batch objectives B and D contrast each
+process's rows against the candidates of *all* processes, gathered with gradient
+(:func:`~torchgeo_geossl.models.gather_with_grad`): with equal batches
+on the W processes, the mean of their losses and the DDP-averaged gradients equal
+those of one process computing the loss of the concatenated global batch. L has no
+in-batch terms (each sample has its own random locations) and gathers nothing.
 """
 
 import math
@@ -24,6 +31,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from ..models.distributed import gather_with_grad
 
 
 def sample_uniform_sphere(
@@ -95,22 +104,23 @@ def diagonal_top1_accuracy(logits: Tensor) -> Tensor:
     """Fraction of rows whose largest logit is on the diagonal (in-batch retrieval).
 
     Args:
-        logits: Similarities ``[N, N]`` whose positives are on the diagonal, such
-            as those of :class:`InBatchLocationImageLoss` (row i: location i
-            against every image).
+        logits: Similarities ``[N, M]``, M ≥ N, whose positive of row i is column
+            i, such as those of :class:`InBatchLocationImageLoss` (row i: location
+            i against every image of the batch, on one process ``[N, N]``; under
+            DDP the other processes' images follow in columns N to M).
 
     Returns:
         A scalar float tensor in [0, 1], without gradient.
 
     Raises:
-        ValueError: If *logits* is not a non-empty square matrix.
+        ValueError: If *logits* is not a non-empty ``[N, M]`` matrix with M ≥ N.
 
     .. versionadded:: 0.1
     """
-    if logits.ndim != 2 or logits.shape[0] != logits.shape[1] or not len(logits):
+    if logits.ndim != 2 or logits.shape[1] < logits.shape[0] or not len(logits):
         msg = (
-            'diagonal_top1_accuracy expects square logits [N, N], got '
-            f'{list(logits.shape)}'
+            'diagonal_top1_accuracy expects logits [N, M] with M ≥ N (positive of '
+            f'row i in column i), got {list(logits.shape)}'
         )
         raise ValueError(msg)
     target = torch.arange(len(logits), device=logits.device)
@@ -222,6 +232,10 @@ class InBatchLocationImageLoss(ContrastiveObjective):
     cross-entropy (rows :math:`f_i` against all :math:`e_j`) is *added*, as the
     reference's ``contsoftmaxsym`` does (CLIP averages the two instead).
 
+    Under :mod:`torch.distributed`, j runs over the images of all processes
+    (gathered with gradient, this process's first) and i over this process's
+    locations; with ``symmetric=True`` the locations are gathered too.
+
     .. versionadded:: 0.1
     """
 
@@ -250,8 +264,10 @@ class InBatchLocationImageLoss(ContrastiveObjective):
             image: Image embeddings ``[B, D]`` of the same samples.
 
         Returns:
-            ``(loss, logits)``: the scalar loss and the logits ``[B, B]``, row i
-            location i against every image, positives on the diagonal.
+            ``(loss, logits)``: the scalar loss and the logits ``[B, M]``, row i
+            location i against every image, positives on the diagonal (M = B on
+            one process; under DDP the M − B images of the other processes
+            follow).
 
         Raises:
             ValueError: If the shapes are not two equal ``[B, D]``.
@@ -259,11 +275,13 @@ class InBatchLocationImageLoss(ContrastiveObjective):
         _check_pair(type(self).__name__, location, image)
         location = F.normalize(location, dim=1)
         image = F.normalize(image, dim=1)
-        logits = location @ image.T * self.scale().to(location)
+        scale = self.scale().to(location)
+        logits = location @ gather_with_grad(image, local_first=True).T * scale
         target = torch.arange(len(logits), device=logits.device)
         loss = F.cross_entropy(logits, target)
         if self.symmetric:
-            loss = loss + F.cross_entropy(logits.T, target)
+            locations = gather_with_grad(location, local_first=True)
+            loss = loss + F.cross_entropy(image @ locations.T * scale, target)
         return loss, logits
 
     def extra_repr(self) -> str:
@@ -289,9 +307,9 @@ class RandomLocationLoss(ContrastiveObjective):
             {\exp(f_i \cdot e_i / \tau_L) + \sum_{n=1}^{N} \exp(f_i \cdot e^-_{in} / \tau_L)}
 
     Every sample has its own negatives (the reference draws B·N locations per
-    batch, N = 1 in its runs); they are not shared across the batch. Gradients flow
-    into the random locations' embeddings too: the location encoder learns to push
-    them away from the image.
+    batch, N = 1 in its runs); they are not shared across the batch, so nothing is
+    gathered under DDP. Gradients flow into the random locations' embeddings too:
+    the location encoder learns to push them away from the image.
 
     .. versionadded:: 0.1
     """
@@ -360,7 +378,9 @@ class SimCSELoss(ContrastiveObjective):
         \mathcal{L}_D = -\frac{1}{B} \sum_i \log
             \frac{\exp(e_i \cdot e'_i / \tau_D)}{\sum_j \exp(e_i \cdot e'_j / \tau_D)}
 
-    (one direction, as the reference code).
+    (one direction, as the reference code). Under :mod:`torch.distributed`, j runs
+    over the second-pass embeddings of all processes (gathered with gradient, this
+    process's first) and i over this process's locations.
 
     .. versionadded:: 0.1
     """
@@ -384,15 +404,16 @@ class SimCSELoss(ContrastiveObjective):
             second: Embeddings ``[B, D]`` of the same locations from a second pass.
 
         Returns:
-            ``(loss, logits)``: the scalar loss and the logits ``[B, B]``,
-            positives on the diagonal.
+            ``(loss, logits)``: the scalar loss and the logits ``[B, M]``,
+            positives on the diagonal (M = B on one process; under DDP the
+            M − B embeddings of the other processes follow).
 
         Raises:
             ValueError: If the shapes are not two equal ``[B, D]``.
         """
         _check_pair(type(self).__name__, first, second)
         first = F.normalize(first, dim=1)
-        second = F.normalize(second, dim=1)
+        second = F.normalize(gather_with_grad(second, local_first=True), dim=1)
         logits = first @ second.T * self.scale().to(first)
         target = torch.arange(len(logits), device=logits.device)
         return F.cross_entropy(logits, target), logits

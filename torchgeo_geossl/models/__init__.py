@@ -1,6 +1,11 @@
 """Model building blocks: momentum-contrast parts (MoCo-v2, GASSL, SeCo), geo-prior fusion."""
 
-from .distributed import concat_all_gather, gather_with_grad, world_size
+from .distributed import (
+    concat_all_gather,
+    forward_shuffled,
+    gather_with_grad,
+    world_size,
+)
 from .geoprior import GeoPriorFusion
 from .heads import (
     GeoClassificationHead,
@@ -16,6 +21,7 @@ __all__ = (
     'NegativeQueue',
     'concat_all_gather',
     'copy_as_momentum',
+    'forward_shuffled',
     'gather_with_grad',
     'mocov2_projection_head',
     'update_momentum',

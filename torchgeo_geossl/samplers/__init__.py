@@ -1,7 +1,21 @@
 """Samplers that draw the same location at several acquisition times."""
 
+from .distributed import (
+    ResumableSampler,
+    ShardedGeoSampler,
+    ShardedIndexSampler,
+    shared_seed,
+)
 from .query import ViewsQuery
 from .spatial import ScatteredPatchSampler
 from .temporal_views import TemporalViewSampler
 
-__all__ = ('ScatteredPatchSampler', 'TemporalViewSampler', 'ViewsQuery')
+__all__ = (
+    'ResumableSampler',
+    'ScatteredPatchSampler',
+    'ShardedGeoSampler',
+    'ShardedIndexSampler',
+    'TemporalViewSampler',
+    'ViewsQuery',
+    'shared_seed',
+)

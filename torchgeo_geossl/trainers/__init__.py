@@ -1,6 +1,6 @@
 """Lightning tasks for geography-aware self-supervised learning."""
 
-from .csp import CSPTask, load_location_encoder
+from .csp import CSPTask, build_location_encoder, load_location_encoder
 from .gassl import GeoMoCoTask
 from .geoprior import GeoPriorTask
 from .momentum import MomentumContrastTask
@@ -12,5 +12,6 @@ __all__ = (
     'GeoPriorTask',
     'MomentumContrastTask',
     'SeCoTask',
+    'build_location_encoder',
     'load_location_encoder',
 )

@@ -9,13 +9,16 @@ import lightning.pytorch.utilities.types
 import timm
 import torch
 import torch.nn.functional as F
+from lightning.pytorch import Callback
 from torch import Tensor, nn
 from torch.optim import Adam
 from torchgeo.datasets.utils import Sample
 from torchgeo.models import get_weight
 from torchgeo.tasks import BaseTask
 
+from ..checkpoint import use_atomic_io
 from ..export import load_backbone
+from ..faults import check_finite_loss
 from ..location.encoder import LocationEncoder
 from ..losses.csp import (
     InBatchLocationImageLoss,
@@ -24,6 +27,8 @@ from ..losses.csp import (
     diagonal_top1_accuracy,
     sample_uniform_sphere,
 )
+from ..models.distributed import concat_all_gather
+from ..resume import RestoreRNGState
 
 #: State-dict prefix of the location encoder in CSPTask checkpoints.
 LOCATION_PREFIX = 'location_encoder.'
@@ -51,7 +56,13 @@ class CSPTask(BaseTask):
     (:mod:`torchgeo_geossl.losses.csp`): L_B contrasts each location with every
     image of the batch, L_L each image's location with *num_random_locations*
     random locations on the sphere, and L_D two dropout passes of each location
-    (SimCSE) against the other locations of the batch.
+    (SimCSE) against the other locations of the batch. Under DDP the batch is the
+    global batch: L_B and L_D gather the candidates of all processes with gradient
+    (:mod:`torchgeo_geossl.losses.csp`), so with equal per-process batches the mean
+    loss and the DDP-averaged gradients equal those of one process on the
+    concatenated batches (the random locations, the dropout masks and a trainable
+    backbone's batch-norm statistics are drawn per process), and the in-batch
+    top-1 accuracies are retrievals among the global batch.
 
     Defaults follow the reference code's published runs (``contsoftmax``):
     τ_B = 20, τ_L = τ_D = 1 (temperatures divide the similarities, so the
@@ -446,6 +457,7 @@ class CSPTask(BaseTask):
             + self.hparams['random_weight'] * random_loss
             + self.hparams['simcse_weight'] * simcse
         )
+        check_finite_loss(loss, batch, self.global_step)
         self.log('train_inbatch_loss', inbatch, batch_size=b)
         self.log('train_random_location_loss', random_loss, batch_size=b)
         self.log('train_simcse_loss', simcse, batch_size=b)
@@ -453,9 +465,10 @@ class CSPTask(BaseTask):
         self.log(
             'train_location_to_image_top1', diagonal_top1_accuracy(logits), batch_size=b
         )
+        locations = concat_all_gather(location_emb, local_first=True)
         self.log(
             'train_image_to_location_top1',
-            diagonal_top1_accuracy(logits.T),
+            diagonal_top1_accuracy(image_emb.detach() @ locations.T),
             batch_size=b,
         )
         own_best = (random_logits.detach().argmax(dim=1) == 0).float().mean()
@@ -470,6 +483,10 @@ class CSPTask(BaseTask):
                     f'train_{name}_scale', objective.scale().detach(), batch_size=b
                 )
         return loss
+
+    def on_train_start(self) -> None:
+        """Write checkpoints atomically (:func:`~torchgeo_geossl.checkpoint.use_atomic_io`)."""
+        use_atomic_io(self.trainer)
 
     def validation_step(
         self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
@@ -521,6 +538,15 @@ class CSPTask(BaseTask):
             k: v.detach().cpu().clone()
             for k, v in self.location_encoder.state_dict().items()
         }
+
+    def configure_callbacks(self) -> list[Callback]:
+        """Callbacks that every run of this task uses.
+
+        Returns:
+            :class:`~torchgeo_geossl.resume.RestoreRNGState`, so that a run resumed
+            from a checkpoint draws the same augmentations as an uninterrupted one.
+        """
+        return [RestoreRNGState()]
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Store the method and backbone under ``checkpoint['geossl']``.

@@ -9,6 +9,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torchgeo.datasets.utils import Sample
 
+from ..faults import check_finite_loss
 from ..location.clusters import GeoClusters
 from ..losses import InfoNCELoss, top1_accuracy
 from ..models import (
@@ -80,6 +81,7 @@ class GeoMoCoTask(MomentumContrastTask):
         size: int = 224,
         crop_scale: tuple[float, float] | None = None,
         share_geometry: bool = False,
+        shuffle_bn: bool = True,
         augmentation: nn.Module | None = None,
         geo_clusters: GeoClusters | None = None,
     ) -> None:
@@ -111,6 +113,10 @@ class GeoMoCoTask(MomentumContrastTask):
             crop_scale: Scale range of the crops (defaults to (0.08, 1) with temporal
                 positives and (0.2, 1) without, as the reference code).
             share_geometry: Give both views of a sample the same crop and flip.
+            shuffle_bn: Under DDP, encode the keys with shuffling batch norm, as
+                the reference code (see
+                :meth:`~torchgeo_geossl.trainers.MomentumContrastTask.encode_keys`);
+                no effect on one process.
             augmentation: A module that augments ``[B, 2, C, H, W]`` view pairs
                 (defaults to :func:`~torchgeo_geossl.transforms.gassl_augmentation`).
             geo_clusters: Fitted geo-clusters (defaults to the data module's, or a
@@ -289,7 +295,7 @@ class GeoMoCoTask(MomentumContrastTask):
                 [(self.projection_head, self.projection_head_momentum)]
             )
             k = F.normalize(
-                self.projection_head_momentum(self.key_encoder(pairs[:, 1])), dim=1
+                self.projection_head_momentum(self.encode_keys(pairs[:, 1])), dim=1
             )
         contrastive, logits = self.criterion(q, k, self.queue.negatives)
         loss: Tensor = contrastive
@@ -303,6 +309,7 @@ class GeoMoCoTask(MomentumContrastTask):
             accuracy = (geo_logits.argmax(dim=1) == labels).float().mean()
             self.log('train_geo_loss', geo_loss, batch_size=b)
             self.log('train_geo_acc', accuracy, batch_size=b)
+        check_finite_loss(loss, batch, self.global_step)
         self.queue.enqueue(k)
         self.single_date_samples += int(single.sum())
         self.log('train_single_date_fraction', single.float().mean(), batch_size=b)

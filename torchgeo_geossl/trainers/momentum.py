@@ -6,13 +6,18 @@ import lightning.pytorch.utilities.types
 import timm
 import torch
 import torch.nn.functional as F
+from lightning.pytorch import Callback
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torch.optim import SGD
 from torch.optim.lr_scheduler import CosineAnnealingLR, LRScheduler, MultiStepLR
 from torchgeo.datasets.utils import Sample
 from torchgeo.tasks import BaseTask
 
+from ..checkpoint import use_atomic_io
 from ..models import copy_as_momentum, update_momentum
+from ..models.distributed import forward_shuffled
+from ..resume import RestoreRNGState
 
 
 class MomentumContrastTask(BaseTask):
@@ -30,7 +35,9 @@ class MomentumContrastTask(BaseTask):
       subclasses pair their projection heads the same way.
     * SGD with momentum and weight decay, a learning rate scaled linearly with the
       global batch size (``lr`` is the rate for ``lr_batch_size`` samples, 0.03 per
-      256 in MoCo-v2), and a cosine (default) or step schedule over the epochs.
+      256 in MoCo-v2; the global batch is the data module's per-process
+      ``batch_size`` × the number of processes × ``accumulate_grad_batches``), and
+      a cosine (default) or step schedule over the epochs.
     * Input layouts: the batch contract's ``[B, V, C, H, W]`` and TorchGeo's
       channel-stacked ``[B, V·C, H, W]``.
     * Checkpoints: :meth:`on_save_checkpoint` stores :meth:`data_description` under
@@ -43,10 +50,17 @@ class MomentumContrastTask(BaseTask):
 
     Batch norm: the query and key encoders each normalise their own view batch
     ("per-view BN"), so the statistics of a key batch never include the query
-    batch. The original code shuffles the key batch across GPUs (shuffle-BN) to
-    stop samples of one GPU batch from sharing statistics with their positive;
-    on one device this is not possible, and per-view BN is the documented
-    substitute.
+    batch. A query and its positive key still come from the same set of samples,
+    whose batch statistics the model could use to find the positive among the
+    queue's keys, which were normalised with other batches (MoCo, Sec. 3.3). Under
+    DDP, subclasses with ``shuffle_bn=True`` (the default, as the reference code of
+    MoCo, GASSL and SeCo) encode the keys with shuffling BN
+    (:meth:`encode_keys`): each process encodes a random share of the global key
+    batch, so a key's statistics come from another subset than its query's. On one
+    device there is nothing to shuffle with and per-view BN is the documented
+    substitute. Lightning's ``sync_batchnorm`` would normalise queries and keys
+    over the same global batch again: it is refused with ``shuffle_bn=True`` and
+    warned about otherwise (:meth:`on_fit_start`).
 
     .. versionadded:: 0.1
     """
@@ -100,6 +114,57 @@ class MomentumContrastTask(BaseTask):
         """
         features: Tensor = self.model(x)
         return features
+
+    def encode_keys(self, images: Tensor) -> Tensor:
+        """Encode key images with the momentum encoder, without gradient.
+
+        With ``shuffle_bn`` in the hyperparameters and several processes, the
+        key batch is shuffled across processes for batch norm
+        (:func:`~torchgeo_geossl.models.forward_shuffled`); each
+        process receives the features of its own images, in order. All processes
+        must call this together.
+
+        Args:
+            images: Key images ``[B, C, H, W]``.
+
+        Returns:
+            Pooled key features ``[B, d]``.
+        """
+        with torch.no_grad():
+            if self.hparams.get('shuffle_bn', False):
+                return forward_shuffled(self.key_encoder, images)
+            features: Tensor = self.key_encoder(images)
+        return features
+
+    def on_fit_start(self) -> None:
+        """Refuse or warn about synchronised batch norm, which leaks the positive.
+
+        Raises:
+            ValueError: If the model has :class:`~torch.nn.SyncBatchNorm` layers
+                (Lightning's ``sync_batchnorm=True``) and ``shuffle_bn`` is set.
+        """
+        if not any(isinstance(m, nn.SyncBatchNorm) for m in self.modules()):
+            return
+        if self.hparams.get('shuffle_bn', False):
+            msg = (
+                f'{type(self).__name__}(shuffle_bn=True) cannot be combined with '
+                'synchronised batch norm (trainer sync_batchnorm=True): SyncBN '
+                'normalises the query batch and the key batch over the same global '
+                'set of samples, which undoes the shuffle and leaks the positive '
+                '(MoCo, Sec. 3.3); drop sync_batchnorm (shuffle-BN is the reference '
+                'approach) or set shuffle_bn=False'
+            )
+            raise ValueError(msg)
+        rank_zero_warn(
+            f'{type(self).__name__} with synchronised batch norm: queries and keys '
+            'are normalised over the same global batch, whose statistics can leak '
+            'the positive (MoCo, Sec. 3.3); shuffle_bn=True without sync_batchnorm '
+            'is the reference approach'
+        )
+
+    def on_train_start(self) -> None:
+        """Write checkpoints atomically (:func:`~torchgeo_geossl.checkpoint.use_atomic_io`)."""
+        use_atomic_io(self.trainer)
 
     def momentum_update(self, pairs: list[tuple[nn.Module, nn.Module]]) -> None:
         """Move each momentum module towards its online module.
@@ -158,6 +223,12 @@ class MomentumContrastTask(BaseTask):
     def effective_lr(self) -> float:
         """Learning rate scaled linearly with the global batch size.
 
+        The global batch is the data module's ``batch_size`` (per process) × the
+        number of processes (devices × nodes) × ``accumulate_grad_batches``: the
+        samples over which one optimiser step averages the gradient (DDP averages
+        the processes' gradients, Lightning divides accumulated losses), as in
+        the linear scaling rule of MoCo-v2's "0.03 per 256".
+
         Returns:
             ``lr × global_batch / lr_batch_size`` when the trainer's data module
             has a ``batch_size``, else ``lr``.
@@ -170,7 +241,9 @@ class MomentumContrastTask(BaseTask):
         batch_size = getattr(datamodule, 'batch_size', None)
         if not reference or not isinstance(batch_size, int):
             return lr
-        return lr * batch_size * self.trainer.world_size / reference
+        trainer = self.trainer
+        global_batch = batch_size * trainer.world_size * trainer.accumulate_grad_batches
+        return lr * global_batch / reference
 
     def configure_optimizers(
         self,
@@ -222,18 +295,32 @@ class MomentumContrastTask(BaseTask):
         """
         return self.forward(self.views_from_batch(batch)[:, 0])
 
+    def configure_callbacks(self) -> list[Callback]:
+        """Callbacks that every run of this task uses.
+
+        Returns:
+            :class:`~torchgeo_geossl.resume.RestoreRNGState`, so that a run resumed
+            from a checkpoint draws the same augmentations as an uninterrupted one.
+        """
+        return [RestoreRNGState()]
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Store what the backbone was trained on under ``checkpoint['geossl']``.
 
-        :func:`torchgeo_geossl.export.load_backbone` reads it back as metadata.
+        :func:`torchgeo_geossl.export.load_backbone` reads it back as metadata. The
+        running average of the collapse monitor is stored too, so that a resumed
+        run logs the same ``train_ssl_std``.
 
         Args:
             checkpoint: The checkpoint being written.
         """
         checkpoint['geossl'] = self.data_description()
+        checkpoint['avg_output_std'] = self.avg_output_std
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Refuse a checkpoint of another configuration before it is loaded.
+
+        Also restores the running average of the collapse monitor.
 
         Args:
             checkpoint: The checkpoint being loaded.
@@ -243,6 +330,7 @@ class MomentumContrastTask(BaseTask):
                 this task's (see :meth:`check_state_shapes`).
         """
         self.check_state_shapes(checkpoint)
+        self.avg_output_std = float(checkpoint.get('avg_output_std', 0.0))
 
     def check_state_shapes(self, checkpoint: dict[str, Any]) -> None:
         """Refuse a checkpoint whose tensors have other shapes than this task's.

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchgeo.datasets.utils import Sample
 
+from ..faults import check_finite_loss
 from ..losses import InfoNCELoss, top1_accuracy
 from ..models import (
     NegativeQueue,
@@ -74,7 +75,8 @@ class SeCoTask(MomentumContrastTask):
     Downstream, the backbone output v, which holds all three sub-spaces, is the
     representation (``self.model``, loadable by TorchGeo's ``Classification`` and
     ``SemanticSegmentation``). The key encoder encodes each key view as a batch of
-    its own (per-view batch norm, see
+    its own (per-view batch norm), shuffled across processes under DDP as in the
+    reference code (``shuffle_bn``, see
     :class:`~torchgeo_geossl.trainers.MomentumContrastTask`). Defaults follow the
     paper: ResNet-50, 128-d sub-spaces, queues of 16,384, m = 0.999, τ = 0.07, SGD
     0.03 per 256 samples with momentum 0.9 and weight decay 1e-4, 224 px crops.
@@ -104,6 +106,7 @@ class SeCoTask(MomentumContrastTask):
         milestones: Sequence[int] = (120, 160),
         size: int = 224,
         crop_scale: tuple[float, float] = (0.2, 1.0),
+        shuffle_bn: bool = True,
         artificial: nn.Module | None = None,
         crop: nn.Module | None = None,
     ) -> None:
@@ -129,6 +132,10 @@ class SeCoTask(MomentumContrastTask):
             milestones: Epochs of the step schedule.
             size: Side in pixels of the random resized crops.
             crop_scale: Scale range of the crops.
+            shuffle_bn: Under DDP, encode each key view with shuffling batch norm,
+                as the reference code (see
+                :meth:`~torchgeo_geossl.trainers.MomentumContrastTask.encode_keys`);
+                no effect on one process.
             artificial: The artificial augmentation A, a module that augments
                 ``[B, 2, C, H, W]`` views independently (defaults to
                 :func:`~torchgeo_geossl.transforms.seco_artificial_augmentation`
@@ -280,8 +287,9 @@ class SeCoTask(MomentumContrastTask):
                     )
                 )
             )
-            # one key-encoder batch per key view (per-view batch norm)
-            key_features = [self.key_encoder(crops[:, 1 + j]) for j in range(SEASONS)]
+            # one key-encoder batch per key view (per-view batch norm), each
+            # shuffled across processes under DDP (shuffle-BN)
+            key_features = [self.encode_keys(crops[:, 1 + j]) for j in range(SEASONS)]
             # keys[i][j]: head-i momentum embedding of key view k_j
             keys = [
                 [F.normalize(head(v), dim=1) for v in key_features]
@@ -300,6 +308,7 @@ class SeCoTask(MomentumContrastTask):
             loss = loss + head_loss
             self.log(f'train_loss_head{i}', head_loss, batch_size=b)
             self.log(f'train_top1_head{i}', top1_accuracy(logits), batch_size=b)
+        check_finite_loss(loss, batch, self.global_step)
         for i, queue in enumerate(queues):
             queue.enqueue(keys[i][i])
         self._log_repeated_seasons(batch, indices)

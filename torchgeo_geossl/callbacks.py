@@ -1,0 +1,339 @@
+"""Lightning callbacks that keep a failed run resumable and report skipped samples."""
+
+import logging
+import os
+import traceback
+from typing import Any
+
+from lightning.fabric.utilities.types import _PATH
+from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities import rank_zero_warn
+from torch import Tensor
+
+log = logging.getLogger(__name__)
+
+#: What torch's DataLoader says when one of its worker processes dies.
+_WORKER_DIED = 'DataLoader worker'
+_DATALOADER_MODULE = os.path.join('torch', 'utils', 'data', 'dataloader.py')
+
+
+def _is_worker_crash(exception: BaseException) -> bool:
+    """Whether an exception reports a DataLoader worker process that died.
+
+    Args:
+        exception: The exception that stopped the run.
+
+    Returns:
+        True for torch's ``DataLoader worker (pid ...) is killed by signal`` and
+        ``DataLoader worker (pid(s) ...) exited unexpectedly`` errors, and for a
+        connection to a worker lost while receiving a batch from it (a worker
+        that dies while the main process fetches the file descriptor of a
+        batch's shared memory raises ``ConnectionResetError`` or ``EOFError``
+        there instead).
+    """
+    if isinstance(exception, RuntimeError):
+        return _WORKER_DIED in str(exception)
+    if not isinstance(exception, ConnectionError | EOFError):
+        return False
+    frames = traceback.extract_tb(exception.__traceback__)
+    return any(frame.filename.endswith(_DATALOADER_MODULE) for frame in frames)
+
+
+def _model_checkpoint(trainer: Trainer) -> ModelCheckpoint | None:
+    """The trainer's first ModelCheckpoint callback.
+
+    Args:
+        trainer: The trainer.
+
+    Returns:
+        The callback, or None if the trainer has none.
+    """
+    found = [c for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint)]
+    return found[0] if found else None
+
+
+class CheckpointOnException(Callback):
+    """Save the training state when ``fit`` fails, and say how to resume.
+
+    Like Lightning's :class:`~lightning.pytorch.callbacks.OnExceptionCheckpoint`,
+    it writes a checkpoint when an exception stops ``fit`` (an error, a killed
+    DataLoader worker, Ctrl+C), with these differences:
+
+    * it is not a Lightning ``Checkpoint`` callback: with an OnExceptionCheckpoint,
+      every later ``fit`` without ``ckpt_path`` silently resumes from the newest
+      ``last.ckpt`` or exception checkpoint, so re-running a config continues an
+      old run. Here resuming is explicit, and the exception says how;
+    * *dirpath* is optional: by default the checkpoint goes beside those of the
+      trainer's :class:`~lightning.pytorch.callbacks.ModelCheckpoint` (else into
+      ``<default_root_dir>/checkpoints``);
+    * nothing is saved before the first optimiser step (an error during setup must
+      not replace the checkpoint of an earlier failure with an untrained model),
+      nor when the exception interrupted a training step: a killed worker is
+      reported by a signal handler at whatever point the main process is, which
+      may be between the optimiser step and the queue or EMA update. The
+      checkpoint must hold the state between two steps (or the last
+      ModelCheckpoint is named instead), so that resuming from it is exact;
+      nor in multi-process runs, where saving needs every process while the
+      others may be waiting in a collective (the last ModelCheckpoint is named
+      instead);
+    * notes are added to the exception (Python prints them under its message): the
+      path of the checkpoint, the command that resumes from it, and, when a
+      DataLoader worker process died (``RuntimeError: DataLoader worker (pid ...)
+      is killed by signal``), the likely causes.
+
+    The checkpoint is written through the trainer's checkpoint IO, atomically with
+    :class:`~torchgeo_geossl.checkpoint.AtomicCheckpointIO`. As with Lightning's
+    callback, a ``fit`` that finishes removes it.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self, dirpath: _PATH | None = None, filename: str = 'on_exception'
+    ) -> None:
+        """Initialize a new CheckpointOnException instance.
+
+        Args:
+            dirpath: Directory of the checkpoint (defaults to the ModelCheckpoint's).
+            filename: Name of the checkpoint file, without the ``.ckpt`` extension.
+
+        Raises:
+            ValueError: If *filename* is empty.
+        """
+        if not filename:
+            raise ValueError('CheckpointOnException filename must not be empty')
+        self.dirpath = dirpath
+        self.filename = filename
+        self._in_step = False
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Start outside a training step.
+
+        Args:
+            trainer: The trainer.
+            pl_module: The module being trained.
+        """
+        self._in_step = False
+
+    def on_train_batch_start(
+        self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        """Note that a training step has started.
+
+        Args:
+            trainer: The trainer.
+            pl_module: The module being trained.
+            batch: The batch.
+            batch_idx: Its index in the epoch.
+        """
+        self._in_step = True
+
+    def on_train_batch_end(
+        self,
+        trainer: Trainer,
+        pl_module: LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        """Note that the training step has finished (optimiser step included).
+
+        Args:
+            trainer: The trainer.
+            pl_module: The module being trained.
+            outputs: The step's outputs.
+            batch: The batch.
+            batch_idx: Its index in the epoch.
+        """
+        self._in_step = False
+
+    def ckpt_path(self, trainer: Trainer) -> str:
+        """Path of the checkpoint.
+
+        Args:
+            trainer: The trainer.
+
+        Returns:
+            ``<dirpath>/<filename>.ckpt``, with the default directory resolved.
+        """
+        dirpath = self.dirpath
+        if dirpath is None:
+            callback = _model_checkpoint(trainer)
+            dirpath = callback.dirpath if callback is not None else None
+        if dirpath is None:
+            dirpath = os.path.join(trainer.default_root_dir, 'checkpoints')
+        return os.path.join(dirpath, f'{self.filename}.ckpt')
+
+    def on_exception(
+        self, trainer: Trainer, pl_module: LightningModule, exception: BaseException
+    ) -> None:
+        """Save the state and annotate the exception.
+
+        Args:
+            trainer: The trainer.
+            pl_module: The module being trained.
+            exception: The exception that stopped the run.
+        """
+        if trainer.state.fn != TrainerFn.FITTING:
+            return
+        notes = []
+        if _is_worker_crash(exception):
+            notes.append(
+                'A DataLoader worker process died. The usual cause is the '
+                'out-of-memory killer (see `dmesg`): lower data num_workers or '
+                'batch_size; with num_workers=0 a Python error in the dataset is '
+                'raised in the main process instead.'
+            )
+        resume_from = None
+        step = trainer.global_step
+        if step == 0:
+            notes.append('No checkpoint was saved: training had not made a step.')
+        elif self._in_step:
+            notes.append(
+                'Not saving a checkpoint on the exception: it interrupted a '
+                'training step, whose state may be half updated.'
+            )
+        elif trainer.world_size > 1:
+            notes.append(
+                'Not saving a checkpoint on the exception in a multi-process run '
+                '(every process would have to take part).'
+            )
+        else:
+            path = self.ckpt_path(trainer)
+            try:
+                trainer.save_checkpoint(path)
+            except (OSError, RuntimeError) as err:
+                notes.append(f'Saving {path} failed too: {err}')
+            else:
+                resume_from = path
+                notes.append(
+                    f'The training state at global step {step} was saved to {path}.'
+                )
+        callback = _model_checkpoint(trainer)
+        last = callback.last_model_path if callback is not None else ''
+        if resume_from is None and last:
+            resume_from = last
+            notes.append(f'The last checkpoint is {last}.')
+        if resume_from is not None:
+            notes.append(
+                'Resume with `torchgeo fit --config <config> --ckpt_path '
+                f"{resume_from}` or `trainer.fit(model, datamodule, ckpt_path='"
+                f"{resume_from}')`."
+            )
+        for note in notes:
+            exception.add_note(note)
+        if isinstance(exception, KeyboardInterrupt):
+            log.error(' '.join(notes))
+
+    def teardown(
+        self, trainer: Trainer, pl_module: LightningModule, stage: str
+    ) -> None:
+        """Remove the checkpoint of an earlier failure once ``fit`` has finished.
+
+        Lightning does not call it when ``fit`` fails.
+
+        Args:
+            trainer: The trainer.
+            pl_module: The module that was trained.
+            stage: The stage that ends; only ``'fit'`` removes anything.
+        """
+        if stage == 'fit':
+            trainer.strategy.remove_checkpoint(self.ckpt_path(trainer))
+
+
+class SkippedSamplesMonitor(Callback):
+    """Log and report the samples that data loading left out of batches.
+
+    :class:`~torchgeo_geossl.datasets.TemporalViewsDataset` counts skipped samples
+    in its ``stats``, but DataLoader workers hold their own copies of the dataset,
+    so those counts never reach the main process. The batches do: each carries
+    ``skipped`` (:func:`~torchgeo_geossl.datasets.stack_samples_skipping`). This
+    callback logs their sum per epoch as ``train_skipped_samples``, warns at the
+    end of an epoch that skipped samples, and keeps the total over the run in
+    :attr:`total` (saved in checkpoints).
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self) -> None:
+        """Initialize a new SkippedSamplesMonitor instance."""
+        #: Samples skipped since the start of the run (including resumed parts).
+        self.total = 0
+        self._epoch_skipped = 0
+        self._epoch_seen = 0
+
+    def on_train_epoch_start(
+        self, trainer: Trainer, pl_module: LightningModule
+    ) -> None:
+        """Reset the epoch's counts.
+
+        Args:
+            trainer: The trainer.
+            pl_module: The module being trained.
+        """
+        self._epoch_skipped = 0
+        self._epoch_seen = 0
+
+    def on_train_batch_start(
+        self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        """Count and log the batch's skipped samples.
+
+        Args:
+            trainer: The trainer.
+            pl_module: The module being trained.
+            batch: The batch, a dict with ``skipped`` when the collate function
+                adds it.
+            batch_idx: Index of the batch.
+        """
+        skipped = batch.get('skipped') if isinstance(batch, dict) else None
+        if not isinstance(skipped, Tensor):
+            return
+        count = int(skipped.sum())
+        image = batch.get('image')
+        self._epoch_seen += count + (len(image) if isinstance(image, Tensor) else 0)
+        self._epoch_skipped += count
+        self.total += count
+        pl_module.log(
+            'train_skipped_samples',
+            float(count),
+            on_step=False,
+            on_epoch=True,
+            reduce_fx='sum',
+            sync_dist=True,
+            batch_size=1,
+        )
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Warn if samples were skipped in this epoch.
+
+        Args:
+            trainer: The trainer.
+            pl_module: The module being trained.
+        """
+        if self._epoch_skipped:
+            rank_zero_warn(
+                f'{self._epoch_skipped} of {self._epoch_seen} samples of epoch '
+                f'{trainer.current_epoch} were skipped ({self.total} in the run so '
+                'far; logged as train_skipped_samples). The warnings of the data '
+                'loader (its worker processes print them) name the files and '
+                'reasons.'
+            )
+
+    def state_dict(self) -> dict[str, Any]:
+        """The run's total, for checkpoints.
+
+        Returns:
+            ``{'total': total}``.
+        """
+        return {'total': self.total}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the run's total from a checkpoint.
+
+        Args:
+            state_dict: A dict from :meth:`state_dict`.
+        """
+        self.total = int(state_dict.get('total', 0))
