@@ -123,6 +123,7 @@ import torch.nn.functional as F
 from lightning.pytorch import Callback, LightningModule, Trainer
 from machine import describe_machine
 from matplotlib import pyplot as plt
+from real_data import ColoradoLandsat
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
@@ -327,19 +328,6 @@ class OSCDCities(RasterDataset):
             raise BadInputError(msg) from err
         start = pd.Timestamp(day)
         return start, start + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
-
-
-class ColoradoLandsat(RasterDataset):
-    """Landsat-5/7 surface reflectance b3, b4, b5 of the Colorado time series."""
-
-    filename_glob = 'L*_b3.tif'
-    filename_regex = (
-        r'^L[ET][57]\d{6}(?P<date>\d{7})[A-Z]{3}\d{2}_(?P<band>b3|b4|b5)\.tif$'
-    )
-    date_format = '%Y%j'
-    separate_files = True
-    all_bands = ('b3', 'b4', 'b5')
-    nodata = -9999
 
 
 @dataclass

@@ -70,7 +70,8 @@ import shapely
 from machine import describe_machine
 from matplotlib import pyplot as plt
 from pyproj import CRS
-from torchgeo.datasets import GeoDataset, RasterDataset
+from real_data import ColoradoLandsat
+from torchgeo.datasets import GeoDataset
 from torchgeo.datasets.utils import GeoSlice, Sample
 from torchgeo.samplers import RandomPatchSampler, RandomTimestampSampler
 
@@ -120,18 +121,6 @@ DEFINITIONS = {
 # and patches straddling synthetic tiles of different dates are skipped (counted).
 warnings.filterwarnings('ignore', message='random_sampler @ sequential_sampler')
 warnings.filterwarnings('ignore', message='TemporalViewSampler skipping')
-
-
-class ColoradoLandsat(RasterDataset):
-    """Landsat-5/7 reflectance (b3, b4, b5) of the Colorado series (README recipe)."""
-
-    filename_glob = 'L*_b3.tif'
-    filename_regex = (
-        r'^L[ET][57]\d{6}(?P<date>\d{7})[A-Z]{3}\d{2}_(?P<band>b3|b4|b5)\.tif$'
-    )
-    date_format = '%Y%j'
-    separate_files = True
-    all_bands = ('b3', 'b4', 'b5')
 
 
 class SyntheticIndex(GeoDataset):

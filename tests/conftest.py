@@ -1,12 +1,16 @@
 """Shared fixtures: tiny dated GeoTIFF time series written on the fly."""
 
 import datetime as dt
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import rasterio
+import torch
+import torch.multiprocessing as mp
 from rasterio.transform import from_origin
 from torchgeo.datasets import RasterDataset
 
@@ -114,3 +118,31 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip('../shared/data is not present')
     return SHARED_DATA
+
+
+def run_gloo_workers(
+    worker: Callable[[int, str, str], None],
+    out_dir: Path,
+    nprocs: int = 2,
+    timeout_s: float = 120.0,
+) -> list[Any]:
+    """Run ``worker(rank, init_dir, out_dir)`` in *nprocs* spawned processes.
+
+    Each worker initialises a gloo process group (file store under ``init_dir``)
+    and saves its results to ``out_dir/rank<r>.pt``, which are returned in rank
+    order. Fails the test if the workers do not finish within *timeout_s*.
+    """
+    context = mp.start_processes(
+        worker,
+        args=(str(out_dir / 'init'), str(out_dir)),
+        nprocs=nprocs,
+        join=False,
+        start_method='spawn',
+    )
+    deadline = time.monotonic() + timeout_s
+    while not context.join(timeout=1.0):
+        if time.monotonic() > deadline:
+            for process in context.processes:
+                process.terminate()
+            pytest.fail(f'distributed workers did not finish within {timeout_s} s')
+    return [torch.load(out_dir / f'rank{rank}.pt') for rank in range(nprocs)]

@@ -13,7 +13,10 @@ from typing import Any
 
 import pandas as pd
 import torch
+import torch.distributed as dist
 from torch import Tensor
+
+from .models.distributed import world_size
 
 #: Number of offending samples described in full in a message.
 _SHOWN = 3
@@ -147,7 +150,9 @@ def check_finite_loss(loss: Tensor, batch: Mapping[str, Any], step: int) -> None
     and the queues as they were after the previous step (only a momentum encoder
     has moved, by one moving-average step towards the unchanged online encoder),
     which is what a checkpoint written on the exception holds. Costs one device
-    synchronisation per step.
+    synchronisation per step. Under DDP the processes agree first (one all-reduce
+    of a flag): every process raises together, instead of the others waiting for
+    the one that stopped in the next collective until its timeout.
 
     Args:
         loss: The training loss.
@@ -159,7 +164,19 @@ def check_finite_loss(loss: Tensor, batch: Mapping[str, Any], step: int) -> None
 
     .. versionadded:: 0.1
     """
-    if bool(torch.isfinite(loss.detach()).all()):
+    finite = torch.isfinite(loss.detach()).all()
+    if world_size() > 1:
+        flag = finite.to(torch.int32).reshape(1)
+        everywhere = flag.clone()
+        dist.all_reduce(everywhere, op=dist.ReduceOp.MIN)
+        if bool(flag) and not bool(everywhere):
+            msg = (
+                f'the training loss is NaN or infinite on another process at global '
+                f'step {step} (its error describes the batch); stopped before the '
+                'optimiser step and the queue update'
+            )
+            raise NonFiniteError(msg)
+    if bool(finite):
         return
     size = next((len(v) for v in batch.values() if isinstance(v, Tensor) and v.ndim), 0)
     shown = '; '.join(describe_sample(batch, i) for i in range(min(size, _SHOWN)))

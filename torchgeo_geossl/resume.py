@@ -12,6 +12,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from numpy.random import SeedSequence
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from .models.distributed import world_size
 from .samplers.distributed import ResumableSampler
 
 #: Spawn key of the per-epoch seed of DataLoader workers.
@@ -125,7 +126,7 @@ class ResumableDataLoader(DataLoader[Any]):
         consumed = batches * (self.batch_size or 1)
         sampler = self._resumable.state_at(consumed)
         processes: list[Any] = [sampler]
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        if world_size() > 1:
             processes = [None] * dist.get_world_size()
             dist.all_gather_object(processes, sampler)
         return {'batches': batches, 'sampler': sampler, 'processes': processes}
@@ -163,8 +164,9 @@ class ResumableDataLoader(DataLoader[Any]):
         rank = self._resumable.rank
         if len(processes) > rank and processes[rank]['num_replicas'] == len(processes):
             sampler = processes[rank]
-        self._resumable.load_state_dict(sampler)
-        self._resume = (int(sampler['epoch']), int(state['batches']))
+        resumed = self._resumable.load_state_dict(sampler)
+        # an epoch the sampler restarts counts its batches from 0 again
+        self._resume = (int(sampler['epoch']), int(state['batches']) if resumed else 0)
 
 
 def get_rng_states() -> dict[str, Any]:
@@ -260,10 +262,8 @@ class RestoreRNGState(Callback):
     from the seed they share and its rank (:func:`seed_process`), at the same
     point: the processes then augment differently, reproducibly per seed.
 
-    :class:`~torchgeo_geossl.trainers.GeoMoCoTask`,
-    :class:`~torchgeo_geossl.trainers.SeCoTask` and
-    :class:`~torchgeo_geossl.trainers.CSPTask` add it themselves
-    (``configure_callbacks``).
+    Every trainer of this package adds it itself
+    (:class:`~torchgeo_geossl.trainers.ReliableTrainingMixin`).
 
     .. versionadded:: 0.1
     """
@@ -282,7 +282,7 @@ class RestoreRNGState(Callback):
             ``{'processes': [states of rank 0, rank 1, ...]}``.
         """
         states = get_rng_states()
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        if world_size() > 1:
             gathered: list[Any] = [None] * dist.get_world_size()
             dist.all_gather_object(gathered, states)
             return {'processes': gathered}

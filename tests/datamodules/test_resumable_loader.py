@@ -91,6 +91,27 @@ def test_other_samplers_restart_the_epoch() -> None:
         loader().load_state_dict({'epoch': 0})
 
 
+def test_a_restarted_epoch_counts_its_batches_from_zero() -> None:
+    two = ResumableDataLoader(
+        DATA,
+        sampler=ShardedIndexSampler(DATA, num_replicas=2, rank=0, seed=1),
+        batch_size=2,
+    )
+    iterator = iter(two)
+    for _ in range(3):
+        next(iterator)
+    state = two.state_dict()
+    assert state['batches'] == 3
+
+    one = loader()  # one process: the position of two does not apply
+    with pytest.warns(UserWarning, match='written by 2 processes.*restarts'):
+        one.load_state_dict(state)
+    iterator = iter(one)
+    next(iterator)
+    assert one.state_dict()['batches'] == 1
+    assert one.state_dict()['sampler']['consumed'] == 3
+
+
 def draws() -> tuple[float, float, float]:
     return torch.rand(1).item(), float(np.random.rand()), random.random()
 

@@ -353,6 +353,21 @@ def test_band_counts_checked_on_read(tmp_path: Path) -> None:
     assert 'site_20210115.tif' in message  # the reference, first of the index
 
 
+def test_transforms_may_change_the_band_count(tmp_path: Path) -> None:
+    dates = monthly(2)
+    write_series(tmp_path, dates=dates)
+
+    def add_index(sample: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        image = sample['image']
+        ratio = (image[3:4] - image[2:3]) / (image[3:4] + image[2:3])
+        return {**sample, 'image': torch.cat([image, ratio])}
+
+    views = TemporalViewsDataset(SeriesDataset(tmp_path, transforms=add_index))
+    sample = views[ViewsQuery(X, Y, (day(dates[0]), day(dates[1])))]
+    assert sample is not None
+    assert sample['image'].shape[1] == 5
+
+
 def test_invalid_options(tmp_path: Path) -> None:
     write_series(tmp_path, dates=monthly(1))
     ds = SeriesDataset(tmp_path)

@@ -1,12 +1,11 @@
 import datetime
 import os
-import time
 from pathlib import Path
 
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
+from conftest import run_gloo_workers
 
 from torchgeo_geossl.models import (
     NegativeQueue,
@@ -85,21 +84,7 @@ def worker(rank: int, init_file: str, out_dir: str) -> None:
     not dist.is_available() or not dist.is_gloo_available(), reason='needs gloo'
 )
 def test_two_processes_share_one_queue(tmp_path: Path) -> None:
-    context = mp.start_processes(
-        worker,
-        args=(str(tmp_path / 'init'), str(tmp_path)),
-        nprocs=WORLD_SIZE,
-        join=False,
-        start_method='spawn',
-    )
-    deadline = time.monotonic() + TIMEOUT_S
-    while not context.join(timeout=1.0):
-        if time.monotonic() > deadline:
-            for process in context.processes:
-                process.terminate()
-            pytest.fail(f'distributed workers did not finish within {TIMEOUT_S} s')
-
-    results = [torch.load(tmp_path / f'rank{rank}.pt') for rank in range(WORLD_SIZE)]
+    results = run_gloo_workers(worker, tmp_path, WORLD_SIZE, TIMEOUT_S)
     assert [r['world_size'] for r in results] == [2, 2]
     # Step 0 wrote rank 0's 0, 1 then rank 1's 10, 11, 12 at slots 0-4; step 1 wrote
     # rank 0's 100, 101 at slots 5, 6 and rank 1's 110, 111 at slots 0, 1.

@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -19,13 +18,14 @@ from typing import Any
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
+from conftest import run_gloo_workers
 from lightning.pytorch import Callback, LightningModule, Trainer
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 import torchgeo_geossl.trainers.seco as seco_module
 from torchgeo_geossl.datasets import generate_demo_data
+from torchgeo_geossl.faults import NonFiniteError, check_finite_loss
 from torchgeo_geossl.losses.csp import InBatchLocationImageLoss, SimCSELoss
 from torchgeo_geossl.models import NegativeQueue
 from torchgeo_geossl.models.distributed import (
@@ -135,7 +135,9 @@ def test_torchgeo_fit_with_ddp(name: str, demo_root: Path, tmp_path: Path) -> No
         '--data.init_args.num_workers=0',
         *overrides,
     ]
-    path = [str(Path(__file__).parent), os.environ.get('PYTHONPATH', '')]
+    # the recorder's module, and the conftest it imports
+    here = Path(__file__).parent
+    path = [str(here), str(here.parent), os.environ.get('PYTHONPATH', '')]
     env = {**os.environ, 'PYTHONPATH': os.pathsep.join(path), 'OMP_NUM_THREADS': '1'}
     # the configs write logs and checkpoints under relative paths: run in tmp_path
     result = subprocess.run(
@@ -402,6 +404,12 @@ def worker(rank: int, init_file: str, out_dir: str) -> None:
     torch.set_num_threads(1)
     try:
         result: dict[str, Any] = {}
+        # a NaN loss on rank 1 only: both processes stop at the same step
+        loss = torch.tensor(float('nan') if rank else 1.0)
+        try:
+            check_finite_loss(loss, {'point': torch.zeros(2, 2)}, step=7)
+        except NonFiniteError as err:
+            result['nonfinite'] = str(err)
         # gather_with_grad / concat_all_gather with local_first and uneven rows
         x = torch.full((2 + rank, 3), float(rank + 1), requires_grad=True)
         gathered = gather_with_grad(x, local_first=True)
@@ -438,20 +446,17 @@ def ranks(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     if not dist.is_available() or not dist.is_gloo_available():
         pytest.skip('needs gloo')
     out = tmp_path_factory.mktemp('ddp_ranks')
-    context = mp.start_processes(
-        worker,
-        args=(str(out / 'init'), str(out)),
-        nprocs=WORLD_SIZE,
-        join=False,
-        start_method='spawn',
+    return run_gloo_workers(worker, out, WORLD_SIZE, TIMEOUT_S)
+
+
+@pytest.mark.slow
+def test_a_nan_loss_on_one_process_stops_every_process(
+    ranks: list[dict[str, Any]],
+) -> None:
+    assert 'NaN or infinite on another process at global step 7' in ranks[0].get(
+        'nonfinite', ''
     )
-    deadline = time.monotonic() + TIMEOUT_S
-    while not context.join(timeout=1.0):
-        if time.monotonic() > deadline:
-            for process in context.processes:
-                process.terminate()
-            pytest.fail(f'distributed workers did not finish within {TIMEOUT_S} s')
-    return [torch.load(out / f'rank{rank}.pt') for rank in range(WORLD_SIZE)]
+    assert 'the training loss is nan at global step 7' in ranks[1].get('nonfinite', '')
 
 
 @pytest.mark.slow
@@ -646,3 +651,8 @@ def test_learning_rate_scales_with_the_global_batch() -> None:
     )
     # 16 per process × 4 processes × 2 accumulated batches = 128 = 256 / 2
     assert task.effective_lr() == pytest.approx(0.03 / 2)
+    # a training batch size of its own wins over the data module's batch_size
+    task._trainer.datamodule = SimpleNamespace(  # type: ignore[union-attr]
+        batch_size=16, train_batch_size=32
+    )
+    assert task.effective_lr() == pytest.approx(0.03)

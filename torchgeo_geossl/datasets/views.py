@@ -134,10 +134,15 @@ def _expected_channels(dataset: GeoDataset) -> int | None:
 
     Returns:
         The number of selected bands, or the band count of the first file(s) of the
-        index when the dataset reads every band; None for other datasets (the first
-        view read sets the reference then) or unreadable files.
+        index when the dataset reads every band; None for other datasets, datasets
+        with transforms (which may add or drop bands) and unreadable files: the
+        first view read sets the reference then.
     """
-    if not isinstance(dataset, RasterDataset) or not dataset.is_image:
+    if (
+        not isinstance(dataset, RasterDataset)
+        or not dataset.is_image
+        or dataset.transforms is not None
+    ):
         return None
     if not dataset.separate_files and dataset.band_indexes:
         return len(dataset.band_indexes)

@@ -69,8 +69,11 @@ class ResumableSampler(Protocol):
     def state_at(self, consumed: int) -> dict[str, int]:
         """The state after *consumed* items of the current epoch were used."""
 
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        """Make the next iteration of ``state['epoch']`` resume after its items."""
+    def load_state_dict(self, state: dict[str, int]) -> bool:
+        """Make the next iteration of ``state['epoch']`` resume after its items.
+
+        Returns True if it will, False if the epoch restarts from its beginning.
+        """
 
 
 def shared_seed(seed: int | None, num_replicas: int) -> int:
@@ -152,7 +155,7 @@ class _ResumableShards(DistributedSampler[T]):
             self._resume = None
         super().set_epoch(epoch)
 
-    def load_state_dict(self, state: dict[str, int]) -> None:
+    def load_state_dict(self, state: dict[str, int]) -> bool:
         """Make the next iteration of ``state['epoch']`` skip the consumed items.
 
         The consumed items are not loaded again (and :class:`ShardedGeoSampler`
@@ -160,6 +163,11 @@ class _ResumableShards(DistributedSampler[T]):
 
         Args:
             state: A :meth:`state_at` of this kind of sampler.
+
+        Returns:
+            True if the next iteration resumes after the consumed items; False if
+            the epoch restarts from its beginning (the state was written by
+            another number of processes or with another seed; a warning says so).
 
         Raises:
             ValueError: If *state* lacks keys.
@@ -181,7 +189,7 @@ class _ResumableShards(DistributedSampler[T]):
                 UserWarning,
                 stacklevel=2,
             )
-            return
+            return False
         if state['seed'] != self.seed:
             if self._seed_given:
                 warnings.warn(
@@ -191,9 +199,10 @@ class _ResumableShards(DistributedSampler[T]):
                     UserWarning,
                     stacklevel=2,
                 )
-                return
+                return False
             self.seed = int(state['seed'])
         self._resume = (self.epoch, int(state['consumed']), int(state['position']))
+        return True
 
     def _start(self) -> tuple[int, int]:
         """Where this iteration starts; forgets the resume position.

@@ -4,6 +4,7 @@ from .csp import CSPTask, build_location_encoder, load_location_encoder
 from .gassl import GeoMoCoTask
 from .geoprior import GeoPriorTask
 from .momentum import MomentumContrastTask
+from .reliable import ReliableTrainingMixin
 from .seco import SeCoTask
 
 __all__ = (
@@ -11,6 +12,7 @@ __all__ = (
     'GeoMoCoTask',
     'GeoPriorTask',
     'MomentumContrastTask',
+    'ReliableTrainingMixin',
     'SeCoTask',
     'build_location_encoder',
     'load_location_encoder',

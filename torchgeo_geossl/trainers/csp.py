@@ -9,14 +9,12 @@ import lightning.pytorch.utilities.types
 import timm
 import torch
 import torch.nn.functional as F
-from lightning.pytorch import Callback
 from torch import Tensor, nn
 from torch.optim import Adam
 from torchgeo.datasets.utils import Sample
 from torchgeo.models import get_weight
 from torchgeo.tasks import BaseTask
 
-from ..checkpoint import use_atomic_io
 from ..export import load_backbone
 from ..faults import check_finite_loss
 from ..location.encoder import LocationEncoder
@@ -28,13 +26,13 @@ from ..losses.csp import (
     sample_uniform_sphere,
 )
 from ..models.distributed import concat_all_gather
-from ..resume import RestoreRNGState
+from .reliable import ReliableTrainingMixin
 
 #: State-dict prefix of the location encoder in CSPTask checkpoints.
 LOCATION_PREFIX = 'location_encoder.'
 
 
-class CSPTask(BaseTask):
+class CSPTask(ReliableTrainingMixin, BaseTask):
     """CSP: contrastive pre-training of a location encoder against images.
 
     Contrastive Spatial Pre-training (Mai et al., ICML 2023, arXiv 2305.01118) is a
@@ -484,10 +482,6 @@ class CSPTask(BaseTask):
                 )
         return loss
 
-    def on_train_start(self) -> None:
-        """Write checkpoints atomically (:func:`~torchgeo_geossl.checkpoint.use_atomic_io`)."""
-        use_atomic_io(self.trainer)
-
     def validation_step(
         self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
     ) -> None:
@@ -538,15 +532,6 @@ class CSPTask(BaseTask):
             k: v.detach().cpu().clone()
             for k, v in self.location_encoder.state_dict().items()
         }
-
-    def configure_callbacks(self) -> list[Callback]:
-        """Callbacks that every run of this task uses.
-
-        Returns:
-            :class:`~torchgeo_geossl.resume.RestoreRNGState`, so that a run resumed
-            from a checkpoint draws the same augmentations as an uninterrupted one.
-        """
-        return [RestoreRNGState()]
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Store the method and backbone under ``checkpoint['geossl']``.

@@ -15,6 +15,7 @@ from torchgeo.tasks import BaseTask
 from ..location.encoder import LocationEncoder
 from ..losses.csp import sample_uniform_sphere
 from ..losses.geoprior import PresenceOnlyLoss
+from .reliable import ReliableTrainingMixin
 
 #: Prefix of the location encoder's tensors in checkpoints of CSPTask and GeoPriorTask.
 ENCODER_PREFIX = 'location_encoder.'
@@ -58,7 +59,7 @@ def _encoder_state_from_file(path: str | os.PathLike[str]) -> dict[str, Tensor]:
     return encoder
 
 
-class GeoPriorTask(BaseTask):
+class GeoPriorTask(ReliableTrainingMixin, BaseTask):
     r"""Train a geographical prior :math:`\sigma(W_y^\top e(x))` on presence-only data.
 
     The downstream task of CSP (Mai et al., ICML 2023, arXiv 2305.01118, Sec. 4):

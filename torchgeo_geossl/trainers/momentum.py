@@ -6,7 +6,6 @@ import lightning.pytorch.utilities.types
 import timm
 import torch
 import torch.nn.functional as F
-from lightning.pytorch import Callback
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torch.optim import SGD
@@ -14,13 +13,12 @@ from torch.optim.lr_scheduler import CosineAnnealingLR, LRScheduler, MultiStepLR
 from torchgeo.datasets.utils import Sample
 from torchgeo.tasks import BaseTask
 
-from ..checkpoint import use_atomic_io
 from ..models import copy_as_momentum, update_momentum
 from ..models.distributed import forward_shuffled
-from ..resume import RestoreRNGState
+from .reliable import ReliableTrainingMixin
 
 
-class MomentumContrastTask(BaseTask):
+class MomentumContrastTask(ReliableTrainingMixin, BaseTask):
     """Base class of the MoCo-v2 family: encoder, EMA key encoder, optimiser.
 
     Holds what GASSL (:class:`~torchgeo_geossl.trainers.GeoMoCoTask`) and SeCo share
@@ -162,10 +160,6 @@ class MomentumContrastTask(BaseTask):
             'is the reference approach'
         )
 
-    def on_train_start(self) -> None:
-        """Write checkpoints atomically (:func:`~torchgeo_geossl.checkpoint.use_atomic_io`)."""
-        use_atomic_io(self.trainer)
-
     def momentum_update(self, pairs: list[tuple[nn.Module, nn.Module]]) -> None:
         """Move each momentum module towards its online module.
 
@@ -223,7 +217,8 @@ class MomentumContrastTask(BaseTask):
     def effective_lr(self) -> float:
         """Learning rate scaled linearly with the global batch size.
 
-        The global batch is the data module's ``batch_size`` (per process) × the
+        The global batch is the data module's training batch size
+        (``train_batch_size`` if set, else ``batch_size``; per process) × the
         number of processes (devices × nodes) × ``accumulate_grad_batches``: the
         samples over which one optimiser step averages the gradient (DDP averages
         the processes' gradients, Lightning divides accumulated losses), as in
@@ -238,7 +233,9 @@ class MomentumContrastTask(BaseTask):
         datamodule = (
             getattr(self.trainer, 'datamodule', None) if self._trainer else None
         )
-        batch_size = getattr(datamodule, 'batch_size', None)
+        batch_size = getattr(datamodule, 'train_batch_size', None) or getattr(
+            datamodule, 'batch_size', None
+        )
         if not reference or not isinstance(batch_size, int):
             return lr
         trainer = self.trainer
@@ -294,15 +291,6 @@ class MomentumContrastTask(BaseTask):
             Backbone features ``[B, d]`` of view 0.
         """
         return self.forward(self.views_from_batch(batch)[:, 0])
-
-    def configure_callbacks(self) -> list[Callback]:
-        """Callbacks that every run of this task uses.
-
-        Returns:
-            :class:`~torchgeo_geossl.resume.RestoreRNGState`, so that a run resumed
-            from a checkpoint draws the same augmentations as an uninterrupted one.
-        """
-        return [RestoreRNGState()]
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Store what the backbone was trained on under ``checkpoint['geossl']``.
