@@ -30,6 +30,21 @@ stamp_of() {
     cat "$root/pyproject.toml" "$root/scripts/bootstrap.sh" | sha256sum | cut -d' ' -f1
 }
 
+# A fresh environment holds PyTorch's CUDA build (about 6.5 GB installed, plus the downloaded
+# wheels while pip unpacks them). Say so before pip fails half-way with "No space left on device".
+need_gib="${GEOSSL_MIN_FREE_GIB:-8}"
+check_free_space() {
+    local dir="$1" free_kib
+    free_kib="$(df -Pk "$dir" | awk 'NR == 2 {print $4}')"
+    if [ -n "$free_kib" ] && [ "$free_kib" -lt $((need_gib * 1024 * 1024)) ]; then
+        echo "error: installing PyTorch and the other dependencies into $venv needs about" \
+            "$need_gib GiB free, but the file system of $dir has only" \
+            "$((free_kib / 1024)) MiB free; free some space or set GEOSSL_VENV to a" \
+            "directory on a larger disk" >&2
+        exit 1
+    fi
+}
+
 if [ ! -x "$venv/bin/python" ]; then
     python="$(find_python)" || {
         echo "error: torchgeo-geossl needs Python >= 3.12; set GEOSSL_PYTHON=/path/to/python3.12" >&2
@@ -44,6 +59,7 @@ if [ "$(cat "$venv/.geossl-stamp" 2>/dev/null)" != "$(stamp_of)" ]; then
     log="$venv/.geossl-install.log"
     "$venv/bin/python" -m pip install --quiet --upgrade pip >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
     if ! "$venv/bin/python" -c 'import torch, torchvision' 2>/dev/null; then
+        check_free_space "$venv"
         "$venv/bin/python" -m pip install torch==2.14.1 torchvision==0.29.1 >>"$log" 2>&1 || { cat "$log" >&2; exit 1; }
     fi
     "$venv/bin/python" -m pip install -e "$root[tests,style,docs]" >>"$log" 2>&1 || { cat "$log" >&2; exit 1; }
