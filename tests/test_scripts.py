@@ -35,7 +35,12 @@ def bootstrap(venv: Path, min_free_gib: int) -> subprocess.CompletedProcess[str]
         'GEOSSL_MIN_FREE_GIB': str(min_free_gib),
     }
     return subprocess.run(
-        ['bash', str(BOOTSTRAP)], env=env, capture_output=True, text=True, timeout=60
+        ['bash', str(BOOTSTRAP)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 

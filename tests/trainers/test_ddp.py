@@ -9,6 +9,7 @@ losses' steps by hand, compared with one process on the concatenated batch.
 import datetime
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -69,7 +70,7 @@ class StepRecorder(Callback):
         batch: Any,
         batch_idx: int,
     ) -> None:
-        """Save queues, parameters, locations and learning rate of this process."""
+        """Save queues, parameters, locations, loss and lr of this process and step."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         trainable = torch.cat(
             [p.detach().flatten() for p in pl_module.parameters() if p.requires_grad]
@@ -80,10 +81,12 @@ class StepRecorder(Callback):
             'queues': [(q.queue.clone(), int(q.ptr)) for q in queues],
             'params': torch.stack([trainable.sum(), trainable.square().sum()]),
             'point': batch['point'].clone(),
+            'loss': outputs['loss'].detach().clone(),
             'lr': trainer.optimizers[0].param_groups[0]['lr'],
             'rng': torch.get_rng_state(),
         }
-        torch.save(record, self.out_dir / f'rank{trainer.global_rank}_{batch_idx}.pt')
+        name = f'rank{trainer.global_rank}_{trainer.global_step}.pt'
+        torch.save(record, self.out_dir / name)
 
 
 @pytest.fixture(scope='module')
@@ -101,12 +104,10 @@ CLI_CASES = {
 }
 
 
-@needs_gloo
-@pytest.mark.slow
-@pytest.mark.parametrize('name', list(CLI_CASES))
-def test_torchgeo_fit_with_ddp(name: str, demo_root: Path, tmp_path: Path) -> None:
-    config, checkpoints, overrides, num_queues = CLI_CASES[name]
-    records_dir = tmp_path / 'records'
+def fit_with_ddp(
+    config: str, cwd: Path, records_dir: Path, max_steps: int, arguments: list[str]
+) -> None:
+    """Run ``torchgeo fit --config <config>`` on 2 CPU processes in *cwd*."""
     recorder = {
         'class_path': 'test_ddp.StepRecorder',
         'init_args': {'out_dir': str(records_dir)},
@@ -121,28 +122,23 @@ def test_torchgeo_fit_with_ddp(name: str, demo_root: Path, tmp_path: Path) -> No
         '--trainer.strategy',
         'ddp',
         '--trainer.devices',
-        '2',
+        str(WORLD_SIZE),
         '--trainer.accelerator',
         'cpu',
         '--trainer.max_steps',
-        '2',
+        str(max_steps),
         '--trainer.enable_progress_bar=false',
         f'--trainer.callbacks+={json.dumps(recorder)}',
-        f'--data.init_args.root={demo_root}',
-        '--data.init_args.tile_size=64',
-        '--data.init_args.patch_size=32',
-        '--data.init_args.batch_size=4',
-        '--data.init_args.num_workers=0',
-        *overrides,
+        *arguments,
     ]
     # the recorder's module, and the conftest it imports
     here = Path(__file__).parent
     path = [str(here), str(here.parent), os.environ.get('PYTHONPATH', '')]
     env = {**os.environ, 'PYTHONPATH': os.pathsep.join(path), 'OMP_NUM_THREADS': '1'}
-    # the configs write logs and checkpoints under relative paths: run in tmp_path
+    # the configs write logs and checkpoints under relative paths: run in cwd
     result = subprocess.run(
         command,
-        cwd=tmp_path,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -151,8 +147,28 @@ def test_torchgeo_fit_with_ddp(name: str, demo_root: Path, tmp_path: Path) -> No
     )
     assert result.returncode == 0, result.stderr[-5000:]
 
+
+def demo_data_arguments(root: Path) -> list[str]:
+    return [
+        f'--data.init_args.root={root}',
+        '--data.init_args.tile_size=64',
+        '--data.init_args.patch_size=32',
+        '--data.init_args.batch_size=4',
+        '--data.init_args.num_workers=0',
+    ]
+
+
+@needs_gloo
+@pytest.mark.slow
+@pytest.mark.parametrize('name', list(CLI_CASES))
+def test_torchgeo_fit_with_ddp(name: str, demo_root: Path, tmp_path: Path) -> None:
+    config, checkpoints, overrides, num_queues = CLI_CASES[name]
+    records_dir = tmp_path / 'records'
+    arguments = [*demo_data_arguments(demo_root), *overrides]
+    fit_with_ddp(config, tmp_path, records_dir, max_steps=2, arguments=arguments)
+
     records = [
-        [torch.load(records_dir / f'rank{rank}_{step}.pt') for step in range(2)]
+        [torch.load(records_dir / f'rank{rank}_{step + 1}.pt') for step in range(2)]
         for rank in range(WORLD_SIZE)
     ]
     for step in range(2):
@@ -185,6 +201,78 @@ def test_torchgeo_fit_with_ddp(name: str, demo_root: Path, tmp_path: Path) -> No
     assert len(saved) == num_queues
     for queue in saved:
         assert any(torch.equal(queue, other) for other in final)
+
+
+def load_records(records_dir: Path) -> dict[tuple[int, int], Any]:
+    """The :class:`StepRecorder` records of a run, by (rank, global step)."""
+    records = {}
+    for path in records_dir.glob('rank*_*.pt'):
+        rank, step = re.fullmatch(r'rank(\d+)_(\d+)', path.stem).groups()  # type: ignore[union-attr]
+        records[int(rank), int(step)] = torch.load(path)
+    return records
+
+
+RESUME_LENGTH = 24  # 3 steps per epoch: 2 processes × batches of 4
+INTERRUPT_AT = 2  # mid-epoch
+RESUME_TOTAL = 5  # the resumed run crosses the end of epoch 0
+
+
+@needs_gloo
+@pytest.mark.slow
+@pytest.mark.parametrize('name', ['gassl', 'csp'])
+def test_ddp_resume_gives_the_same_losses(
+    name: str, demo_root: Path, tmp_path: Path
+) -> None:
+    config, _, overrides, _ = CLI_CASES[name]
+    arguments = [
+        *demo_data_arguments(demo_root),
+        f'--data.init_args.length={RESUME_LENGTH}',
+        '--trainer.deterministic=true',
+        *overrides,
+    ]
+
+    def run(label: str, max_steps: int, *extra: str) -> dict[tuple[int, int], Any]:
+        cwd, records_dir = tmp_path / label, tmp_path / f'{label}_records'
+        cwd.mkdir()
+        # a checkpoint mid-epoch, as left by an interrupted run (in every run, so
+        # that the runs differ only in max_steps and ckpt_path)
+        interrupt = {
+            'class_path': 'lightning.pytorch.callbacks.ModelCheckpoint',
+            'init_args': {
+                'dirpath': str(cwd / 'interrupted'),
+                'filename': 'interrupted',
+                'every_n_train_steps': INTERRUPT_AT,
+                'save_top_k': -1,
+            },
+        }
+        callback = f'--trainer.callbacks+={json.dumps(interrupt)}'
+        fit_with_ddp(
+            config, cwd, records_dir, max_steps, [*arguments, callback, *extra]
+        )
+        return load_records(records_dir)
+
+    full = run('full', RESUME_TOTAL)
+    run('first', INTERRUPT_AT)
+    checkpoint = tmp_path / 'first' / 'interrupted' / 'interrupted.ckpt'
+    resumed = run('resumed', RESUME_TOTAL, f'--ckpt_path={checkpoint}')
+
+    steps = range(INTERRUPT_AT + 1, RESUME_TOTAL + 1)
+    assert sorted(full) == [(r, s) for r in range(WORLD_SIZE) for s in range(1, 6)]
+    assert sorted(resumed) == [(r, s) for r in range(WORLD_SIZE) for s in steps]
+    for key in sorted(resumed):
+        # the same locations, augmented alike, on every process: the same losses
+        assert torch.equal(resumed[key]['point'], full[key]['point']), key
+        assert torch.equal(resumed[key]['loss'], full[key]['loss']), key
+        assert torch.equal(resumed[key]['rng'], full[key]['rng']), key
+        assert torch.equal(resumed[key]['params'], full[key]['params']), key
+        assert resumed[key]['lr'] == full[key]['lr'], key
+        for (queue, ptr), (ref, ref_ptr) in zip(
+            resumed[key]['queues'], full[key]['queues'], strict=True
+        ):
+            assert ptr == ref_ptr, key
+            assert torch.equal(queue, ref), key
+    # the processes trained on different locations
+    assert not torch.equal(full[0, 3]['point'], full[1, 3]['point'])
 
 
 # ---------------------------------------------------------------------------------
