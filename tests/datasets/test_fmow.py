@@ -14,6 +14,7 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from torchgeo_geossl.datasets.fmow import FMOW_CATEGORIES, FMoW, read_fmow_metadata
+from torchgeo_geossl.datasets.views import ViewReadError
 
 FIXTURE = Path(__file__).resolve().parents[1] / 'data' / 'fmow'
 TRAIN_SITES = ['airport_0', 'airport_2', 'airport_10', 'crop_field_0', 'zoo_0']
@@ -313,7 +314,7 @@ def test_undecodable_image_names_the_file(copy: Path) -> None:
     image = copy / 'train' / 'zoo' / 'zoo_0' / 'zoo_0_1_rgb.jpg'
     image.write_bytes(b'not a jpeg')
     ds = fmow(root=copy, seed=0)
-    with pytest.raises(ValueError, match=rf'cannot decode fMoW image {image}'):
+    with pytest.raises(ViewReadError, match=rf'cannot decode fMoW image {image}'):
         ds[4]
 
 

@@ -8,6 +8,7 @@ import numpy as np
 from torchgeo.datamodules import NonGeoDataModule
 
 from ..datasets.fmow import FMoW
+from ..datasets.views import OnReadError, _check_choice
 from ..location.clusters import GeoClusters
 from .normalize import NormalizeViews
 from .pretraining import PretrainingMixin
@@ -57,6 +58,7 @@ class FMoWDataModule(PretrainingMixin, NonGeoDataModule):
         mean: float | Sequence[float] = IMAGENET_MEAN_255,
         std: float | Sequence[float] = IMAGENET_STD_255,
         seed: int = 0,
+        on_read_error: OnReadError = 'raise',
     ) -> None:
         """Initialize a new FMoWDataModule instance.
 
@@ -77,9 +79,14 @@ class FMoWDataModule(PretrainingMixin, NonGeoDataModule):
             mean: Per-channel (or scalar) mean subtracted on device (0-255 scale).
             std: Per-channel (or scalar) standard deviation divided on device.
             seed: Seed of the k-means fit and of the training order.
+            on_read_error: When a file of a sample cannot be read (corrupt,
+                truncated, missing): raise (``'raise'``), or leave the sample out of
+                its batch with a warning (``'skip'``; see
+                :class:`~torchgeo_geossl.datasets.SkipUnreadable`).
 
         Raises:
-            ValueError: If *geo_clusters* is a negative number, or *std* has a zero.
+            ValueError: If *geo_clusters* is a negative number, *std* has a zero, or
+                *on_read_error* is not ``'raise'`` or ``'skip'``.
         """
         super().__init__(
             FMoW,
@@ -102,6 +109,8 @@ class FMoWDataModule(PretrainingMixin, NonGeoDataModule):
             geo_clusters if isinstance(geo_clusters, int) and geo_clusters > 0 else 0
         )
         self.seed = seed
+        _check_choice('on_read_error', on_read_error, OnReadError)
+        self.on_read_error = on_read_error
         self.normalize = NormalizeViews(mean, std)
         self.mean = self.normalize.mean
         self.std = self.normalize.std

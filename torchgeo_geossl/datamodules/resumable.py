@@ -1,13 +1,15 @@
 """A training loader sharded across processes, seeded per epoch and resumable."""
 
-from typing import Any
+from typing import Any, cast
 
-from torch.utils.data import DataLoader, default_collate
+from torch.utils.data import DataLoader, Dataset, default_collate
 from torchgeo.datamodules import BaseDataModule
 from torchgeo.datamodules.utils import MisconfigurationException
 from torchgeo.datasets.utils import Sample
 from torchgeo.samplers import SpatioTemporalSampler
 
+from ..datasets.skipping import SkipUnreadable
+from ..datasets.views import OnReadError, stack_samples_skipping
 from ..resume import ResumableDataLoader
 from ..samplers.distributed import ShardedGeoSampler, ShardedIndexSampler
 
@@ -32,8 +34,18 @@ class ResumableTrainMixin(BaseDataModule):
     loader's position in checkpoints and resumes mid-epoch from it. Incomplete
     batches are dropped.
 
+    With ``on_read_error = 'skip'``, a map-style training set is wrapped in
+    :class:`~torchgeo_geossl.datasets.SkipUnreadable` and collated with
+    :func:`~torchgeo_geossl.datasets.stack_samples_skipping`: samples whose files
+    cannot be read are left out of their batch, with a warning, and counted in its
+    ``skipped``. (A ``spatial @ temporal`` training set handles its read errors
+    itself: :class:`~torchgeo_geossl.datasets.TemporalViewsDataset`.)
+
     .. versionadded:: 0.1
     """
+
+    #: What to do with a sample whose files cannot be read: ``'raise'`` or ``'skip'``.
+    on_read_error: OnReadError = 'raise'
 
     def train_dataloader(self) -> DataLoader[Sample]:
         """The sharded, resumable training loader.
@@ -52,6 +64,7 @@ class ResumableTrainMixin(BaseDataModule):
         seed = getattr(self, 'seed', None)
         seed = seed if isinstance(seed, int) else None
         composed = getattr(self, 'train_sampler', None)
+        collate_fn = getattr(self, 'collate_fn', default_collate)
         sampler: ShardedGeoSampler | ShardedIndexSampler
         if isinstance(composed, SpatioTemporalSampler):
             sampler = ShardedGeoSampler(
@@ -61,12 +74,15 @@ class ResumableTrainMixin(BaseDataModule):
             sampler = ShardedIndexSampler(
                 dataset, num_replicas=num_replicas, rank=rank, seed=seed
             )
+            if self.on_read_error == 'skip':
+                dataset = cast(Dataset[Sample], SkipUnreadable(dataset))
+                collate_fn = stack_samples_skipping
         return ResumableDataLoader(
             dataset,
             sampler=sampler,
             batch_size=self.train_batch_size or self.batch_size,
             num_workers=self.num_workers,
-            collate_fn=getattr(self, 'collate_fn', default_collate),
+            collate_fn=collate_fn,
             drop_last=True,
             persistent_workers=self.num_workers > 0,
         )

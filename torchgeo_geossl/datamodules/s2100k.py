@@ -9,6 +9,7 @@ from torchgeo.datamodules import NonGeoDataModule
 from torchgeo.datasets import S2100k
 from torchgeo.datasets.utils import Path
 
+from ..datasets.views import OnReadError, _check_choice
 from .normalize import NormalizeViews
 from .pretraining import PretrainingMixin
 
@@ -45,6 +46,7 @@ class S2100kDataModule(PretrainingMixin, NonGeoDataModule):
         mean: float | Sequence[float] = 0.0,
         std: float | Sequence[float] = 10_000.0,
         seed: int = 0,
+        on_read_error: OnReadError = 'raise',
         **kwargs: Any,
     ) -> None:
         """Initialize a new S2100kDataModule instance.
@@ -58,12 +60,17 @@ class S2100kDataModule(PretrainingMixin, NonGeoDataModule):
             mean: Per-band (or scalar) value subtracted on device.
             std: Per-band (or scalar) value divided by on device (10,000: SatCLIP).
             seed: Seed of the random hold-out split and of the training order.
+            on_read_error: When a file of a sample cannot be read (corrupt,
+                truncated, missing): raise (``'raise'``), or leave the sample out of
+                its batch with a warning (``'skip'``; see
+                :class:`~torchgeo_geossl.datasets.SkipUnreadable`).
             **kwargs: Further arguments of :class:`~torchgeo.datasets.S2100k`
                 (``download``, ``checksum``, ``transforms``).
 
         Raises:
-            ValueError: If *val_split_pct* is outside [0, 1), *mode* is given, or
-                *std* has a zero.
+            ValueError: If *val_split_pct* is outside [0, 1), *mode* is given,
+                *std* has a zero, or *on_read_error* is not ``'raise'`` or
+                ``'skip'``.
         """
         if not 0 <= val_split_pct < 1:
             msg = f'val_split_pct must lie in [0, 1), got {val_split_pct}'
@@ -77,6 +84,8 @@ class S2100kDataModule(PretrainingMixin, NonGeoDataModule):
         super().__init__(S2100k, batch_size, num_workers, root=root, **kwargs)
         self.val_split_pct = val_split_pct
         self.seed = seed
+        _check_choice('on_read_error', on_read_error, OnReadError)
+        self.on_read_error = on_read_error
         self.normalize = NormalizeViews(mean, std)
         self.mean = self.normalize.mean
         self.std = self.normalize.std

@@ -8,6 +8,7 @@ from torchgeo.datasets import SeasonalContrastS2
 from torchgeo.datasets.utils import Path
 
 from ..datasets.ssl import SeasonalContrastS2Views, SSL4EOS12Views
+from ..datasets.views import OnReadError, _check_choice
 from .normalize import NormalizeViews
 from .pretraining import PretrainingMixin
 
@@ -87,6 +88,7 @@ class SeasonalContrastS2ViewsDataModule(PretrainingMixin, SeasonalContrastS2Data
         bands: Sequence[str] = SeasonalContrastS2.rgb_bands,
         min_distinct_seasons: int = 3,
         seed: int | None = None,
+        on_read_error: OnReadError = 'raise',
         **kwargs: Any,
     ) -> None:
         """Initialize a new SeasonalContrastS2ViewsDataModule instance.
@@ -102,9 +104,16 @@ class SeasonalContrastS2ViewsDataModule(PretrainingMixin, SeasonalContrastS2Data
             min_distinct_seasons: Locations with fewer distinct seasons are skipped.
             seed: Seed of the season draws, or None for Python's global
                 :mod:`random` module (seeded by ``seed_everything``).
+            on_read_error: When a file of a sample cannot be read (corrupt,
+                truncated, missing): raise (``'raise'``), or leave the sample out of
+                its batch with a warning (``'skip'``; see
+                :class:`~torchgeo_geossl.datasets.SkipUnreadable`).
             **kwargs: Further arguments of
                 :class:`~torchgeo_geossl.datasets.ssl.SeasonalContrastS2Views`
                 (``download``, ``checksum``, ``transforms``).
+
+        Raises:
+            ValueError: If *on_read_error* is not ``'raise'`` or ``'skip'``.
         """
         super().__init__(
             batch_size,
@@ -117,6 +126,8 @@ class SeasonalContrastS2ViewsDataModule(PretrainingMixin, SeasonalContrastS2Data
             seed=seed,
             **kwargs,
         )
+        _check_choice('on_read_error', on_read_error, OnReadError)
+        self.on_read_error = on_read_error
         self.dataset_class = SeasonalContrastS2Views
         self.normalize = seco_normalization(tuple(bands))
 
@@ -155,6 +166,7 @@ class SSL4EOS12ViewsDataModule(PretrainingMixin, SSL4EOS12DataModule):
         seasons: int = 2,
         min_distinct_seasons: int | None = None,
         seed: int | None = None,
+        on_read_error: OnReadError = 'raise',
         **kwargs: Any,
     ) -> None:
         """Initialize a new SSL4EOS12ViewsDataModule instance.
@@ -169,9 +181,16 @@ class SSL4EOS12ViewsDataModule(PretrainingMixin, SSL4EOS12DataModule):
                 (None: *seasons*).
             seed: Seed of the season draws, or None for Python's global
                 :mod:`random` module (seeded by ``seed_everything``).
+            on_read_error: When a file of a sample cannot be read (corrupt,
+                truncated, missing): raise (``'raise'``), or leave the sample out of
+                its batch with a warning (``'skip'``; see
+                :class:`~torchgeo_geossl.datasets.SkipUnreadable`).
             **kwargs: Further arguments of
                 :class:`~torchgeo_geossl.datasets.ssl.SSL4EOS12Views`
                 (``download``, ``checksum``, ``transforms``).
+
+        Raises:
+            ValueError: If *on_read_error* is not ``'raise'`` or ``'skip'``.
         """
         super().__init__(
             batch_size,
@@ -183,6 +202,8 @@ class SSL4EOS12ViewsDataModule(PretrainingMixin, SSL4EOS12DataModule):
             seed=seed,
             **kwargs,
         )
+        _check_choice('on_read_error', on_read_error, OnReadError)
+        self.on_read_error = on_read_error
         self.dataset_class = SSL4EOS12Views
         self.normalize = NormalizeViews(mean=self.mean, std=self.std)
 

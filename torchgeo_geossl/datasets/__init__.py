@@ -10,6 +10,7 @@ from .demo import (
     generate_demo_data,
 )
 from .fmow import FMOW_CATEGORIES, FMoW, FMoWMetadata, FMoWSite, read_fmow_metadata
+from .skipping import SkipUnreadable
 from .ssl import DatasetLayoutError, SeasonalContrastS2Views, SSL4EOS12Views
 from .views import (
     TemporalViewsDataset,
@@ -30,6 +31,7 @@ __all__ = (
     'FMoWSite',
     'SSL4EOS12Views',
     'SeasonalContrastS2Views',
+    'SkipUnreadable',
     'TemporalViewsDataset',
     'ViewReadError',
     'check_band_counts',

@@ -23,7 +23,7 @@ from torch import Tensor
 from torchgeo.datasets import NonGeoDataset
 from torchgeo.datasets.utils import Sample
 
-from .views import timestamp_seconds
+from .views import ViewReadError, timestamp_seconds
 
 #: The 62 fMoW categories in alphabetical order; a category's label is its position.
 #: (fMoW's 63rd class, ``false_detection``, only labels boxes and has no directory.)
@@ -566,7 +566,10 @@ class FMoW(NonGeoDataset):
 
         Raises:
             IndexError: If *index* is out of range.
-            ValueError: If an image or its metadata cannot be read.
+            ViewReadError: If an image cannot be decoded.
+            FileNotFoundError: If the metadata of an image is missing.
+            ValueError: If the metadata of an image cannot be parsed, or its box lies
+                outside the image.
         """
         if not -len(self) <= index < len(self):
             msg = f'index {index} out of range for FMoW with {len(self)} sites'
@@ -621,8 +624,8 @@ class FMoW(NonGeoDataset):
             A ``[3, H, W]`` float32 tensor.
 
         Raises:
-            ValueError: If the image cannot be decoded, or the box to crop is missing
-                or lies outside the image.
+            ViewReadError: If the image cannot be decoded (an ``OSError``).
+            ValueError: If the box to crop is missing or lies outside the image.
         """
         height, width = self.size
         try:
@@ -651,7 +654,7 @@ class FMoW(NonGeoDataset):
                 array = np.asarray(img.convert('RGB').crop(region))
         except OSError as err:
             msg = f'cannot decode fMoW image {path}: {err}'
-            raise ValueError(msg) from err
+            raise ViewReadError(msg) from err
         image = torch.from_numpy(array.copy()).permute(2, 0, 1).float()
         scale = max(height / image.shape[-2], width / image.shape[-1])
         resized = [

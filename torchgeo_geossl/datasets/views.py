@@ -44,11 +44,13 @@ _WARNED: set[str] = set()
 
 
 class ViewReadError(OSError):
-    """A view of a :class:`TemporalViewsDataset` query could not be read.
+    """A view could not be read.
 
-    Raised instead of rasterio/GDAL errors (unreadable or truncated files); the
-    message names the query and the candidate files, and the original error is
-    chained as ``__cause__``.
+    Raised instead of rasterio/GDAL errors (unreadable or truncated files) by
+    :class:`TemporalViewsDataset`, whose message names the query and the candidate
+    files, and instead of PIL's decoding errors by
+    :class:`~torchgeo_geossl.datasets.FMoW`, whose message names the image. The
+    original error is chained as ``__cause__``.
 
     .. versionadded:: 0.1
     """
