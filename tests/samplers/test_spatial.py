@@ -4,10 +4,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
-from torchgeo.samplers import RandomTimestampSampler, SpatioTemporalSampler
+from torchgeo.samplers import (
+    GriddedPatchSampler,
+    RandomTimestampSampler,
+    SpatioTemporalSampler,
+)
 
 from torchgeo_geossl.datasets import DemoTimeSeries
-from torchgeo_geossl.samplers import ScatteredPatchSampler, TemporalViewSampler
+from torchgeo_geossl.samplers import (
+    ScatteredGridSampler,
+    ScatteredPatchSampler,
+    TemporalViewSampler,
+)
 
 DEMO = Path(__file__).resolve().parents[1] / 'data' / 'demo'
 
@@ -83,3 +91,50 @@ def test_other_temporal_samplers_compose_as_in_torchgeo(demo: DemoTimeSeries) ->
     queries = list(composed)
     assert len(composed) == len(queries) == 7
     assert all(len(q) == 3 for q in queries)
+
+
+def grid_patches(sampler: object) -> list[tuple[float, float, float, float]]:
+    return [(x.start, y.start, x.stop, y.stop) for x, y in sampler]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(('size', 'stride'), [(4, None), (6, 4), ((4, 8), (3, 5))])
+def test_grid_of_each_part_is_torchgeos(
+    demo: DemoTimeSeries, size: object, stride: object
+) -> None:
+    sampler = ScatteredGridSampler(demo, size=size, stride=stride)  # type: ignore[arg-type]
+    parts = shapely.get_parts(demo.index.geometry.union_all())
+    assert len(sampler.parts) == len(parts) == 10
+    expected = []
+    for part in sampler.parts:
+        # TorchGeo's sampler on a region of one part (fast: a small bounding box)
+        torchgeo = GriddedPatchSampler(demo, size=size, stride=stride, roi=part)  # type: ignore[arg-type]
+        patches = grid_patches(torchgeo)
+        assert patches
+        expected += patches
+    assert grid_patches(sampler) == expected
+    assert len(sampler) == len(expected)
+
+
+def test_grid_covers_every_footprint(demo: DemoTimeSeries) -> None:
+    sampler = ScatteredGridSampler(demo, size=4)
+    footprints = demo.index.geometry.union_all()
+    boxes = [shapely.box(*patch) for patch in grid_patches(sampler)]
+    # up to the snapping of each grid to the pixel grid (half a pixel), as TorchGeo
+    assert shapely.union_all(boxes).buffer(5.0, join_style='mitre').covers(footprints)
+    for box in boxes:
+        assert footprints.intersects(box)
+        assert not footprints.touches(box)
+    # patches of a part do not overlap with stride == size
+    assert shapely.union_all(boxes).area == pytest.approx(sum(b.area for b in boxes))
+
+
+def test_grid_composes_with_temporal_views(demo: DemoTimeSeries) -> None:
+    spatial = ScatteredGridSampler(demo, size=4)
+    temporal = TemporalViewSampler(demo, views=2, generator=0)
+    # patches at the edges of the tilted footprints overhang every date
+    with pytest.warns(UserWarning, match='no date covers the patch'):
+        queries = list(spatial @ temporal)
+    assert 0 < len(queries) < len(spatial)
+    assert temporal.stats['uncovered'] > 0
+    points = {(q[0].start, q[1].start) for q in queries}
+    assert points <= {(x, y) for x, y, _, _ in grid_patches(spatial)}

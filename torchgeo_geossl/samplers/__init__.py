@@ -7,11 +7,12 @@ from .distributed import (
     shared_seed,
 )
 from .query import ViewsQuery
-from .spatial import ScatteredPatchSampler
+from .spatial import ScatteredGridSampler, ScatteredPatchSampler
 from .temporal_views import TemporalViewSampler
 
 __all__ = (
     'ResumableSampler',
+    'ScatteredGridSampler',
     'ScatteredPatchSampler',
     'ShardedGeoSampler',
     'ShardedIndexSampler',

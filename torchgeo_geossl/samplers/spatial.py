@@ -1,19 +1,22 @@
-"""Random patches from footprints scattered over a large extent."""
+"""Random and gridded patches from footprints scattered over a large extent."""
 
 import math
 import warnings
 from collections.abc import Iterator
 
 import numpy as np
+import shapely
 from numpy.random import BitGenerator, Generator, RandomState, SeedSequence
 from shapely import Polygon
 from torchgeo.datasets import GeoDataset
 from torchgeo.samplers import (
+    GriddedPatchSampler,
     RandomPatchSampler,
     SpatioTemporalSampler,
     TemporalSampler,
     Units,
 )
+from torchgeo.samplers.utils import convolution_arithmetic
 
 from .temporal_views import TemporalViewSampler
 
@@ -142,3 +145,113 @@ class ScatteredPatchSampler(RandomPatchSampler):
             composed = super().__matmul__(other)
         composed._length = len(self)
         return composed
+
+
+class ScatteredGridSampler(GriddedPatchSampler):
+    """A grid of patches over footprints that are far apart.
+
+    Yields the patches of TorchGeo's :class:`~torchgeo.samplers.GriddedPatchSampler`
+    (patches of *size* every *stride*, snapped to the pixel grid, that overlap the
+    interior of the region), but lays one grid over each connected part of the region
+    (the union of the dataset's footprints, within *roi*) instead of one grid over
+    the bounding box of the whole region, and tests each row of a part's grid at
+    once.
+
+    TorchGeo 0.10 tests every cell of the whole bounding box, one at a time. For a
+    collection of sites on several continents that is about 8e8 cells for 64-pixel
+    patches at 10 m (the demo data): at about 3 µs a cell, some 40 minutes per pass (and
+    ``len()`` makes another pass), for a few hundred patches. Here the cost depends
+    on the area of the parts. On a region of one part, the patches are
+    exactly TorchGeo's, in the same order (row by row from the bottom, each row from
+    the left). Parts come in the order of :func:`shapely.get_parts`. Two parts whose
+    bounding boxes overlap each get their own grid, so patches of the two may
+    overlap. Composes with temporal samplers like ``GriddedPatchSampler``
+    (``ScatteredGridSampler(...) @ TemporalViewSampler(...)``).
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self,
+        dataset: GeoDataset,
+        *,
+        size: tuple[float, float] | float,
+        stride: tuple[float, float] | float | None = None,
+        roi: Polygon | None = None,
+        units: Units = Units.PIXELS,
+    ) -> None:
+        """Initialize a new ScatteredGridSampler instance.
+
+        Args:
+            dataset: Dataset to sample from.
+            size: Dimensions of each patch, ``size`` or ``(height, width)``.
+            stride: Distance between the patches of a row or column, a number or
+                ``(height, width)`` (defaults to *size*).
+            roi: Region of interest to sample from (defaults to the footprints of
+                ``dataset.index``).
+            units: Whether *size* and *stride* are in pixels or CRS units.
+        """
+        super().__init__(dataset, size=size, stride=stride, roi=roi, units=units)
+        self.parts = [
+            part
+            for part in shapely.get_parts(self.geometry)
+            if not part.is_empty and part.area > 0
+        ]
+        for part in self.parts:
+            shapely.prepare(part)
+        self._count: int | None = None
+
+    def __iter__(self) -> Iterator[tuple[slice, slice]]:
+        """Iterate over the patches of every part.
+
+        Yields:
+            ``[xmin:xmax, ymin:ymax]`` coordinates to index a dataset.
+        """
+        height, width = self.size
+        for part in self.parts:
+            for xmins, ymin in self._rows(part):
+                for xmin in xmins.tolist():
+                    yield slice(xmin, xmin + width), slice(ymin, ymin + height)
+
+    def __len__(self) -> int:
+        """Return the number of patches of an epoch (counted once, then cached).
+
+        Returns:
+            The number of patches, summed over the parts.
+        """
+        if self._count is None:
+            self._count = sum(
+                len(xmins) for part in self.parts for xmins, _ in self._rows(part)
+            )
+        return self._count
+
+    def _rows(self, part: Polygon) -> Iterator[tuple[np.ndarray, float]]:
+        """The patches of one part's grid that overlap its interior, row by row.
+
+        The grid is TorchGeo's for a region equal to *part*: centred on the part's
+        bounding box, its lower-left corner snapped to the dataset's pixel grid.
+
+        Args:
+            part: A connected part of the region.
+
+        Yields:
+            The left edges of a row's patches (an empty row is left out) and the
+            row's bottom edge.
+        """
+        height, width = self.size
+        stride_y, stride_x = self.stride
+        xmin, ymin, xmax, ymax = part.bounds
+        rows = convolution_arithmetic(ymax - ymin, height, stride_y)
+        cols = convolution_arithmetic(xmax - xmin, width, stride_x)
+        xmin -= (stride_x * (cols - 1) + width - (xmax - xmin)) / 2
+        ymin -= (stride_y * (rows - 1) + height - (ymax - ymin)) / 2
+        xres, yres = self.res[0], self.res[1]
+        xmin = round((xmin - self.bounds[0]) / xres) * xres + self.bounds[0]
+        ymin = round((ymin - self.bounds[1]) / yres) * yres + self.bounds[1]
+        xs = xmin + np.arange(cols) * stride_x
+        for i in range(rows):
+            y = ymin + i * stride_y
+            boxes = shapely.box(xs, y, xs + width, y + height)
+            inside = shapely.intersects(part, boxes) & ~shapely.touches(part, boxes)
+            if inside.any():
+                yield xs[inside], y
