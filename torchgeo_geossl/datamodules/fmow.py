@@ -8,7 +8,7 @@ import numpy as np
 from torchgeo.datamodules import NonGeoDataModule
 
 from ..datasets.fmow import FMoW
-from ..datasets.views import OnReadError, _check_choice
+from ..datasets.views import OnReadError
 from ..location.clusters import GeoClusters
 from .normalize import NormalizeViews
 from .pretraining import PretrainingMixin
@@ -109,7 +109,6 @@ class FMoWDataModule(PretrainingMixin, NonGeoDataModule):
             geo_clusters if isinstance(geo_clusters, int) and geo_clusters > 0 else 0
         )
         self.seed = seed
-        _check_choice('on_read_error', on_read_error, OnReadError)
         self.on_read_error = on_read_error
         self.normalize = NormalizeViews(mean, std)
         self.mean = self.normalize.mean

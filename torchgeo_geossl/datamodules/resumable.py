@@ -9,7 +9,7 @@ from torchgeo.datasets.utils import Sample
 from torchgeo.samplers import SpatioTemporalSampler
 
 from ..datasets.skipping import SkipUnreadable
-from ..datasets.views import OnReadError, stack_samples_skipping
+from ..datasets.views import OnReadError, _check_choice, stack_samples_skipping
 from ..resume import ResumableDataLoader
 from ..samplers.distributed import ShardedGeoSampler, ShardedIndexSampler
 
@@ -44,8 +44,21 @@ class ResumableTrainMixin(BaseDataModule):
     .. versionadded:: 0.1
     """
 
-    #: What to do with a sample whose files cannot be read: ``'raise'`` or ``'skip'``.
-    on_read_error: OnReadError = 'raise'
+    _on_read_error: OnReadError = 'raise'
+
+    @property
+    def on_read_error(self) -> OnReadError:
+        """What to do with a sample whose files cannot be read: ``'raise'`` or ``'skip'``.
+
+        Raises:
+            ValueError: When set to anything else.
+        """
+        return self._on_read_error
+
+    @on_read_error.setter
+    def on_read_error(self, value: OnReadError) -> None:
+        _check_choice('on_read_error', value, OnReadError)
+        self._on_read_error = value
 
     def train_dataloader(self) -> DataLoader[Sample]:
         """The sharded, resumable training loader.

@@ -9,7 +9,7 @@ from torchgeo.datamodules import NonGeoDataModule
 from torchgeo.datasets import S2100k
 from torchgeo.datasets.utils import Path
 
-from ..datasets.views import OnReadError, _check_choice
+from ..datasets.views import OnReadError
 from .normalize import NormalizeViews
 from .pretraining import PretrainingMixin
 
@@ -84,7 +84,6 @@ class S2100kDataModule(PretrainingMixin, NonGeoDataModule):
         super().__init__(S2100k, batch_size, num_workers, root=root, **kwargs)
         self.val_split_pct = val_split_pct
         self.seed = seed
-        _check_choice('on_read_error', on_read_error, OnReadError)
         self.on_read_error = on_read_error
         self.normalize = NormalizeViews(mean, std)
         self.mean = self.normalize.mean

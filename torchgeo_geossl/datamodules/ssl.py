@@ -8,7 +8,7 @@ from torchgeo.datasets import SeasonalContrastS2
 from torchgeo.datasets.utils import Path
 
 from ..datasets.ssl import SeasonalContrastS2Views, SSL4EOS12Views
-from ..datasets.views import OnReadError, _check_choice
+from ..datasets.views import OnReadError
 from .normalize import NormalizeViews
 from .pretraining import PretrainingMixin
 
@@ -126,7 +126,6 @@ class SeasonalContrastS2ViewsDataModule(PretrainingMixin, SeasonalContrastS2Data
             seed=seed,
             **kwargs,
         )
-        _check_choice('on_read_error', on_read_error, OnReadError)
         self.on_read_error = on_read_error
         self.dataset_class = SeasonalContrastS2Views
         self.normalize = seco_normalization(tuple(bands))
@@ -202,7 +201,6 @@ class SSL4EOS12ViewsDataModule(PretrainingMixin, SSL4EOS12DataModule):
             seed=seed,
             **kwargs,
         )
-        _check_choice('on_read_error', on_read_error, OnReadError)
         self.on_read_error = on_read_error
         self.dataset_class = SSL4EOS12Views
         self.normalize = NormalizeViews(mean=self.mean, std=self.std)
