@@ -60,23 +60,23 @@ def write_series(
     res: float = 10.0,
     bands: int = 4,
     nodata_fraction: dict[dt.date, float] | None = None,
+    dtype: str = 'uint16',
+    nodata: float | None = 0,
 ) -> list[Path]:
-    """Write one uint16 GeoTIFF per date for one site; return the paths.
+    """Write one GeoTIFF per date for one site; return the paths.
 
     Every valid pixel of band b at date d equals ``pixel_value(d, b)``; the first
-    ``nodata_fraction[d]`` share of rows of date d is nodata (0).
+    ``nodata_fraction[d]`` share of rows of date d is *nodata* (0 when None, which
+    declares no nodata value in the header).
     """
     root.mkdir(parents=True, exist_ok=True)
     paths = []
     for date in dates:
         data = np.stack(
-            [
-                np.full((size, size), pixel_value(date, b), np.uint16)
-                for b in range(bands)
-            ]
+            [np.full((size, size), pixel_value(date, b), dtype) for b in range(bands)]
         )
         frac = (nodata_fraction or {}).get(date, 0.0)
-        data[:, : round(frac * size), :] = 0
+        data[:, : round(frac * size), :] = 0 if nodata is None else nodata
         path = root / f'{site}_{date:%Y%m%d}.tif'
         with rasterio.open(
             path,
@@ -85,10 +85,10 @@ def write_series(
             height=size,
             width=size,
             count=bands,
-            dtype='uint16',
+            dtype=dtype,
             crs=crs,
             transform=from_origin(origin[0], origin[1], res, res),
-            nodata=0,
+            nodata=nodata,
         ) as f:
             f.write(data)
         paths.append(path)

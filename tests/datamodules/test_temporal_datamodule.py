@@ -152,3 +152,13 @@ def test_files_without_crs(root: Path) -> None:
     dm = TemporalGeoDataModule(SeriesDataset, paths=str(no_crs), patch_size=8)
     with pytest.raises(ValueError, match=r'2 file\(s\) have no CRS .*bad_20210115.tif'):
         dm.setup('fit')
+
+
+def test_nodata_option(root: Path) -> None:
+    # The files and SeriesDataset declare 0; a value given to the data module wins.
+    default = make(root)
+    default.setup('fit')
+    assert default.train_dataset.nodata == 0
+    given = make(root, nodata=-9999)
+    given.setup('fit')
+    assert given.train_dataset.nodata == -9999

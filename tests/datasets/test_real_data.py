@@ -173,10 +173,19 @@ def test_oscd_dataloader_with_stack_samples(shared_data: Path) -> None:
         assert bool((batch['time'][:, 0] != batch['time'][:, 1]).all())
 
 
-def test_landsat_colorado_datamodule(shared_data: Path) -> None:
+class ColoradoLandsatFileNodata(ColoradoLandsat):
+    """ColoradoLandsat without a nodata value: the files' header declares -9999."""
+
+    nodata = None
+
+
+@pytest.mark.parametrize('dataset_class', [ColoradoLandsat, ColoradoLandsatFileNodata])
+def test_landsat_colorado_datamodule(
+    shared_data: Path, dataset_class: type[ColoradoLandsat]
+) -> None:
     root = subfolder(shared_data, 'landsat-timeseries-colorado')
     dm = TemporalGeoDataModule(
-        ColoradoLandsat,
+        dataset_class,
         views=2,
         min_gap='60D',
         max_nodata_fraction=0.1,

@@ -260,7 +260,7 @@ def test_intersection_with_mask(tmp_path: Path) -> None:
         f.write(mask)
     ds = SeriesDataset(tmp_path / 'img') & MaskDataset(tmp_path / 'mask')
     wrapper = TemporalViewsDataset(ds)
-    assert wrapper.nodata == 0.0  # IntersectionDataset has no nodata attribute
+    assert wrapper.nodata is None  # per view: SeriesDataset's 0, the mask's header
     sample = wrapper[ViewsQuery(X, Y, (day(dates[0]), day(dates[1])))]
     assert sample['image'].shape == (2, 4, SIZE, SIZE)
     assert_decodes(sample['image'], dates)
@@ -344,6 +344,75 @@ def test_nodata_none_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         warnings.simplefilter('error')  # warned once per process only
         wrapper[query]
     assert wrapper.stats['nodata_exceeded'] == 2
+
+
+class UndeclaredSeriesDataset(SeriesDataset):
+    """SeriesDataset without a nodata value of its own: TorchGeo uses the files'."""
+
+    nodata = None
+
+
+def test_file_nodata_value(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(views, '_WARNED', set())
+    # Landsat-style int16 files declaring -9999; the middle date is all nodata.
+    dates = monthly(3)
+    write_series(
+        tmp_path,
+        dates=dates,
+        dtype='int16',
+        nodata=-9999,
+        nodata_fraction={dates[1]: 1},
+    )
+    wrapper = TemporalViewsDataset(UndeclaredSeriesDataset(tmp_path), on_nodata='skip')
+    assert wrapper.nodata is None
+    with pytest.warns(UserWarning, match='skipping the sample'):
+        assert wrapper[ViewsQuery(X, Y, (day(dates[0]), day(dates[1])))] is None
+    assert wrapper.stats == stats(nodata_exceeded=1, skipped=1)
+    query = ViewsQuery(
+        X,
+        Y,
+        (day(dates[1]), day(dates[2])),
+        alternates=((day(dates[0]), day(dates[2])),),
+    )
+    sample = wrapper[query]
+    assert sample['time'].tolist() == [seconds(dates[0]), seconds(dates[2])]
+    assert wrapper.stats['redrawn'] == 1
+
+
+def test_file_nodata_fraction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(views, '_WARNED', set())
+    dates = monthly(2)
+    write_series(
+        tmp_path,
+        dates=dates,
+        dtype='int16',
+        nodata=-9999,
+        nodata_fraction={dates[0]: 0.5},
+    )
+    wrapper = TemporalViewsDataset(
+        UndeclaredSeriesDataset(tmp_path), max_nodata_fraction=0.2, on_nodata='skip'
+    )
+    with pytest.warns(UserWarning, match=r'worst view has 0\.500'):
+        assert wrapper[ViewsQuery(X, Y, (day(dates[0]), day(dates[1])))] is None
+    # a value given by the caller wins over the files' header
+    given = TemporalViewsDataset(
+        UndeclaredSeriesDataset(tmp_path), max_nodata_fraction=0.2, nodata=7
+    )
+    assert given[ViewsQuery(X, Y, (day(dates[0]), day(dates[1])))] is not None
+    assert given.stats == stats()
+
+
+def test_zero_pixels_without_declared_nodata(tmp_path: Path) -> None:
+    # No nodata in the files nor the dataset: 0 is a real value, not nodata.
+    dates = monthly(2)
+    write_series(tmp_path, dates=dates, nodata=None, nodata_fraction={dates[0]: 0.5})
+    wrapper = TemporalViewsDataset(
+        UndeclaredSeriesDataset(tmp_path), max_nodata_fraction=0.0, on_nodata='skip'
+    )
+    sample = wrapper[ViewsQuery(X, Y, (day(dates[0]), day(dates[1])))]
+    assert sample is not None
+    assert torch.all(sample['image'][0, :, :16] == 0)
+    assert wrapper.stats == stats()
 
 
 def test_explicit_nodata_value(tmp_path: Path) -> None:

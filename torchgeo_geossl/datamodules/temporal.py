@@ -73,6 +73,7 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
         roi: Polygon | None = None,
         insufficient: Literal['skip', 'repeat', 'error'] = 'skip',
         max_nodata_fraction: float | None = None,
+        nodata: float | None = None,
         redraws: int = 0,
         on_nodata: OnNodata = 'skip',
         on_read_error: OnReadError = 'raise',
@@ -105,6 +106,11 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
                 ``'skip'`` it, ``'repeat'`` dates (counted), or raise (``'error'``).
             max_nodata_fraction: Largest share of nodata pixels allowed in a view;
                 views above it are replaced by one of *redraws* alternative draws.
+            nodata: Nodata value of the images; None uses what TorchGeo uses: the
+                dataset's ``nodata``, else the value declared by each file (see
+                :class:`~torchgeo_geossl.datasets.TemporalViewsDataset`).
+
+                .. versionadded:: 0.2
             redraws: Number of alternative draws per location for nodata rejection.
             on_nodata: When no draw of a location meets the nodata limit
                 (*max_nodata_fraction*, or, when None, a valid pixel in every
@@ -144,6 +150,7 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
         self.roi = roi
         self.insufficient = insufficient
         self.max_nodata_fraction = max_nodata_fraction
+        self.nodata = nodata
         self.redraws = redraws
         self.on_nodata = on_nodata
         self.on_read_error = on_read_error
@@ -202,6 +209,7 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
             dataset,
             transforms=transforms,
             max_nodata_fraction=self.max_nodata_fraction,
+            nodata=self.nodata,
             on_nodata=self.on_nodata,
             on_read_error=self.on_read_error,
             on_nonfinite=self.on_nonfinite,

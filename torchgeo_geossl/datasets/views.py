@@ -4,10 +4,12 @@ import math
 import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
 from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
+import rasterio
 import shapely
 import torch
 from geopandas import GeoDataFrame
@@ -128,6 +130,100 @@ def _candidate_files(dataset: GeoDataset, x: slice, y: slice, t: slice) -> list[
     return list(dict.fromkeys(files))
 
 
+def _file_nodata(path: str) -> float | None:
+    """Nodata value declared in a raster file's header.
+
+    Args:
+        path: Path of the file.
+
+    Returns:
+        The file's nodata value (of its first band, the one rasterio's merge fills
+        with), or None if it declares none or cannot be opened (reading it then
+        fails with a clear error of its own).
+    """
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return _header_nodata(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=65536)
+def _header_nodata(path: str, mtime_ns: int, size: int) -> float | None:
+    """Read the nodata value of a file's header (cached per path and version).
+
+    Args:
+        path: Path of the file.
+        mtime_ns: Its modification time, so that a rewritten file is read again.
+        size: Its size in bytes, likewise.
+
+    Returns:
+        The nodata value, or None.
+    """
+    try:
+        with rasterio.open(path) as src:
+            value = src.nodata
+    except (RasterioError, CPLE_BaseError, OSError):
+        return None
+    return None if value is None else float(value)
+
+
+def _declared_nodata(
+    dataset: GeoDataset, x: slice, y: slice, t: slice
+) -> tuple[float, ...]:
+    """Nodata values TorchGeo uses for the pixels of a query.
+
+    TorchGeo fills and masks with ``dataset.nodata`` when it is set, else with the
+    nodata value of each source file's header
+    (:class:`~torchgeo.datasets.RasterDataset`).
+
+    Args:
+        dataset: A GeoDataset; IntersectionDataset/UnionDataset members are searched
+            recursively.
+        x: ``xmin:xmax`` of the query.
+        y: ``ymin:ymax`` of the query.
+        t: ``tmin:tmax`` of the query.
+
+    Returns:
+        The distinct nodata values of the dataset, or of the files the query
+        reads; empty if none is declared.
+    """
+    members = getattr(dataset, 'datasets', None)
+    if isinstance(members, Sequence) and members:
+        values = [
+            v
+            for m in members
+            if isinstance(m, GeoDataset)
+            for v in _declared_nodata(m, x, y, t)
+        ]
+    elif getattr(dataset, 'nodata', None) is not None:
+        values = [float(dataset.nodata)]
+    else:
+        values = [
+            v
+            for f in _candidate_files(dataset, x, y, t)
+            if (v := _file_nodata(f)) is not None
+        ]
+    unique: list[float] = []
+    for value in values:
+        if not any(_same_value(value, u) for u in unique):
+            unique.append(value)
+    return tuple(unique)
+
+
+def _same_value(a: float, b: float) -> bool:
+    """Whether two nodata values are equal, NaN equal to NaN.
+
+    Args:
+        a: A value.
+        b: Another value.
+
+    Returns:
+        ``a == b``, or both NaN.
+    """
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
 def _expected_channels(dataset: GeoDataset) -> int | None:
     """Number of image bands every view of a single raster dataset must have.
 
@@ -233,8 +329,12 @@ class TemporalViewsDataset(GeoDataset):
     one acquisition (the stack ``[1, C, H, W]`` is squeezed); several acquisitions in
     one slice raise an error.
 
-    Nodata: a draw in which some view has a larger share of nodata pixels (pixels
-    where every band equals the nodata value) than *max_nodata_fraction*, or, when
+    Nodata: the nodata value is the one TorchGeo uses: *nodata* if given, else the
+    wrapped dataset's ``nodata``, else the value declared in the header of each file
+    a view reads (for example -9999 in Landsat surface reflectance); where the files
+    declare none, no pixel is nodata. A draw in which some view has a larger share
+    of nodata pixels (pixels where every band equals a nodata value) than
+    *max_nodata_fraction*, or, when
     it is None, a view without any valid pixel, is replaced by the query's
     :attr:`~torchgeo_geossl.samplers.query.ViewsQuery.alternates`, tried in order;
     views already read in this call are reused. If no draw passes, *on_nodata*
@@ -286,8 +386,11 @@ class TemporalViewsDataset(GeoDataset):
                 example :class:`~torchgeo_geossl.location.AddGeoClusterLabel`).
             max_nodata_fraction: Largest accepted share of nodata pixels per view, in
                 ``[0, 1]``; None only rejects views without any valid pixel.
-            nodata: Nodata value of the ``image`` pixels; defaults to the wrapped
-                dataset's ``nodata`` attribute when it is not None, else 0.
+            nodata: Nodata value of the ``image`` pixels. None (the default) uses
+                what TorchGeo uses for each view: the wrapped dataset's ``nodata``
+                when it is set, else the nodata value declared in the header of
+                each file the view reads (no pixel is nodata when the files
+                declare none).
             on_nodata: When no draw of a query meets the nodata limit, use the draw
                 with the least nodata (``'best'``) or skip the sample (``'skip'``).
             on_read_error: When a file cannot be read, raise :class:`ViewReadError`
@@ -338,8 +441,10 @@ class TemporalViewsDataset(GeoDataset):
         self.dataset = dataset
         self.transforms = transforms
         self.max_nodata_fraction = max_nodata_fraction
-        #: Nodata value used for the nodata fraction of the ``image`` views.
-        self.nodata = 0.0 if nodata is None else float(nodata)
+        #: Nodata value of the ``image`` views (the caller's, else the wrapped
+        #: dataset's ``nodata``); None: the values declared by the files each view
+        #: reads, as TorchGeo uses them.
+        self.nodata = None if nodata is None else float(nodata)
         self.on_nodata = on_nodata
         self.on_read_error = on_read_error
         self.on_nonfinite = on_nonfinite
@@ -702,8 +807,10 @@ class TemporalViewsDataset(GeoDataset):
 
         Returns:
             The view, whose NaN nodata pixels (and, with ``on_nonfinite='nodata'``,
-            other non-finite pixels) are replaced by the nodata value (0 when it is
-            NaN), and the share of its pixels that are nodata in every band.
+            other non-finite pixels) are replaced by the finite nodata value (0 when
+            there is none), and the share of its pixels that are nodata in every
+            band (a pixel is nodata in a band when it equals one of the nodata
+            values of the view, see :func:`_declared_nodata`).
 
         Raises:
             KeyError: If the view has no ``image`` but *max_nodata_fraction* is set.
@@ -718,16 +825,23 @@ class TemporalViewsDataset(GeoDataset):
                     f'{type(self.dataset).__name__} returned only keys {sorted(view)}'
                 )
             return view, 0.0
-        nan_nodata = math.isnan(self.nodata)
-        is_nodata = torch.isnan(image) if nan_nodata else image == self.nodata
+        values = (
+            (self.nodata,)
+            if self.nodata is not None
+            else _declared_nodata(self.dataset, x, y, t)
+        )
+        is_nodata = torch.zeros_like(image, dtype=torch.bool)
+        for value in values:
+            is_nodata |= torch.isnan(image) if math.isnan(value) else image == value
         if image.is_floating_point():
             nonfinite = ~torch.isfinite(image)
             faults = nonfinite & ~is_nodata
             if bool(faults.any()):
-                self._nonfinite(image, faults, x, y, t, i, query)
+                self._nonfinite(image, faults, values, x, y, t, i, query)
             if bool(nonfinite.any()):
                 is_nodata = is_nodata | nonfinite
-                fill = 0.0 if nan_nodata else self.nodata
+                finite = [v for v in values if math.isfinite(v)]
+                fill = finite[0] if finite else 0.0
                 view = {**view, 'image': image.masked_fill(nonfinite, fill)}
         if is_nodata.ndim >= 3:
             is_nodata = is_nodata.all(dim=-3)
@@ -739,6 +853,7 @@ class TemporalViewsDataset(GeoDataset):
         self,
         image: Tensor,
         faults: Tensor,
+        values: tuple[float, ...],
         x: slice,
         y: slice,
         t: slice,
@@ -750,6 +865,7 @@ class TemporalViewsDataset(GeoDataset):
         Args:
             image: The view's image ``[C, H, W]``.
             faults: Where it is non-finite but not nodata.
+            values: The nodata values of the view.
             x: ``xmin:xmax`` of the query.
             y: ``ymin:ymax`` of the query.
             t: Time slice of the view.
@@ -766,8 +882,8 @@ class TemporalViewsDataset(GeoDataset):
         )
         if self.on_nonfinite == 'raise':
             msg = (
-                f'NaN or infinite pixels in {where}. The nodata value is '
-                f"{self.nodata}; fix the files, set the dataset's nodata (for example "
+                f'NaN or infinite pixels in {where}. The nodata value(s): '
+                f"{list(values) or 'none declared'}; fix the files, set the dataset's nodata (for example "
                 "nodata=float('nan')), or pass on_nonfinite='nodata' to treat them as "
                 'nodata.'
             )
