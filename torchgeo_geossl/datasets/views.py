@@ -196,8 +196,8 @@ def _declared_nodata(
             if isinstance(m, GeoDataset)
             for v in _declared_nodata(m, x, y, t)
         ]
-    elif getattr(dataset, 'nodata', None) is not None:
-        values = [float(dataset.nodata)]
+    elif (own := getattr(dataset, 'nodata', None)) is not None:
+        values = [float(own)]
     else:
         values = [
             v
