@@ -15,6 +15,7 @@ from torchgeo.datamodules import GeoDataModule
 from torchgeo.datasets import GeoDataset
 from torchgeo.datasets.utils import Path
 
+from ..datasets.indexing import OnUnindexed
 from ..datasets.views import (
     OnNodata,
     OnNonFinite,
@@ -78,6 +79,7 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
         on_nodata: OnNodata = 'skip',
         on_read_error: OnReadError = 'raise',
         on_nonfinite: OnNonFinite = 'raise',
+        on_unindexed: OnUnindexed = 'warn',
         geo_clusters: int | GeoClusters | None = None,
         mean: float | Sequence[float] = 0.0,
         std: float | Sequence[float] = 1.0,
@@ -120,6 +122,10 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
                 (``'raise'``) or skip the view's draw with a warning (``'skip'``).
             on_nonfinite: When a view has NaN or infinite pixels: raise
                 (``'raise'``) or treat them as nodata (``'nodata'``).
+            on_unindexed: When files of the dataset could not be indexed (empty,
+                truncated): warn naming them (``'warn'``) or raise (``'raise'``).
+
+                .. versionadded:: 0.2
             geo_clusters: Number of geo-location clusters K to fit on the dataset's
                 footprints at setup (GASSL's pretext target, added as ``label``), an
                 already fitted :class:`~torchgeo_geossl.location.GeoClusters`, or
@@ -155,6 +161,7 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
         self.on_nodata = on_nodata
         self.on_read_error = on_read_error
         self.on_nonfinite = on_nonfinite
+        self.on_unindexed = on_unindexed
         self.collate_fn = stack_samples_skipping
         self.geo_clusters: GeoClusters | None = (
             geo_clusters if isinstance(geo_clusters, GeoClusters) else None
@@ -213,6 +220,7 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
             on_nodata=self.on_nodata,
             on_read_error=self.on_read_error,
             on_nonfinite=self.on_nonfinite,
+            on_unindexed=self.on_unindexed,
         )
         spatial = ScatteredPatchSampler(
             dataset,

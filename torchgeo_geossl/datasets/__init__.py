@@ -10,6 +10,7 @@ from .demo import (
     generate_demo_data,
 )
 from .fmow import FMOW_CATEGORIES, FMoW, FMoWMetadata, FMoWSite, read_fmow_metadata
+from .indexing import UnindexedFilesError, check_indexed_files, unindexed_files
 from .skipping import SkipUnreadable
 from .ssl import DatasetLayoutError, SeasonalContrastS2Views, SSL4EOS12Views
 from .views import (
@@ -33,12 +34,15 @@ __all__ = (
     'SeasonalContrastS2Views',
     'SkipUnreadable',
     'TemporalViewsDataset',
+    'UnindexedFilesError',
     'ViewReadError',
     'check_band_counts',
+    'check_indexed_files',
     'demo_dates',
     'demo_filename',
     'generate_demo_data',
     'read_fmow_metadata',
     'stack_samples_skipping',
     'timestamp_seconds',
+    'unindexed_files',
 )

@@ -30,6 +30,7 @@ from .bands import (
     _dataset_files,
     check_band_counts,
 )
+from .indexing import OnUnindexed, check_indexed_files
 
 #: What to do with a view whose file cannot be read.
 OnReadError = Literal['raise', 'skip']
@@ -377,6 +378,7 @@ class TemporalViewsDataset(GeoDataset):
         on_read_error: OnReadError = 'raise',
         on_nonfinite: OnNonFinite = 'raise',
         band_check_max_files: int | None = 1000,
+        on_unindexed: OnUnindexed = 'warn',
     ) -> None:
         """Initialize a new TemporalViewsDataset instance.
 
@@ -401,12 +403,21 @@ class TemporalViewsDataset(GeoDataset):
             band_check_max_files: Check the band count of every file at
                 construction when the wrapped raster dataset(s) have at most this
                 many files (None: always; 0: never); reads are checked regardless.
+            on_unindexed: Files that match the dataset's file pattern but that
+                TorchGeo left out of its index (empty, truncated, not a raster):
+                one warning naming them with their count (``'warn'``) or an
+                :class:`~torchgeo_geossl.datasets.UnindexedFilesError`
+                (``'raise'``).
+
+                .. versionadded:: 0.2
 
         Raises:
             TypeError: If *dataset* is not a GeoDataset.
             ValueError: If *dataset* has no CRS, *max_nodata_fraction* is not in
                 ``[0, 1]``, or an ``on_*`` option has an unknown value.
             BandCountError: If files of the dataset have different band counts.
+            UnindexedFilesError: If files could not be indexed and
+                ``on_unindexed='raise'``.
         """
         if not isinstance(dataset, GeoDataset):
             raise TypeError(
@@ -438,6 +449,8 @@ class TemporalViewsDataset(GeoDataset):
         if nodata is None:
             nodata = getattr(dataset, 'nodata', None)
         check_band_counts(dataset, max_files=band_check_max_files)
+        #: ``{path: reason}`` of the files TorchGeo could not index.
+        self.unindexed = check_indexed_files(dataset, on_unindexed)
         self.dataset = dataset
         self.transforms = transforms
         self.max_nodata_fraction = max_nodata_fraction

@@ -1,0 +1,124 @@
+"""Report the files a raster dataset found but could not index."""
+
+import os
+import re
+import warnings
+from typing import Literal
+
+import rasterio
+from rasterio._err import CPLE_BaseError
+from rasterio.errors import RasterioError
+from torchgeo.datasets import GeoDataset
+
+from .bands import _dataset_files, _raster_members
+
+#: What to do with files that match a dataset's file pattern but are not indexed.
+OnUnindexed = Literal['warn', 'raise']
+
+#: Number of files named in a message.
+_SHOWN = 5
+
+
+class UnindexedFilesError(OSError):
+    """Files of a raster dataset could not be indexed.
+
+    TorchGeo's :class:`~torchgeo.datasets.RasterDataset` leaves out of its index,
+    without a word, every file that rasterio cannot open (empty, truncated, not a
+    raster). Raised by :func:`check_indexed_files` with ``on_unindexed='raise'``;
+    the message names the files and the reasons.
+
+    .. versionadded:: 0.2
+    """
+
+
+def unindexed_files(dataset: GeoDataset) -> dict[str, str]:
+    """Files that match a dataset's file pattern but are missing from its index.
+
+    Args:
+        dataset: A GeoDataset; each RasterDataset member is checked.
+
+    Returns:
+        ``{path: reason}`` for each such file, the reason being the error rasterio
+        gives when opening it (or why the file is otherwise not indexed).
+
+    .. versionadded:: 0.2
+    """
+    missing: dict[str, str] = {}
+    for member in _raster_members(dataset):
+        regex = re.compile(member.filename_regex, re.VERBOSE)
+        indexed = set(_dataset_files(member))
+        for path in member.files:
+            if path in indexed or regex.match(os.path.basename(path)) is None:
+                continue
+            missing[path] = _why_unreadable(path)
+    return missing
+
+
+def check_indexed_files(
+    dataset: GeoDataset, on_unindexed: OnUnindexed = 'warn'
+) -> dict[str, str]:
+    """Warn about (or refuse) files a raster dataset could not index.
+
+    Args:
+        dataset: A GeoDataset; each RasterDataset member is checked.
+        on_unindexed: ``'warn'`` gives one :class:`UserWarning` naming the files,
+            their reasons and their count; ``'raise'`` raises
+            :class:`UnindexedFilesError` instead.
+
+    Returns:
+        ``{path: reason}`` of the files left out of the index (empty if none).
+
+    Raises:
+        UnindexedFilesError: If files were left out and ``on_unindexed='raise'``.
+        ValueError: If *on_unindexed* is not ``'warn'`` or ``'raise'``.
+
+    .. versionadded:: 0.2
+    """
+    if on_unindexed not in ('warn', 'raise'):
+        msg = f"on_unindexed must be 'warn' or 'raise', got {on_unindexed!r}"
+        raise ValueError(msg)
+    missing = unindexed_files(dataset)
+    if not missing:
+        return missing
+    total = len(missing) + sum(len(m.index) for m in _raster_members(dataset))
+    listing = '; '.join(
+        f'{path}: {why}' for path, why in list(missing.items())[:_SHOWN]
+    )
+    more = f' (+{len(missing) - _SHOWN} more)' if len(missing) > _SHOWN else ''
+    message = (
+        f'{len(missing)} of {total} files of {type(dataset).__name__} could not be '
+        f'indexed and are left out of the dataset: {listing}{more}'
+    )
+    if on_unindexed == 'raise':
+        raise UnindexedFilesError(f'{message}. Fix or remove these files.')
+    warnings.warn(
+        f"{message}. Fix or remove these files, or pass on_unindexed='raise' to stop "
+        'on them.',
+        UserWarning,
+        stacklevel=3,
+    )
+    return missing
+
+
+def _why_unreadable(path: str) -> str:
+    """Why rasterio cannot index a file.
+
+    Args:
+        path: The file.
+
+    Returns:
+        The error of opening it, or a note that it opens (it was then left out
+        for another reason, such as a footprint or CRS it could not be warped to).
+    """
+    try:
+        size = os.path.getsize(path)
+    except OSError as err:
+        return f'{type(err).__name__}: {err}'
+    if size == 0:
+        return 'empty file (0 bytes)'
+    try:
+        with rasterio.open(path):
+            pass
+    except (RasterioError, CPLE_BaseError, OSError) as err:
+        return f'{type(err).__name__}: {err} ({size} bytes)'
+    return 'it opens, but TorchGeo did not index it'
