@@ -3,6 +3,9 @@
 import errno
 import os
 import signal
+import socket
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -308,7 +311,7 @@ def test_worker_crash_keeps_a_resumable_checkpoint(tmp_path: Path) -> None:
     notes = info.value.__notes__
     assert any('out-of-memory killer' in note for note in notes)
     assert not list(checkpoints.glob('.*.tmp'))
-    saved = checkpoints / 'on_exception.ckpt'
+    saved = checkpoints / 'last-interrupted.ckpt'
     last = torch.load(checkpoints / 'last.ckpt', weights_only=False)
     if saved.exists():
         # reported while fetching a batch: the state between two steps is saved
@@ -352,7 +355,7 @@ def test_worker_crash_keeps_a_resumable_checkpoint(tmp_path: Path) -> None:
     )
     assert trainer.global_step == step + 2
     # a finished fit removes the crash checkpoint
-    assert not (checkpoints / 'on_exception.ckpt').exists()
+    assert not (checkpoints / 'last-interrupted.ckpt').exists()
 
 
 @pytest.mark.parametrize(
@@ -402,7 +405,7 @@ def test_no_checkpoint_of_a_half_finished_step(tmp_path: Path) -> None:
     notes = info.value.__notes__
     assert any('interrupted a training step' in note for note in notes)
     assert f'The last checkpoint is {checkpoints / "last.ckpt"}.' in notes
-    assert not (checkpoints / 'on_exception.ckpt').exists()
+    assert not (checkpoints / 'last-interrupted.ckpt').exists()
     assert torch.load(checkpoints / 'last.ckpt', weights_only=False)['global_step'] == 2
 
 
@@ -423,7 +426,85 @@ def test_no_checkpoint_before_the_first_step(tmp_path: Path) -> None:
     assert (
         'No checkpoint was saved: training had not made a step.' in info.value.__notes__
     )
-    assert not list(tmp_path.rglob('on_exception.ckpt'))
+    assert not list(tmp_path.rglob('last-interrupted.ckpt'))
+
+
+class _SigtermAt(Callback):
+    """Send SIGTERM to this process at the end of a given training step."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(
+        self,
+        trainer: Trainer,
+        pl_module: LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        if trainer.global_step == self.step:
+            # Lightning's handler only flags the signal; never kill pytest itself
+            assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, None)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_sigterm_exits_nonzero_and_last_resumes_the_newest_state(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_series(tmp_path / 'data', dates=monthly(2))
+    checkpoints = tmp_path / 'checkpoints'
+
+    def trainer(max_steps: int, *extra: Callback) -> Trainer:
+        return Trainer(
+            max_steps=max_steps,
+            default_root_dir=tmp_path,
+            callbacks=[
+                ModelCheckpoint(dirpath=checkpoints, save_last=True, every_n_epochs=1),
+                CheckpointOnException(),
+                *extra,
+            ],
+            **TRAINER,
+        )
+
+    # epochs of 2 steps: last.ckpt holds step 2 when SIGTERM arrives after step 3
+    first = trainer(8, _SigtermAt(3))
+    with pytest.raises(SystemExit) as info:
+        first.fit(_Counting(), datamodule=make(tmp_path / 'data', length=8))
+    assert info.value.code == 143
+    interrupted = checkpoints / 'last-interrupted.ckpt'
+    message = capsys.readouterr().err
+    assert 'stopped by SIGTERM' in message
+    assert f'--ckpt_path {interrupted}' in message
+    assert torch.load(interrupted, weights_only=False)['global_step'] == 3
+    assert torch.load(checkpoints / 'last.ckpt', weights_only=False)['global_step'] == 2
+
+    # `last` is the newest resumable state: the interrupted one
+    resumed = trainer(5)
+    resumed.fit(
+        _Counting(), datamodule=make(tmp_path / 'data', length=8), ckpt_path='last'
+    )
+    assert resumed.ckpt_path is not None
+    assert Path(resumed.ckpt_path) == interrupted
+    assert resumed.global_step == 5
+    assert not interrupted.exists()  # consumed by the fit that resumed from it
+
+
+def test_finished_fit_keeps_a_newer_interrupted_checkpoint(tmp_path: Path) -> None:
+    write_series(tmp_path / 'data', dates=monthly(2))
+    checkpoints = tmp_path / 'checkpoints'
+    checkpoints.mkdir()
+    interrupted = checkpoints / 'last-interrupted.ckpt'
+    interrupted.write_bytes(b'state of another run')
+    trainer = Trainer(
+        max_steps=2,
+        default_root_dir=tmp_path,
+        callbacks=[ModelCheckpoint(dirpath=checkpoints), CheckpointOnException()],
+        **TRAINER,
+    )
+    with pytest.warns(UserWarning, match='was kept: this fit did not resume from it'):
+        trainer.fit(_Counting(), datamodule=make(tmp_path / 'data', length=4))
+    assert interrupted.read_bytes() == b'state of another run'
 
 
 # -- disk full while checkpointing --------------------------------------------------
@@ -502,6 +583,35 @@ def test_disk_full_during_fit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert last.read_bytes() == previous
     assert torch.load(last, weights_only=False)['epoch'] == 0
     assert not list(checkpoints.glob('.*.tmp'))
+
+
+def test_leftovers_of_killed_writes_are_removed_or_reported(tmp_path: Path) -> None:
+    dead = subprocess.Popen([sys.executable, '-c', 'pass'])
+    dead.wait()
+    host = socket.gethostname()
+    target = tmp_path / 'last.ckpt'
+    stale = tmp_path / f'.last.ckpt.{host}-{dead.pid}.k3j2h1g0.tmp'
+    live = tmp_path / f'.last.ckpt.{host}-{os.getpid()}.a1b2c3d4.tmp'
+    old = tmp_path / '.last.ckpt.x9y8z7w6.tmp'
+    other = tmp_path / '.best.ckpt.abc-1.q1w2e3r4.tmp'
+    for path in (stale, live, old, other):
+        path.write_bytes(b'0' * 2048)
+    with pytest.warns(UserWarning, match='temporary') as record:
+        AtomicCheckpointIO().save_checkpoint({'step': 1}, target)
+    messages = [str(w.message) for w in record]
+    assert any(
+        'Removed 1 temporary file(s) left by an interrupted checkpoint write' in m
+        and str(stale) in m
+        and '2.0 KiB' in m
+        for m in messages
+    ), messages
+    assert any(str(old) in m and 'older version' in m for m in messages), messages
+    assert not stale.exists()
+    assert live.exists()
+    assert old.exists()
+    assert other.exists()
+    assert torch.load(target, weights_only=False) == {'step': 1}
+    assert not [p for p in tmp_path.glob('.last.ckpt.*.tmp') if p not in (live, old)]
 
 
 def test_remote_paths_are_left_to_lightning() -> None:

@@ -2,6 +2,8 @@
 
 import logging
 import os
+import signal
+import sys
 import traceback
 from typing import Any
 
@@ -10,6 +12,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from torch import Tensor
 
 log = logging.getLogger(__name__)
@@ -59,7 +62,8 @@ class CheckpointOnException(Callback):
 
     Like Lightning's :class:`~lightning.pytorch.callbacks.OnExceptionCheckpoint`,
     it writes a checkpoint when an exception stops ``fit`` (an error, a killed
-    DataLoader worker, Ctrl+C), with these differences:
+    DataLoader worker, Ctrl+C, a ``SIGTERM`` from a scheduler or ``kill``), with
+    these differences:
 
     * it is not a Lightning ``Checkpoint`` callback: with an OnExceptionCheckpoint,
       every later ``fit`` without ``ckpt_path`` silently resumes from the newest
@@ -67,7 +71,14 @@ class CheckpointOnException(Callback):
       old run. Here resuming is explicit, and the exception says how;
     * *dirpath* is optional: by default the checkpoint goes beside those of the
       trainer's :class:`~lightning.pytorch.callbacks.ModelCheckpoint` (else into
-      ``<default_root_dir>/checkpoints``);
+      ``<default_root_dir>/checkpoints``). Its default name,
+      ``last-interrupted.ckpt``, makes it one of the candidates of
+      ``--ckpt_path last``, which resumes from the newest of them: after an
+      interruption, ``last`` is the interrupted state, not an older
+      ``last.ckpt``;
+    * a ``SIGTERM`` stops Lightning between two steps with an exception that
+      would exit with status 0, as if training had finished: the exit status is
+      set to 143 (128 + SIGTERM), and the checkpoint to resume from is printed;
     * nothing is saved before the first optimiser step (an error during setup must
       not replace the checkpoint of an earlier failure with an untrained model),
       nor when the exception interrupted a training step: a killed worker is
@@ -84,14 +95,20 @@ class CheckpointOnException(Callback):
       is killed by signal``), the likely causes.
 
     The checkpoint is written through the trainer's checkpoint IO, atomically with
-    :class:`~torchgeo_geossl.checkpoint.AtomicCheckpointIO`. As with Lightning's
-    callback, a ``fit`` that finishes removes it.
+    :class:`~torchgeo_geossl.checkpoint.AtomicCheckpointIO`. A ``fit`` that
+    resumed from it and finishes removes it; a finished ``fit`` that did not
+    resume from it keeps it (it may hold a newer state than this run) and warns.
 
     .. versionadded:: 0.1
+
+    .. versionchanged:: 0.2
+       The default *filename* is ``last-interrupted`` (was ``on_exception``); a
+       ``SIGTERM`` exits with status 143; a checkpoint that the finished ``fit``
+       did not resume from is kept.
     """
 
     def __init__(
-        self, dirpath: _PATH | None = None, filename: str = 'on_exception'
+        self, dirpath: _PATH | None = None, filename: str = 'last-interrupted'
     ) -> None:
         """Initialize a new CheckpointOnException instance.
 
@@ -224,23 +241,60 @@ class CheckpointOnException(Callback):
             )
         for note in notes:
             exception.add_note(note)
-        if isinstance(exception, KeyboardInterrupt):
-            log.error(' '.join(notes))
+        if isinstance(exception, SIGTERMException):
+            # Lightning's SystemExit carries no status: it would exit with 0.
+            exception.code = 128 + signal.SIGTERM
+            notes.insert(0, 'Training was stopped by SIGTERM (exit status 143).')
+        if isinstance(exception, KeyboardInterrupt | SystemExit):
+            # Python prints no notes for these: say it here.
+            message = ' '.join(notes)
+            log.error(message)
+            print(message, file=sys.stderr, flush=True)
 
     def teardown(
         self, trainer: Trainer, pl_module: LightningModule, stage: str
     ) -> None:
-        """Remove the checkpoint of an earlier failure once ``fit`` has finished.
+        """Remove the checkpoint of an earlier failure once ``fit`` resumed from it.
 
-        Lightning does not call it when ``fit`` fails.
+        Lightning does not call it when ``fit`` fails. A checkpoint that this
+        ``fit`` did not resume from is kept, with a warning: it may be newer than
+        anything this run saved.
 
         Args:
             trainer: The trainer.
             pl_module: The module that was trained.
             stage: The stage that ends; only ``'fit'`` removes anything.
         """
-        if stage == 'fit':
-            trainer.strategy.remove_checkpoint(self.ckpt_path(trainer))
+        if stage != 'fit':
+            return
+        path = self.ckpt_path(trainer)
+        if not os.path.exists(path):
+            return
+        resumed = trainer.ckpt_path
+        if resumed is not None and _same_file(str(resumed), path):
+            trainer.strategy.remove_checkpoint(path)
+            return
+        rank_zero_warn(
+            f'The checkpoint of an interrupted run, {path}, was kept: this fit did '
+            'not resume from it, and it may hold a newer training state. Resume '
+            f'with --ckpt_path {path} (or --ckpt_path last), or delete it.'
+        )
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths name the same existing file.
+
+    Args:
+        a: A path.
+        b: Another path.
+
+    Returns:
+        True if both exist and are the same file.
+    """
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 class SkippedSamplesMonitor(Callback):

@@ -15,8 +15,11 @@ import contextlib
 import errno
 import io
 import os
+import re
 import shutil
+import socket
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +101,12 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     previous checkpoint is left as it was and :class:`CheckpointWriteError` says
     which path failed, why, and how much space was free.
 
+    A process killed while writing (``SIGKILL``, a power cut) leaves its temporary
+    file behind, as large as a checkpoint. Temporary files are named after the
+    target, the host and the process id; before each write, those of the same
+    target left by processes of this host that no longer run are removed, with a
+    warning naming them, and others that look abandoned are named in a warning.
+
     Remote paths (``s3://``, ``gs://``, ...) are written by
     :class:`~lightning.fabric.plugins.io.TorchCheckpointIO`, whose object stores
     replace an object only when its upload completes.
@@ -137,9 +146,12 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             super().save_checkpoint(checkpoint, path)
             return
         target.parent.mkdir(parents=True, exist_ok=True)
+        _clean_leftovers(target)
         buffer = _serialise(checkpoint)
         fd, temporary = tempfile.mkstemp(
-            prefix=f'.{target.name}.', suffix='.tmp', dir=target.parent
+            prefix=f'.{target.name}.{socket.gethostname()}-{os.getpid()}.',
+            suffix='.tmp',
+            dir=target.parent,
         )
         try:
             try:
@@ -156,6 +168,66 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             _remove_quietly(temporary)
             raise
         _fsync_directory(target.parent)
+
+
+def _clean_leftovers(target: Path) -> None:
+    """Remove the temporary files of interrupted writes of *target*.
+
+    Args:
+        target: The checkpoint about to be written.
+    """
+    pattern = re.compile(
+        rf'^\.{re.escape(target.name)}\.(?:(?P<host>.+)-(?P<pid>\d+)\.)?[^.]+\.tmp$'
+    )
+    host = socket.gethostname()
+    removed: list[str] = []
+    kept: list[str] = []
+    for path in target.parent.glob(f'.{target.name}.*.tmp'):
+        match = pattern.match(path.name)
+        if match is None:
+            continue
+        size = _human(path.stat().st_size) if path.exists() else '0 B'
+        pid = match['pid']
+        if match['host'] == host and pid is not None and not _running(int(pid)):
+            _remove_quietly(str(path))
+            removed.append(f'{path} ({size})')
+        elif pid is None or match['host'] != host:
+            kept.append(f'{path} ({size})')
+    if removed:
+        warnings.warn(
+            f'Removed {len(removed)} temporary file(s) left by an interrupted '
+            f'checkpoint write: {", ".join(removed)}',
+            UserWarning,
+            stacklevel=4,
+        )
+    if kept:
+        warnings.warn(
+            f'{len(kept)} temporary checkpoint file(s) of another host or of an '
+            f'older version may be left by an interrupted write: {", ".join(kept)}; '
+            'delete them if no other process is writing this checkpoint',
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+def _running(pid: int) -> bool:
+    """Whether a process of this host runs with the id *pid*.
+
+    Args:
+        pid: A process id.
+
+    Returns:
+        True if it exists (or cannot be signalled for lack of permission).
+    """
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _local_path(path: _PATH) -> Path | None:
