@@ -181,12 +181,41 @@ def test_min_max_gap_respected(year: SeriesDataset) -> None:
     assert max(spans) >= pd.Timedelta('180D')
 
 
-def test_infeasible_gaps_skip(year: SeriesDataset) -> None:
-    sampler = TemporalViewSampler(year, views=2, min_gap='400D', generator=0)
+def test_infeasible_gaps_skip(tmp_path: Path) -> None:
+    # 'span' has two dates 17 months apart; 'year' 12 monthly dates, further east
+    write_series(
+        tmp_path,
+        site='span',
+        dates=[dt.date(2021, 1, 15), dt.date(2022, 6, 15)],
+        size=SIZE,
+        origin=ORIGIN,
+    )
+    east = (ORIGIN[0] + 3 * EXTENT, ORIGIN[1])  # apart: no patch covers both
+    write_series(tmp_path, site='year', dates=monthly(12), size=SIZE, origin=east)
+    ds = SeriesDataset(paths=tmp_path)
+    sampler = TemporalViewSampler(ds, views=2, min_gap='400D', generator=0)
     with pytest.warns(UserWarning, match='satisfy min_gap/max_gap'):
-        queries = random_queries(year, sampler, length=10)
-    assert queries == []
-    assert sampler.stats['infeasible'] == sampler.stats['skipped'] == 10
+        queries = random_queries(ds, sampler, length=40)
+    assert queries
+    for query in queries:
+        assert abs(query.t[0].start - query.t[1].start) >= pd.Timedelta('400D')
+    assert sampler.stats['infeasible'] == sampler.stats['skipped'] > 0
+    assert len(queries) + sampler.stats['skipped'] == 40
+
+
+def test_constraints_that_no_location_meets_are_an_error(year: SeriesDataset) -> None:
+    with pytest.raises(
+        ValueError,
+        match=r'views=2 with min_gap=400 days.*no location has 2 dates that satisfy',
+    ):
+        TemporalViewSampler(year, views=2, min_gap='400D', generator=0)
+    with pytest.raises(ValueError, match=r'views=3 with max_gap=40 days'):
+        TemporalViewSampler(year, views=3, max_gap='40D', generator=0)
+    with pytest.raises(ValueError, match=r'views=3 with min_gap=100 days, max_gap=150'):
+        TemporalViewSampler(year, views=3, min_gap='100D', max_gap='150D')
+    # feasible combinations are accepted
+    TemporalViewSampler(year, views=3, max_gap='70D', min_gap='28D')
+    TemporalViewSampler(year, views=2, min_gap='300D')
 
 
 def test_distinct_quarters(year: SeriesDataset) -> None:
@@ -196,10 +225,8 @@ def test_distinct_quarters(year: SeriesDataset) -> None:
     for query in queries:
         quarters = {pd.Period(t.start, freq='Q') for t in query.t}
         assert len(quarters) == 4
-    five = TemporalViewSampler(year, views=5, distinct_periods='Q', generator=0)
-    with pytest.warns(UserWarning, match='distinct_periods'):
-        assert random_queries(year, five, length=5) == []
-    assert five.stats['infeasible'] == 5
+    with pytest.raises(ValueError, match=r'views=5 with distinct_periods=Q'):
+        TemporalViewSampler(year, views=5, distinct_periods='Q', generator=0)
 
 
 def test_toi_restricts_dates(year: SeriesDataset) -> None:

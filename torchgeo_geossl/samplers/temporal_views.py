@@ -296,6 +296,8 @@ class TemporalViewSampler(TemporalSampler):
         pairs = np.unique(np.stack([loc, self._row_date[rows]], axis=1), axis=0)
         dates_per_location = np.bincount(pairs[:, 0], minlength=len(locations))
         if dates_per_location.max() >= self.views:
+            if self._constrained:
+                self._check_constraints_possible(pairs, dates_per_location)
             return
         histogram = ', '.join(
             f'{dates} date{"s" if dates != 1 else ""} × {count} '
@@ -310,6 +312,86 @@ class TemporalViewSampler(TemporalSampler):
             "insufficient='repeat'"
         )
         raise ValueError(msg)
+
+    def _check_constraints_possible(
+        self, pairs: NDArray[np.intp], dates_per_location: NDArray[np.intp]
+    ) -> None:
+        """Check that some location has *views* dates meeting the constraints.
+
+        Dates sorted by time satisfy the gap and period constraints pairwise when
+        consecutive ones do (gaps grow and periods only advance along time): taking,
+        from each first date, the earliest date that may follow the previous one
+        gives the longest chain with the smallest span, so a location is feasible
+        if such a chain of *views* dates fits in *max_gap*.
+
+        Args:
+            pairs: Unique ``(location, date)`` rows, sorted by location then date.
+            dates_per_location: Number of dates of each location.
+
+        Raises:
+            ValueError: If no location has a set of *views* dates that satisfies
+                *min_gap*, *max_gap* and *distinct_periods*.
+        """
+        ends = np.cumsum(dates_per_location)
+        order = np.argsort(-dates_per_location, kind='stable')
+        for loc in order[dates_per_location[order] >= self.views]:
+            dates = pairs[ends[loc] - dates_per_location[loc] : ends[loc], 1]
+            if self._chain_possible(dates):
+                return
+        constraints = ', '.join(
+            f'{name}={str(value).removesuffix(" 00:00:00")}'
+            for name, value in (
+                ('min_gap', self.min_gap),
+                ('max_gap', self.max_gap),
+                ('distinct_periods', self.distinct_periods),
+            )
+            if value is not None
+        )
+        span = pd.Timedelta(
+            int(self._date_start.max() - self._date_start.min()),
+            unit=self.index.index.left.unit,
+        )
+        msg = (
+            f'views={self.views} with {constraints}: no location has {self.views} '
+            f'dates that satisfy these constraints (the acquisitions span '
+            f'{str(span).removesuffix(" 00:00:00")} in '
+            'all); the sampler would yield nothing. Lower views or min_gap, or widen '
+            'max_gap or toi'
+        )
+        raise ValueError(msg)
+
+    def _chain_possible(self, dates: NDArray[np.intp]) -> bool:
+        """Whether *views* of the time-sorted *dates* can satisfy the constraints.
+
+        Args:
+            dates: Date codes of one location, in chronological order.
+
+        Returns:
+            True if a greedy chain from some first date reaches *views* dates.
+        """
+        start = self._date_start[dates]
+        period = None if self._date_period is None else self._date_period[dates]
+        min_gap = self._min_gap_units or 0
+        for first in range(len(dates) - self.views + 1):
+            current, count = first, 1
+            while count < self.views:
+                after = int(np.searchsorted(start, start[current] + min_gap))
+                after = max(after, current + 1)
+                if period is not None:
+                    after = max(
+                        after, int(np.searchsorted(period, period[current], 'right'))
+                    )
+                if after >= len(dates):
+                    break
+                current, count = after, count + 1
+            if count < self.views:
+                continue
+            if (
+                self._max_gap_units is None
+                or start[current] - start[first] <= self._max_gap_units
+            ):
+                return True
+        return False
 
     def __iter__(self) -> NoReturn:
         """Refuse to iterate without a spatial sampler.
