@@ -130,3 +130,25 @@ def test_export_cli(
     torch.save({'state_dict': {}}, not_a_checkpoint)
     with pytest.raises(ValueError, match='not a torchgeo-geossl task checkpoint'):
         load_backbone(not_a_checkpoint)
+
+
+def test_export_to_a_weights_path(
+    checkpoint: tuple[GeoMoCoTask, Path], tmp_path: Path
+) -> None:
+    _, path = checkpoint
+    out = tmp_path / 'sub' / 'x.pth'
+    main([str(path), '--out', str(out)])
+    assert out.is_file()  # a file, not a folder named x.pth
+    assert json.loads(out.with_suffix('.json').read_text())['model'] == 'resnet18'
+    encoder = timm.create_model('resnet18', in_chans=4, num_classes=0)
+    encoder.load_state_dict(torch.load(out, weights_only=True))
+
+
+def test_export_names_a_damaged_checkpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / 'empty.ckpt'
+    empty.write_bytes(b'')
+    with pytest.raises(SystemExit):
+        main([str(empty)])
+    assert f'{empty} is empty (0 bytes)' in capsys.readouterr().err

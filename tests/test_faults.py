@@ -2,6 +2,7 @@
 
 import errno
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -28,6 +29,7 @@ from torchgeo_geossl.callbacks import (
 )
 from torchgeo_geossl.checkpoint import (
     AtomicCheckpointIO,
+    CheckpointReadError,
     CheckpointWriteError,
     use_atomic_io,
 )
@@ -612,6 +614,25 @@ def test_leftovers_of_killed_writes_are_removed_or_reported(tmp_path: Path) -> N
     assert other.exists()
     assert torch.load(target, weights_only=False) == {'step': 1}
     assert not [p for p in tmp_path.glob('.last.ckpt.*.tmp') if p not in (live, old)]
+
+
+def test_fit_names_an_empty_or_truncated_ckpt_path(tmp_path: Path) -> None:
+    write_series(tmp_path / 'data', dates=monthly(2))
+    trainer = Trainer(max_steps=1, default_root_dir=tmp_path, **TRAINER)
+    trainer.fit(gassl(), datamodule=make(tmp_path / 'data', length=4))
+    whole = tmp_path / 'whole.ckpt'
+    trainer.save_checkpoint(whole)
+    empty = tmp_path / 'empty.ckpt'
+    empty.write_bytes(b'')
+    half = tmp_path / 'half.ckpt'
+    half.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    for bad, words in ((empty, 'is empty (0 bytes)'), (half, 'is truncated')):
+        trainer = Trainer(max_steps=2, default_root_dir=tmp_path, **TRAINER)
+        with pytest.raises(CheckpointReadError, match=re.escape(f'{bad}')) as info:
+            trainer.fit(
+                gassl(), datamodule=make(tmp_path / 'data', length=4), ckpt_path=bad
+            )
+        assert words in str(info.value)
 
 
 def test_remote_paths_are_left_to_lightning() -> None:

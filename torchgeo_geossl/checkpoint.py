@@ -15,11 +15,14 @@ import contextlib
 import errno
 import io
 import os
+import pickle
 import re
 import shutil
 import socket
 import tempfile
 import warnings
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +30,7 @@ import torch
 from lightning.fabric.plugins.io import TorchCheckpointIO
 from lightning.fabric.utilities.cloud_io import get_filesystem
 from lightning.fabric.utilities.types import _PATH
-from lightning.pytorch import Trainer
+from lightning.pytorch import Callback, LightningModule, Trainer
 
 #: Bytes written per ``os.write`` call.
 _CHUNK = 64 * 2**20
@@ -89,6 +92,93 @@ def _human(size: int) -> str:
     return f'{value:.1f} TiB'
 
 
+class CheckpointReadError(OSError):
+    """A checkpoint file is empty, truncated or not a PyTorch checkpoint.
+
+    Raised by :func:`read_checkpoint` (and so by ``--ckpt_path``, ``weights=`` and
+    ``geossl-export``) instead of torch's ``EOFError`` or unpickling and zip
+    errors; the message names the file, its size and what is wrong with it.
+
+    .. versionadded:: 0.2
+    """
+
+
+def read_checkpoint(
+    path: str | os.PathLike[str],
+    *,
+    map_location: Any = 'cpu',
+    weights_only: bool | None = True,
+    what: str = 'checkpoint',
+) -> Any:
+    """Load a local checkpoint file with a clear error when it is damaged.
+
+    Args:
+        path: The file.
+        map_location: Passed to :func:`torch.load`.
+        weights_only: Passed to :func:`torch.load`.
+        what: What the file is for, in messages (``'checkpoint'``,
+            ``'weights='``, ...).
+
+    Returns:
+        What :func:`torch.load` returns.
+
+    Raises:
+        FileNotFoundError: If *path* does not exist or is a folder.
+        CheckpointReadError: If it is empty, truncated or not a PyTorch file.
+
+    .. versionadded:: 0.2
+    """
+    file = Path(os.fspath(path))
+    if not file.is_file():
+        kind = 'a folder' if file.is_dir() else 'missing'
+        msg = f'{what} {file} is {kind}: expected a checkpoint file'
+        raise FileNotFoundError(errno.ENOENT, msg, str(file))
+    size = file.stat().st_size
+    if size == 0:
+        msg = (
+            f'{what} {file} is empty (0 bytes): it was never written completely, '
+            'for example by a run killed while saving. Use an earlier checkpoint.'
+        )
+        raise CheckpointReadError(errno.EIO, msg)
+    try:
+        return torch.load(file, map_location=map_location, weights_only=weights_only)
+    except (EOFError, RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
+        if (
+            weights_only
+            and isinstance(err, pickle.UnpicklingError)
+            and ('Weights only load failed' in str(err))
+        ):
+            raise
+        msg = (
+            f'{what} {file} ({_human(size)}) is truncated or not a PyTorch '
+            f'checkpoint: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else "no detail"}. '
+            'Use an intact checkpoint (an interrupted copy or download leaves a '
+            'partial file).'
+        )
+        raise CheckpointReadError(errno.EIO, msg) from err
+
+
+class AtomicCheckpoints(Callback):
+    """Install :class:`AtomicCheckpointIO` before any checkpoint is read or written.
+
+    Added by the tasks of this package (``configure_callbacks``); its ``setup`` runs
+    before Lightning restores ``--ckpt_path``, so damaged checkpoints are reported
+    by :func:`read_checkpoint` there too.
+
+    .. versionadded:: 0.2
+    """
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        """Install the checkpoint IO (:func:`use_atomic_io`).
+
+        Args:
+            trainer: The trainer.
+            pl_module: The module.
+            stage: The stage that starts.
+        """
+        use_atomic_io(trainer)
+
+
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Write local checkpoints atomically; a failed write keeps the previous file.
 
@@ -111,7 +201,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     :class:`~lightning.fabric.plugins.io.TorchCheckpointIO`, whose object stores
     replace an object only when its upload completes.
 
-    Loading and removing checkpoints are TorchCheckpointIO's.
+    Loading local checkpoints goes through :func:`read_checkpoint`, which names a
+    damaged file; removing them is TorchCheckpointIO's.
 
     .. versionadded:: 0.1
     """
@@ -168,6 +259,33 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             _remove_quietly(temporary)
             raise
         _fsync_directory(target.parent)
+
+    def load_checkpoint(
+        self,
+        path: _PATH,
+        map_location: Callable[..., Any] | None = lambda storage, loc: storage,
+        weights_only: bool | None = None,
+    ) -> dict[str, Any]:
+        """Load a checkpoint; a damaged local file gets a clear error.
+
+        Args:
+            path: The checkpoint.
+            map_location: Passed to :func:`torch.load`.
+            weights_only: Passed to :func:`torch.load`.
+
+        Returns:
+            The checkpoint.
+
+        Raises:
+            FileNotFoundError: If a local *path* does not exist.
+            CheckpointReadError: If a local file is empty or truncated.
+        """
+        if _local_path(path) is None:
+            return super().load_checkpoint(path, map_location, weights_only)
+        checkpoint: dict[str, Any] = read_checkpoint(
+            path, map_location=map_location, weights_only=weights_only
+        )
+        return checkpoint
 
 
 def _clean_leftovers(target: Path) -> None:

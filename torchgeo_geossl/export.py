@@ -11,9 +11,13 @@ import torch
 from torch import Tensor
 
 from . import __version__
+from .checkpoint import read_checkpoint
 
 #: State-dict prefix of the exportable encoder of this package's tasks.
 PREFIX = 'model.'
+
+#: Suffixes of an ``--out`` path that names the weights file, not a folder.
+WEIGHT_SUFFIXES = ('.pth', '.pt')
 
 
 def load_backbone(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
@@ -35,10 +39,9 @@ def load_backbone(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
     """
     path = Path(path)
     try:
-        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
-    except (OSError, RuntimeError, EOFError) as err:
-        msg = f'{path} is not a readable checkpoint ({err})'
-        raise ValueError(msg) from err
+        checkpoint = read_checkpoint(path)
+    except OSError as err:
+        raise ValueError(str(err)) from err
     hparams = (
         checkpoint.get('hyper_parameters', {}) if isinstance(checkpoint, dict) else {}
     )
@@ -64,7 +67,7 @@ def load_backbone(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
     return state_dict, metadata
 
 
-def export_backbone(checkpoint: str | Path, out_dir: str | Path) -> tuple[Path, Path]:
+def export_backbone(checkpoint: str | Path, out: str | Path) -> tuple[Path, Path]:
     """Write a checkpoint's encoder as a plain timm state dict plus JSON metadata.
 
     The weights load with ``timm.create_model(name, in_chans=C, num_classes=0)
@@ -72,24 +75,41 @@ def export_backbone(checkpoint: str | Path, out_dir: str | Path) -> tuple[Path, 
 
     Args:
         checkpoint: A checkpoint of one of this package's tasks.
-        out_dir: Directory to write ``<stem>-backbone.pth`` and
-            ``<stem>-backbone.json`` into.
+        out: A folder to write ``<stem>-backbone.pth`` and ``<stem>-backbone.json``
+            into, or the path of the weights file itself (ending in ``.pth`` or
+            ``.pt``), whose metadata goes beside it with the ``.json`` suffix.
 
     Returns:
         Paths of the weights and of the metadata.
 
+    Raises:
+        ValueError: If the checkpoint is not readable or not of this package, or
+            *out* is an existing file that is not a ``.pth``/``.pt`` path.
+
     .. versionadded:: 0.1
+
+    .. versionchanged:: 0.2
+       *out* (was *out_dir*) may name the weights file.
     """
+    target = Path(out)
+    if target.suffix in WEIGHT_SUFFIXES:
+        weights, info = target, target.with_suffix('.json')
+    elif target.is_file():
+        msg = (
+            f'--out {target} is an existing file: give a folder, or a weights path '
+            f'ending in {" or ".join(WEIGHT_SUFFIXES)}'
+        )
+        raise ValueError(msg)
+    else:
+        stem = Path(checkpoint).stem
+        weights = target / f'{stem}-backbone.pth'
+        info = target / f'{stem}-backbone.json'
     state_dict, metadata = load_backbone(checkpoint)
     encoder = timm.create_model(
         metadata['model'], in_chans=metadata['in_channels'], num_classes=0
     )
     encoder.load_state_dict(state_dict)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = Path(checkpoint).stem
-    weights = out / f'{stem}-backbone.pth'
-    info = out / f'{stem}-backbone.json'
+    weights.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state_dict, weights)
     metadata['num_features'] = int(cast(int, encoder.num_features))
     info.write_text(json.dumps(metadata, indent=2) + '\n')
@@ -131,7 +151,7 @@ def load_into_object_detection(task: Any, checkpoint: str | Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Command line: ``geossl-export CHECKPOINT [--out DIR]``.
+    """Command line: ``geossl-export CHECKPOINT [--out DIR | --out FILE.pth]``.
 
     Args:
         argv: Command-line arguments (defaults to ``sys.argv[1:]``).
@@ -144,7 +164,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         'timm state dict and a JSON of its metadata.',
     )
     parser.add_argument('checkpoint', type=Path)
-    parser.add_argument('--out', type=Path, default=None, help='default: beside it')
+    parser.add_argument(
+        '--out',
+        type=Path,
+        default=None,
+        help="a folder (default: the checkpoint's), or the weights file (.pth/.pt) "
+        'with its .json metadata beside it',
+    )
     args = parser.parse_args(argv)
     if not args.checkpoint.is_file():
         parser.error(f'checkpoint {args.checkpoint} does not exist')

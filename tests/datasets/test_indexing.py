@@ -8,8 +8,10 @@ from conftest import SeriesDataset, monthly, write_series
 
 from torchgeo_geossl.datamodules import TemporalGeoDataModule
 from torchgeo_geossl.datasets import (
+    MissingCRSError,
     TemporalViewsDataset,
     UnindexedFilesError,
+    check_file_crs,
     check_indexed_files,
     unindexed_files,
 )
@@ -67,3 +69,20 @@ def test_datamodule_option(tmp_path: Path) -> None:
     )
     with pytest.raises(UnindexedFilesError, match='2 of 5 files'):
         dm.setup('fit')
+
+
+def test_file_without_crs_among_files_with_one(tmp_path: Path) -> None:
+    dates = monthly(3)
+    write_series(tmp_path, dates=dates[:2])
+    (bare,) = write_series(tmp_path, dates=dates[2:], crs=None)  # type: ignore[arg-type]
+    ds = SeriesDataset(tmp_path)
+    assert len(ds.index) == 3  # TorchGeo indexes it in the first file's CRS
+    with pytest.raises(MissingCRSError, match=rf'1 of 3 files .* have no CRS: {bare}'):
+        TemporalViewsDataset(ds)
+    check_file_crs(ds, max_files=2)  # too many files to check: skipped
+
+
+def test_files_all_without_crs_follow_the_dataset_crs(tmp_path: Path) -> None:
+    write_series(tmp_path, dates=monthly(2), crs=None)  # type: ignore[arg-type]
+    ds = SeriesDataset(tmp_path, crs='EPSG:32631')
+    check_file_crs(ds)  # the user chose the CRS of all files: nothing mixed

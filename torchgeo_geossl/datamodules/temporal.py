@@ -24,7 +24,7 @@ from ..datasets.views import (
     stack_samples_skipping,
 )
 from ..location.clusters import AddGeoClusterLabel, GeoClusters
-from ..samplers.spatial import ScatteredPatchSampler
+from ..samplers.spatial import ScatteredPatchSampler, _check_count, _check_patch_size
 from ..samplers.temporal_views import TemporalViewSampler
 from .normalize import NormalizeViews
 from .pretraining import PretrainingMixin
@@ -140,8 +140,19 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
                 ``bands``, ``res``, ``crs``, ...).
 
         Raises:
-            ValueError: If *geo_clusters* is a negative number.
+            ValueError: If *geo_clusters* is a negative number, or *patch_size*,
+                *batch_size*, *length*, *num_workers*, *views*, *redraws* or
+                *max_nodata_fraction* is out of range (named in the message).
         """
+        _check_patch_size('patch_size', patch_size)
+        _check_count('batch_size', batch_size, 1)
+        _check_count('length', length, 1)
+        _check_count('num_workers', num_workers, 0)
+        _check_count('views', views, 1)
+        _check_count('redraws', redraws, 0)
+        if max_nodata_fraction is not None and not 0 <= max_nodata_fraction <= 1:
+            msg = f'max_nodata_fraction must be in [0, 1], got {max_nodata_fraction}'
+            raise ValueError(msg)
         super().__init__(
             dataset_class, batch_size, patch_size, length, num_workers, **kwargs
         )

@@ -10,7 +10,13 @@ from .demo import (
     generate_demo_data,
 )
 from .fmow import FMOW_CATEGORIES, FMoW, FMoWMetadata, FMoWSite, read_fmow_metadata
-from .indexing import UnindexedFilesError, check_indexed_files, unindexed_files
+from .indexing import (
+    MissingCRSError,
+    UnindexedFilesError,
+    check_file_crs,
+    check_indexed_files,
+    unindexed_files,
+)
 from .skipping import SkipUnreadable
 from .ssl import DatasetLayoutError, SeasonalContrastS2Views, SSL4EOS12Views
 from .views import (
@@ -30,6 +36,7 @@ __all__ = (
     'FMoW',
     'FMoWMetadata',
     'FMoWSite',
+    'MissingCRSError',
     'SSL4EOS12Views',
     'SeasonalContrastS2Views',
     'SkipUnreadable',
@@ -37,6 +44,7 @@ __all__ = (
     'UnindexedFilesError',
     'ViewReadError',
     'check_band_counts',
+    'check_file_crs',
     'check_indexed_files',
     'demo_dates',
     'demo_filename',

@@ -1,4 +1,4 @@
-"""Report the files a raster dataset found but could not index."""
+"""Report files a raster dataset could not index, or indexed in the wrong CRS."""
 
 import os
 import re
@@ -17,6 +17,18 @@ OnUnindexed = Literal['warn', 'raise']
 
 #: Number of files named in a message.
 _SHOWN = 5
+
+
+class MissingCRSError(ValueError):
+    """Some files of a raster dataset have a CRS and others have none.
+
+    TorchGeo places a file without a CRS in the dataset's CRS (the first file's,
+    or the one passed as ``crs=``) without a word, so its pixels land wherever its
+    transform's numbers fall in that CRS. Raised by :func:`check_file_crs`; the
+    message names the files.
+
+    .. versionadded:: 0.2
+    """
 
 
 class UnindexedFilesError(OSError):
@@ -122,3 +134,42 @@ def _why_unreadable(path: str) -> str:
     except (RasterioError, CPLE_BaseError, OSError) as err:
         return f'{type(err).__name__}: {err} ({size} bytes)'
     return 'it opens, but TorchGeo did not index it'
+
+
+def check_file_crs(dataset: GeoDataset, *, max_files: int | None = 1000) -> None:
+    """Refuse a raster dataset whose files mix headers with and without a CRS.
+
+    Args:
+        dataset: A GeoDataset; each RasterDataset member is checked on its own.
+        max_files: Skip members with more files than this (each header is read);
+            None checks all.
+
+    Raises:
+        MissingCRSError: If some indexed files of a member have no CRS and others
+            have one.
+
+    .. versionadded:: 0.2
+    """
+    for member in _raster_members(dataset):
+        files = _dataset_files(member)
+        if max_files is not None and len(files) > max_files:
+            continue
+        without = []
+        for path in files:
+            try:
+                with rasterio.open(path) as src:
+                    if src.crs is None:
+                        without.append(path)
+            except (RasterioError, CPLE_BaseError, OSError):
+                continue
+        if without and len(without) < len(files):
+            shown = ', '.join(without[:_SHOWN])
+            more = f' (+{len(without) - _SHOWN} more)' if len(without) > _SHOWN else ''
+            msg = (
+                f'{len(without)} of {len(files)} files of {type(member).__name__} '
+                f'have no CRS: {shown}{more}. TorchGeo would place them in the '
+                f"dataset's CRS ({member.crs.to_string()}) without a word; give them "
+                'their CRS (for example gdal_edit.py -a_srs EPSG:XXXX FILE) or remove '
+                'them.'
+            )
+            raise MissingCRSError(msg)

@@ -30,7 +30,7 @@ from .bands import (
     _dataset_files,
     check_band_counts,
 )
-from .indexing import OnUnindexed, check_indexed_files
+from .indexing import OnUnindexed, check_file_crs, check_indexed_files
 
 #: What to do with a view whose file cannot be read.
 OnReadError = Literal['raise', 'skip']
@@ -400,7 +400,7 @@ class TemporalViewsDataset(GeoDataset):
             on_nonfinite: When a view has NaN or infinite pixels that are not
                 nodata, raise :class:`~torchgeo_geossl.faults.NonFiniteError`
                 (``'raise'``) or treat them as nodata (``'nodata'``).
-            band_check_max_files: Check the band count of every file at
+            band_check_max_files: Check the band count and CRS of every file at
                 construction when the wrapped raster dataset(s) have at most this
                 many files (None: always; 0: never); reads are checked regardless.
             on_unindexed: Files that match the dataset's file pattern but that
@@ -416,6 +416,7 @@ class TemporalViewsDataset(GeoDataset):
             ValueError: If *dataset* has no CRS, *max_nodata_fraction* is not in
                 ``[0, 1]``, or an ``on_*`` option has an unknown value.
             BandCountError: If files of the dataset have different band counts.
+            MissingCRSError: If some files have a CRS and others have none.
             UnindexedFilesError: If files could not be indexed and
                 ``on_unindexed='raise'``.
         """
@@ -449,6 +450,7 @@ class TemporalViewsDataset(GeoDataset):
         if nodata is None:
             nodata = getattr(dataset, 'nodata', None)
         check_band_counts(dataset, max_files=band_check_max_files)
+        check_file_crs(dataset, max_files=band_check_max_files)
         #: ``{path: reason}`` of the files TorchGeo could not index.
         self.unindexed = check_indexed_files(dataset, on_unindexed)
         self.dataset = dataset

@@ -21,6 +21,52 @@ from torchgeo.samplers.utils import convolution_arithmetic
 from .temporal_views import TemporalViewSampler
 
 
+def _check_patch_size(name: str, value: tuple[float, float] | float | None) -> None:
+    """Check a patch size or stride: one positive number or a pair of them.
+
+    Args:
+        name: Name of the parameter, for the message.
+        value: Its value; None passes (a default applies).
+
+    Raises:
+        ValueError: If it is not a finite positive number or a pair of them.
+    """
+    if value is None:
+        return
+    sides = value if isinstance(value, tuple | list) else (value,)
+    ok = len(sides) in (1, 2) and all(
+        isinstance(v, int | float)
+        and not isinstance(v, bool)
+        and math.isfinite(v)
+        and v > 0
+        for v in sides
+    )
+    if not ok:
+        msg = (
+            f'{name} must be a positive number or a (height, width) pair of them, '
+            f'got {value!r}'
+        )
+        raise ValueError(msg)
+
+
+def _check_count(name: str, value: int | None, minimum: int) -> None:
+    """Check an integer parameter with a lower bound.
+
+    Args:
+        name: Name of the parameter, for the message.
+        value: Its value; None passes (a default applies).
+        minimum: Smallest allowed value.
+
+    Raises:
+        ValueError: If it is not an integer >= *minimum*.
+    """
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        msg = f'{name} must be an integer >= {minimum}, got {value!r}'
+        raise ValueError(msg)
+
+
 class ScatteredPatchSampler(RandomPatchSampler):
     """Uniform random patches over footprints that are far apart.
 
@@ -76,9 +122,11 @@ class ScatteredPatchSampler(RandomPatchSampler):
             generator: Pseudo-random number generator (PRNG) or seed.
 
         Raises:
-            ValueError: If no patch of *size* fits inside any footprint (within
-                *roi*).
+            ValueError: If *size* or *length* is not positive, or no patch of *size*
+                fits inside any footprint (within *roi*).
         """
+        _check_patch_size('size', size)
+        _check_count('length', length, 1)
         super().__init__(
             dataset, size=size, length=length, roi=roi, units=units, generator=generator
         )
@@ -190,7 +238,12 @@ class ScatteredGridSampler(GriddedPatchSampler):
             roi: Region of interest to sample from (defaults to the footprints of
                 ``dataset.index``).
             units: Whether *size* and *stride* are in pixels or CRS units.
+
+        Raises:
+            ValueError: If *size* or *stride* is not positive.
         """
+        _check_patch_size('size', size)
+        _check_patch_size('stride', stride)
         super().__init__(dataset, size=size, stride=stride, roi=roi, units=units)
         self.parts = [
             part

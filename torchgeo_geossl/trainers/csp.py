@@ -15,6 +15,7 @@ from torchgeo.datasets.utils import Sample
 from torchgeo.models import get_weight
 from torchgeo.tasks import BaseTask
 
+from ..checkpoint import read_checkpoint
 from ..export import load_backbone
 from ..faults import check_finite_loss
 from ..location.encoder import LocationEncoder
@@ -634,10 +635,9 @@ def load_location_encoder(path: str | os.PathLike[str]) -> LocationEncoder:
     .. versionadded:: 0.1
     """
     try:
-        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
-    except (OSError, RuntimeError, EOFError) as err:
-        msg = f'{path} is not a readable checkpoint ({err})'
-        raise ValueError(msg) from err
+        checkpoint = read_checkpoint(path)
+    except OSError as err:
+        raise ValueError(str(err)) from err
     state = checkpoint.get('state_dict', {}) if isinstance(checkpoint, dict) else {}
     location = {
         k.removeprefix(LOCATION_PREFIX): v

@@ -12,6 +12,7 @@ from torch.optim.lr_scheduler import ExponentialLR
 from torchgeo.datasets.utils import Sample
 from torchgeo.tasks import BaseTask
 
+from ..checkpoint import read_checkpoint
 from ..location.encoder import LocationEncoder
 from ..losses.csp import sample_uniform_sphere
 from ..losses.geoprior import PresenceOnlyLoss
@@ -33,13 +34,12 @@ def _encoder_state_from_file(path: str | os.PathLike[str]) -> dict[str, Tensor]:
 
     Raises:
         FileNotFoundError: If *path* does not exist.
+        CheckpointReadError: If the file is empty or truncated.
         TypeError: If the file holds no state dict.
         ValueError: If the file holds no ``location_encoder.*`` tensors.
     """
     file = Path(path)
-    if not file.is_file():
-        raise FileNotFoundError(f'GeoPriorTask weights: no such file {str(file)!r}')
-    checkpoint = torch.load(file, map_location='cpu', weights_only=False)
+    checkpoint = read_checkpoint(file, weights_only=False, what='GeoPriorTask weights')
     state = checkpoint.get('state_dict', checkpoint)
     if not isinstance(state, dict):
         msg = f'GeoPriorTask weights: {str(file)!r} holds no state dict'

@@ -191,15 +191,24 @@ class MomentumContrastTask(ReliableTrainingMixin, BaseTask):
         if image.ndim == 4 and image.shape[1] % channels == 0:
             b, vc, h, w = image.shape
             return image.reshape(b, vc // channels, channels, h, w)
-        layout = (
-            f'[B, V, C, H, W] = {list(image.shape)}'
-            if image.ndim == 5
-            else f'[B, V·C, H, W] = {list(image.shape)}'
-        )
+        if image.ndim == 5:
+            found = (
+                f'{image.shape[2]} bands per view (layout [B, V, C, H, W] = '
+                f'{list(image.shape)})'
+            )
+        elif image.ndim == 4:
+            found = (
+                f'{image.shape[1]} channels (layout [B, V·C, H, W] = '
+                f'{list(image.shape)}), not a multiple of {channels}'
+            )
+        else:
+            found = (
+                f'shape {list(image.shape)}, neither [B, V, C, H, W] nor [B, V·C, H, W]'
+            )
         msg = (
             f'{type(self).__name__} was built with in_channels={channels}, but the '
-            f'batch image has layout {layout}, whose channels are not a multiple of '
-            f'{channels}; set in_channels to the number of bands of the data'
+            f'batch image has {found}; set in_channels to the number of bands of '
+            'the data'
         )
         raise ValueError(msg)
 

@@ -2,7 +2,7 @@
 
 from lightning.pytorch import Callback, LightningModule
 
-from ..checkpoint import use_atomic_io
+from ..checkpoint import AtomicCheckpoints
 from ..resume import RestoreRNGState
 
 
@@ -15,22 +15,24 @@ class ReliableTrainingMixin(LightningModule):
       :class:`~torchgeo_geossl.resume.RestoreRNGState`, so that a run resumed from
       a checkpoint draws the same random numbers as an uninterrupted one (and the
       processes of a distributed run draw different ones);
-    * :meth:`on_train_start` installs
-      :class:`~torchgeo_geossl.checkpoint.AtomicCheckpointIO` unless the trainer has
-      a checkpoint IO of the user's (:func:`~torchgeo_geossl.checkpoint.use_atomic_io`),
-      so that a failed write never destroys the previous checkpoint.
+    * it also adds :class:`~torchgeo_geossl.checkpoint.AtomicCheckpoints`, which
+      installs :class:`~torchgeo_geossl.checkpoint.AtomicCheckpointIO` at setup,
+      before ``--ckpt_path`` is read, unless the trainer has a checkpoint IO of
+      the user's (:func:`~torchgeo_geossl.checkpoint.use_atomic_io`): a failed
+      write never destroys the previous checkpoint, and a damaged checkpoint is
+      named with what is wrong with it.
 
     .. versionadded:: 0.1
+
+    .. versionchanged:: 0.2
+       The checkpoint IO is installed at setup (was: at the start of training).
     """
 
     def configure_callbacks(self) -> list[Callback]:
         """Callbacks that every run of the task uses.
 
         Returns:
-            :class:`~torchgeo_geossl.resume.RestoreRNGState`.
+            :class:`~torchgeo_geossl.resume.RestoreRNGState` and
+            :class:`~torchgeo_geossl.checkpoint.AtomicCheckpoints`.
         """
-        return [RestoreRNGState()]
-
-    def on_train_start(self) -> None:
-        """Write checkpoints atomically (:func:`~torchgeo_geossl.checkpoint.use_atomic_io`)."""
-        use_atomic_io(self.trainer)
+        return [RestoreRNGState(), AtomicCheckpoints()]

@@ -1,0 +1,275 @@
+"""Every known bad input, the error (or counted warning) it gets and its words.
+
+The table is ``docs/user/bad_input.csv``, which the reliability page of the docs
+shows: one row per bad input, with the exception (or warning) class and the words
+the user must see, as fragments separated by `` … `` that must appear in this
+order. Each row has a function here that feeds that input to the package; a row
+without a function, or a function without a row, fails the test, so the page and
+the behaviour cannot drift apart.
+"""
+
+import csv
+import re
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+import shapely
+import torch
+from conftest import SeriesDataset, monthly, write_series
+from torchgeo.datasets import DatasetNotFoundError
+
+from torchgeo_geossl.checkpoint import AtomicCheckpointIO, CheckpointReadError
+from torchgeo_geossl.datamodules import TemporalGeoDataModule
+from torchgeo_geossl.datasets import (
+    BandCountError,
+    MissingCRSError,
+    TemporalViewsDataset,
+    ViewReadError,
+)
+from torchgeo_geossl.datasets import views as views_module
+from torchgeo_geossl.export import export_backbone
+from torchgeo_geossl.faults import NonFiniteError
+from torchgeo_geossl.location import GeoClusters, lonlat_to_unit_vectors
+from torchgeo_geossl.samplers import (
+    ScatteredPatchSampler,
+    TemporalViewSampler,
+    ViewsQuery,
+)
+from torchgeo_geossl.trainers import GeoMoCoTask
+
+TABLE = Path(__file__).resolve().parents[1] / 'docs' / 'user' / 'bad_input.csv'
+ERRORS: dict[str, type[BaseException] | type[Warning]] = {
+    cls.__name__: cls
+    for cls in (
+        ValueError,
+        UserWarning,
+        DatasetNotFoundError,
+        MissingCRSError,
+        ViewReadError,
+        NonFiniteError,
+        BandCountError,
+        CheckpointReadError,
+    )
+}
+SITES = {
+    'ams': ('EPSG:32631', (630_000.0, 5_800_000.0)),
+    'syd': ('EPSG:32756', (330_000.0, 6_250_000.0)),
+    'fij': ('EPSG:32760', (700_000.0, 8_150_000.0)),
+}
+FIRST = 'site_20210115.tif'
+
+
+def rows() -> list[dict[str, str]]:
+    with TABLE.open(newline='') as f:
+        return list(csv.DictReader(f))
+
+
+def datamodule(root: Path, **kwargs: object) -> TemporalGeoDataModule:
+    options: dict[str, object] = {
+        'paths': str(root),
+        'batch_size': 2,
+        'patch_size': 8,
+        'length': 4,
+    }
+    options.update(kwargs)
+    return TemporalGeoDataModule(SeriesDataset, **options)  # type: ignore[arg-type]
+
+
+def series(root: Path, n: int = 3, **kwargs: object) -> Path:
+    write_series(root, dates=monthly(n), **kwargs)  # type: ignore[arg-type]
+    return root
+
+
+def patch_size_zero(tmp: Path) -> None:
+    datamodule(series(tmp), patch_size=0)
+
+
+def sampler_size_zero(tmp: Path) -> None:
+    ScatteredPatchSampler(SeriesDataset(series(tmp)), size=0)
+
+
+def batch_size_zero(tmp: Path) -> None:
+    datamodule(series(tmp), batch_size=0)
+
+
+def length_zero(tmp: Path) -> None:
+    datamodule(series(tmp), length=0)
+
+
+def max_nodata_fraction(tmp: Path) -> None:
+    datamodule(series(tmp), max_nodata_fraction=1.5)
+
+
+def single_date(tmp: Path) -> None:
+    TemporalViewSampler(SeriesDataset(series(tmp, 1)), views=2)
+
+
+def views_gt_dates(tmp: Path) -> None:
+    datamodule(series(tmp), views=4).setup('fit')
+
+
+def min_gap_too_long(tmp: Path) -> None:
+    datamodule(series(tmp, 12), min_gap='400D').setup('fit')
+
+
+def min_gap_gt_max_gap(tmp: Path) -> None:
+    TemporalViewSampler(SeriesDataset(series(tmp)), min_gap='60D', max_gap='30D')
+
+
+def patch_larger(tmp: Path) -> None:
+    datamodule(series(tmp), patch_size=64).setup('fit')
+
+
+def roi_outside(tmp: Path) -> None:
+    datamodule(series(tmp), roi=shapely.box(0, 0, 10, 10)).setup('fit')
+
+
+def missing_folder(tmp: Path) -> None:
+    datamodule(tmp / 'nope').setup('fit')
+
+
+def no_crs(tmp: Path) -> None:
+    datamodule(series(tmp, crs=None)).setup('fit')
+
+
+def mixed_crs(tmp: Path) -> None:
+    write_series(tmp, dates=monthly(2))
+    write_series(tmp, dates=monthly(3)[2:], crs=None)  # type: ignore[arg-type]
+    TemporalViewsDataset(SeriesDataset(tmp))
+
+
+def unindexed_file(tmp: Path) -> None:
+    paths = write_series(tmp, dates=monthly(3))
+    paths[1].write_bytes(b'')
+    TemporalViewsDataset(SeriesDataset(tmp))
+
+
+def first_view() -> ViewsQuery:
+    """The whole tile written by write_series, at its first date (2021-01-15)."""
+    start = pd.Timestamp('2021-01-15')
+    t = slice(start, start + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1))
+    return ViewsQuery(
+        slice(500_000.0, 500_320.0), slice(5_699_680.0, 5_700_000.0), (t,)
+    )
+
+
+def truncated_file(tmp: Path) -> None:
+    wrapper = TemporalViewsDataset(SeriesDataset(series(tmp)))
+    first = tmp / FIRST
+    first.write_bytes(first.read_bytes()[: first.stat().st_size // 2])
+    wrapper[first_view()]
+
+
+def nan_pixels(tmp: Path) -> None:
+    series(tmp, dtype='float32')
+    with rasterio.open(tmp / FIRST, 'r+') as f:
+        data = f.read()
+        data[:, 3, 5] = np.nan
+        f.write(data)
+    TemporalViewsDataset(SeriesDataset(tmp))[first_view()]
+
+
+def bands_differ(tmp: Path) -> None:
+    write_series(tmp, dates=monthly(2))
+    write_series(tmp, dates=monthly(3)[2:], bands=3)
+    TemporalViewsDataset(SeriesDataset(tmp))
+
+
+def latitude_out_of_range(tmp: Path) -> None:
+    lonlat_to_unit_vectors(torch.tensor([[10.0, 91.0]]))
+
+
+def clusters_gt_locations(tmp: Path) -> None:
+    GeoClusters(num_clusters=5).fit(np.array([[0.0, 0.0], [10.0, 10.0], [20.0, 20.0]]))
+
+
+def in_channels(tmp: Path) -> None:
+    task = GeoMoCoTask(model='resnet18', in_channels=2, queue_size=8, geo_classes=0)
+    task.views_from_batch({'image': torch.zeros(1, 2, 4, 8, 8)})
+
+
+def empty_checkpoint(tmp: Path) -> None:
+    empty = tmp / 'empty.ckpt'
+    empty.write_bytes(b'')
+    AtomicCheckpointIO().load_checkpoint(empty)
+
+
+def truncated_checkpoint(tmp: Path) -> None:
+    whole = tmp / 'whole.ckpt'
+    torch.save({'state_dict': {'w': torch.zeros(1000)}}, whole)
+    half = tmp / 'half.ckpt'
+    half.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    AtomicCheckpointIO().load_checkpoint(half)
+
+
+def export_out_file(tmp: Path) -> None:
+    notes = tmp / 'notes.txt'
+    notes.write_text('not a folder')
+    export_backbone(tmp / 'any.ckpt', notes)
+
+
+BUILDERS: dict[str, Callable[[Path], None]] = {
+    f.__name__: f
+    for f in (
+        patch_size_zero,
+        sampler_size_zero,
+        batch_size_zero,
+        length_zero,
+        max_nodata_fraction,
+        single_date,
+        views_gt_dates,
+        min_gap_too_long,
+        min_gap_gt_max_gap,
+        patch_larger,
+        roi_outside,
+        missing_folder,
+        no_crs,
+        mixed_crs,
+        unindexed_file,
+        truncated_file,
+        nan_pixels,
+        bands_differ,
+        latitude_out_of_range,
+        clusters_gt_locations,
+        in_channels,
+        empty_checkpoint,
+        truncated_checkpoint,
+        export_out_file,
+    )
+}
+
+
+def test_every_row_has_a_case_and_every_case_a_row() -> None:
+    ids = [row['id'] for row in rows()]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == set(BUILDERS)
+    assert {row['Error (or warning)'] for row in rows()} <= set(ERRORS)
+
+
+@pytest.mark.parametrize('row', rows(), ids=lambda row: row['id'])
+def test_bad_input(
+    row: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(views_module, '_WARNED', set())
+    expected = ERRORS[row['Error (or warning)']]
+    build = BUILDERS[row['id']]
+    if issubclass(expected, Warning):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            build(tmp_path)
+        messages = [str(w.message) for w in caught if w.category is expected]
+        assert messages, f'no {expected.__name__} for {row["id"]}'
+        message = '\n'.join(messages)
+    else:
+        with pytest.raises(expected) as info:  # type: ignore[arg-type]
+            build(tmp_path)
+        assert type(info.value) is expected or expected is ValueError, type(info.value)
+        message = str(info.value)
+    fragments = [f.strip() for f in row['What the message says'].split('…')]
+    pattern = '.*?'.join(re.escape(f) for f in fragments if f)
+    assert re.search(pattern, message, re.DOTALL), message
