@@ -146,3 +146,31 @@ def run_gloo_workers(
                 process.terminate()
             pytest.fail(f'distributed workers did not finish within {timeout_s} s')
     return [torch.load(out_dir / f'rank{rank}.pt') for rank in range(nprocs)]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--test-order``: run the tests in reverse or shuffled order.
+
+    The suite must pass in any order: a test that passes only after (or before)
+    another shares state with it. CI runs the fast tests a second time reversed.
+    """
+    parser.addoption(
+        '--test-order',
+        default='file',
+        help="'file' (the default), 'reverse', or 'shuffle:SEED'",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[Any]) -> None:
+    """Reorder the collected tests as ``--test-order`` asks."""
+    order = config.getoption('--test-order')
+    if order == 'file':
+        return
+    if order == 'reverse':
+        items.reverse()
+    elif order.startswith('shuffle:'):
+        np.random.default_rng(int(order.removeprefix('shuffle:'))).shuffle(items)
+    else:
+        raise pytest.UsageError(
+            f"--test-order must be 'file', 'reverse' or 'shuffle:SEED', got {order!r}"
+        )
