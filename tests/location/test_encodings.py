@@ -531,3 +531,34 @@ def test_float32_output_is_computed_in_float64() -> None:
     out32 = enc(point32)[0]
     expected32 = torch.tensor(numpy_sphere_c(lon32, lat32, [1000.0, 1.0]), dtype=F64)
     torch.testing.assert_close(out32.double(), expected32, rtol=0.0, atol=1e-6)
+
+
+def test_sh_matches_satclip_closed_forms_and_is_orthogonal() -> None:
+    # SatCLIP's closed forms (microsoft/satclip spherical_harmonics_ylm.py) for
+    # l <= 1 with theta = lat + 90 and phi = lon + 180 in radians; its m = 0 terms
+    # carry an extra factor pi (Y_0^0 = 0.8862 = pi / sqrt(4 pi)).
+    pts = np.array([[30.0, -20.0], [-150.0, 70.0], [100.0, 5.0]])
+    out = SphericalHarmonicsEncoding(2, dtype=F64)(torch.from_numpy(pts)).numpy()
+    theta, phi = np.radians(pts[:, 1] + 90), np.radians(pts[:, 0] + 180)
+    expected = np.stack(
+        [
+            np.full(3, 0.886226925452758),
+            0.48860251190292 * np.sin(theta) * np.sin(phi),
+            1.53499006191973 * np.cos(theta),
+            0.48860251190292 * np.sin(theta) * np.cos(phi),
+        ],
+        axis=1,
+    )
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-12)
+    # Orthogonal on the sphere (Gauss-Legendre in sin(lat) x 40 longitudes is exact
+    # for these degrees): unit norm for m != 0, pi^2 for m = 0.
+    x, w = np.polynomial.legendre.leggauss(20)
+    lon = np.linspace(-180, 180, 41)[:-1]
+    grid_lon, grid_lat = np.meshgrid(lon, np.degrees(np.arcsin(x)))
+    weights = np.repeat(w[:, None], 40, axis=1).ravel() * (2 * np.pi / 40)
+    points = np.stack([grid_lon.ravel(), grid_lat.ravel()], axis=1)
+    y = SphericalHarmonicsEncoding(4, dtype=F64)(torch.from_numpy(points)).numpy()
+    gram = (y * weights[:, None]).T @ y
+    m_zero = [l * l + l for l in range(4)]
+    norms = np.where(np.isin(np.arange(16), m_zero), np.pi**2, 1.0)
+    np.testing.assert_allclose(gram, np.diag(norms), rtol=0, atol=1e-9)

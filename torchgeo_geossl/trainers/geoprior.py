@@ -193,17 +193,26 @@ class GeoPriorTask(ReliableTrainingMixin, BaseTask):
         """Build (or take) the location encoder and the class head."""
         encoder = self._given_encoder
         if encoder is None:
+            extra = dict(self.hparams['encoder_kwargs'] or {})
+            scales = {}
+            for name in ('frequencies', 'min_radius', 'max_radius'):
+                value = self.hparams[name]
+                if value is not None and name in extra:
+                    msg = (
+                        f'GeoPriorTask got {name} both as an argument ({value}) '
+                        f'and in encoder_kwargs ({extra[name]}); give it once'
+                    )
+                    raise ValueError(msg)
+                scales[name] = extra.pop(name, value)
             encoder = make_location_encoder(
                 self.hparams['encoding'],
-                frequencies=self.hparams['frequencies'],
-                min_radius=self.hparams['min_radius'],
-                max_radius=self.hparams['max_radius'],
+                **scales,
                 output_dim=self.hparams['output_dim'],
                 hidden_dim=self.hparams['hidden_dim'],
                 num_hidden_layers=self.hparams['num_hidden_layers'],
                 dropout=self.hparams['dropout'],
                 activation=self.hparams['activation'],
-                **(self.hparams['encoder_kwargs'] or {}),
+                **extra,
             )
         self.location_encoder = encoder
         self.class_head = nn.Linear(
