@@ -17,6 +17,10 @@ from .encodings import build_encoding
 #: Networks accepted by :class:`LocationEncoder`.
 NETWORKS = ('mlp', 'fcnet', 'siren')
 
+#: Network of an encoding name when ``network`` is None: Mac Aodha et al.'s FCNet for
+#: ``wrap`` (CSP's ``geo_net`` baseline), a SIREN for ``sh`` (SatCLIP); the MLP else.
+DEFAULT_NETWORKS = {'wrap': 'fcnet', 'sh': 'siren'}
+
 #: Default activation of the MLP: LeakyReLU(0.2), as CSP's iNat2018 run
 #: (gengchenmai/csp ``main/run-inat_2018-contsoftmax.sh``, ``ACT=leakyrelu``); its fMoW
 #: run uses ``'gelu'`` (``main/run-fmow-contsoftmax.sh``).
@@ -322,7 +326,7 @@ class LocationEncoder(nn.Module):
                 f'{in_dim!r}'
             )
         if network is None:
-            network = {'wrap': 'fcnet', 'sh': 'siren'}.get(name, 'mlp')  # type: ignore[assignment]
+            network = DEFAULT_NETWORKS.get(name, 'mlp')  # type: ignore[assignment]
         if network not in NETWORKS:
             raise ValueError(
                 f'Unknown network {network!r}; valid names: {", ".join(NETWORKS)}'

@@ -67,8 +67,9 @@ class CSPTask(ReliableTrainingMixin, BaseTask):
     τ_B = 20, τ_L = τ_D = 1 (temperatures divide the similarities, so the
     in-batch term is almost flat), one random location per sample, weights 1 and
     1, dropout 0.5, a hidden layer of 512 and Adam without weight decay at a
-    constant learning rate of 1e-3 (the reference's default ``--unsuper_lr``; its
-    fMoW script uses 5e-5, its iNat2018 script 5e-4). Random locations are uniform
+    constant learning rate of 5e-4, as the iNat2018 run
+    (``main/run-inat_2018-contsoftmax.sh``; its fMoW run uses 5e-5 with GELU, the
+    argparse default ``--unsuper_lr`` is 1e-3). Random locations are uniform
     on the sphere by default; ``legacy_location_sampler=True`` uses the
     reference's non-uniform ``sphericalold`` sampler
     (:func:`~torchgeo_geossl.losses.csp.sample_uniform_sphere`). The location
@@ -101,8 +102,9 @@ class CSPTask(ReliableTrainingMixin, BaseTask):
        *frequencies*, *min_radius* and *max_radius* default to None (the
        encoding's own defaults: 0.1 passed the grid's degrees to the Sphere2Vec
        encodings, which take radians); the location encoder follows the reference
-       (LeakyReLU(0.2), output block, skip connections, Xavier init); added
-       *network* and *residual*; a frozen random backbone warns.
+       (LeakyReLU(0.2), output block, skip connections, Xavier init); *lr*
+       5e-4, as the iNat2018 run (0.1: 1e-3); added *network* and *residual*; a
+       frozen random backbone warns.
     """
 
     monitor = 'train_loss'
@@ -139,7 +141,7 @@ class CSPTask(ReliableTrainingMixin, BaseTask):
         symmetric: bool = False,
         learnable_scale: bool = False,
         legacy_location_sampler: bool = False,
-        lr: float = 1e-3,
+        lr: float = 5e-4,
         weight_decay: float = 0.0,
     ) -> None:
         """Initialize a new CSPTask instance.
@@ -191,7 +193,7 @@ class CSPTask(ReliableTrainingMixin, BaseTask):
                 1/τ).
             legacy_location_sampler: Draw random locations with the reference's
                 non-uniform ``sphericalold`` sampler.
-            lr: Adam learning rate.
+            lr: Adam learning rate (5e-4: CSP's iNat2018 run; fMoW run: 5e-5).
             weight_decay: Adam weight decay.
 
         Raises:
