@@ -3,6 +3,7 @@
 import math
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from torchgeo.models.satclip import SphericalHarmonics
@@ -223,8 +224,10 @@ def test_nerf_aliasing() -> None:
     assert jump(unaliased, one(0.0, 0.0), one(180.0, 0.0)) > 0.5
 
 
-def test_rff_values_and_seed() -> None:
-    enc = RandomFourierEncoding(frequencies=5, kernel_size=0.5, seed=3, dtype=F64)
+def test_rff_unit_vector_values_and_seed() -> None:
+    enc = RandomFourierEncoding(
+        frequencies=5, kernel_size=0.5, mode='unit_vector', seed=3, dtype=F64
+    )
     out = enc(one(*POINT))[0]
     lam, phi = math.radians(POINT[0]), math.radians(POINT[1])
     xyz = [math.cos(phi) * math.cos(lam), math.cos(phi) * math.sin(lam), math.sin(phi)]
@@ -237,13 +240,45 @@ def test_rff_values_and_seed() -> None:
     torch.testing.assert_close(out, torch.tensor(expected, dtype=F64))
     assert w.shape == (3, 5)
     assert bool(((b >= 0) & (b < 2 * math.pi)).all())
-    same = RandomFourierEncoding(frequencies=5, kernel_size=0.5, seed=3, dtype=F64)
+    same = RandomFourierEncoding(5, 0.5, mode='unit_vector', seed=3, dtype=F64)
     torch.testing.assert_close(same(one(*POINT)), enc(one(*POINT)))
-    other = RandomFourierEncoding(frequencies=5, kernel_size=0.5, seed=4)
+    other = RandomFourierEncoding(5, 0.5, mode='unit_vector', seed=4)
     assert not torch.allclose(other.weight, w)
-    # kernel_size scales the frequencies as 1 / sigma.
-    wide = RandomFourierEncoding(frequencies=5, kernel_size=1.0, seed=3)
+    # kernel_size is the bandwidth: the frequencies scale as 1 / sigma.
+    wide = RandomFourierEncoding(5, 1.0, mode='unit_vector', seed=3)
     torch.testing.assert_close(wide.weight * 2, w)
+
+
+def test_rff_reference_mode_values() -> None:
+    # The reference (gengchenmai/csp, TorchSpatial RFFSpatialRelationEncoder):
+    # cos([lon / 180, lat / 90] @ W + b) * sqrt(2 / D), W ~ N(0, sigma I) [2, D].
+    enc = RandomFourierEncoding(frequencies=4, kernel_size=2.0, seed=1, dtype=F64)
+    assert enc.mode == 'reference'
+    w, b = enc.weight, enc.phase
+    assert w.shape == (2, 4)
+    x = [POINT[0] / 180, POINT[1] / 90]
+    expected = [
+        math.sqrt(2 / 4)
+        * math.cos(x[0] * float(w[0, k]) + x[1] * float(w[1, k]) + float(b[k]))
+        for k in range(4)
+    ]
+    torch.testing.assert_close(enc(one(*POINT))[0], torch.tensor(expected, dtype=F64))
+
+
+def test_rff_reference_mode_kernel_size_is_the_variance() -> None:
+    # numpy.random.multivariate_normal(0, diag(sigma)) in the reference: Var = sigma.
+    big = RandomFourierEncoding(frequencies=20000, kernel_size=2.0, seed=0)
+    assert float(big.weight.var()) == pytest.approx(2.0, rel=0.03)
+    assert float(big.weight.mean()) == pytest.approx(0.0, abs=0.03)
+    phase = big.phase
+    assert float(phase.min()) >= 0
+    assert float(phase.max()) < 2 * math.pi
+    assert float(phase.mean()) == pytest.approx(math.pi, rel=0.03)
+    # the published TorchSpatial runs: D = 64, sigma = 2
+    default = RandomFourierEncoding()
+    assert (default.output_dim, default.kernel_size) == (64, 2.0)
+    with pytest.raises(ValueError, match="mode must be 'reference' or 'unit_vector'"):
+        RandomFourierEncoding(mode='xyz')  # type: ignore[arg-type]
 
 
 def test_rbf_values() -> None:
@@ -368,8 +403,10 @@ EPS = 1e-6
 DATELINE = torch.tensor([[175.0, 35.0], [-175.0, 35.0]], dtype=F64)
 CONTINUOUS = {
     'wrap': {},
-    'rff': {},
-    'nerf': {},
+    'rff': {'mode': 'unit_vector'},
+    # continuous; at L = 16 the finest period (2^-14) makes a 2e-6 degree step
+    # change the features by ~4e-3, so a coarser L shows it at the 1e-3 tolerance
+    'nerf': {'frequencies': 10},
     'sh': {'legendre_polys': 10},
     'rbf': {
         'train_points': DATELINE,
@@ -388,6 +425,7 @@ DISCONTINUOUS = {
     'spherem': {},
     'spherem+': {},
     'rbf': {'train_points': DATELINE, 'num_anchors': 2, 'kernel_size': 5.0},
+    'rff': {'frequencies': 2, 'kernel_size': 100.0},
 }
 
 
@@ -436,3 +474,91 @@ def test_device_and_module_cast() -> None:
     enc = GridEncoding(frequencies=2, dtype=F64).float()
     # Buffers cast by .float() do not change the computation dtype.
     assert enc(one(*POINT)).dtype == F64
+
+
+SPHERES = ['spherec', 'spherec+', 'spherem', 'spherem+']
+
+
+@pytest.mark.parametrize('name', SPHERES)
+def test_sphere_radii_are_radians_and_degrees_are_refused(name: str) -> None:
+    # CSP's grid radii (0.1, 360 degrees) passed to a Sphere2Vec encoding made its
+    # finest wavelength 100 times the published one (TorchSpatial: 0.001 radian).
+    with pytest.raises(ValueError, match=r'max_radius is in radians .* got 360'):
+        build_encoding(name, min_radius=0.1, max_radius=360.0)
+    enc = build_encoding(name)
+    # published TorchSpatial runs: S = 64 scales between 0.001 and 1 radian
+    expected = 1 / (0.001 * 1000.0 ** (torch.arange(64, dtype=F64) / 63))
+    torch.testing.assert_close(enc.freqs, expected, rtol=1e-12, atol=0.0)
+    with pytest.raises(ValueError, match=r'min_radius \(.*radians\) must be positive'):
+        build_encoding(name, min_radius=0.0)
+
+
+@pytest.mark.parametrize('name', ['grid', 'theory'])
+def test_grid_radii_are_degrees(name: str) -> None:
+    enc = build_encoding(name)
+    # CSP: S = 32 scales between 0.1 and 360 degrees
+    expected = 1 / (0.1 * 3600.0 ** (torch.arange(32, dtype=F64) / 31))
+    torch.testing.assert_close(enc.freqs, expected, rtol=1e-12, atol=0.0)
+    with pytest.raises(ValueError, match=r'max_radius \(.*degrees\) must be >='):
+        build_encoding(name, min_radius=1.0, max_radius=0.5)
+
+
+def numpy_sphere_c(lon: float, lat: float, freqs: list[float]) -> list[float]:
+    """The Sphere2Vec sphereC terms (Mai et al., ISPRS J. 2023) in float64 numpy."""
+    lam, phi = np.radians(lon), np.radians(lat)
+    out: list[float] = []
+    for f in freqs:
+        out += [
+            float(np.sin(phi * f)),
+            float(np.cos(phi * f) * np.cos(lam * f)),
+            float(np.cos(phi * f) * np.sin(lam * f)),
+        ]
+    return out
+
+
+def test_float32_output_is_computed_in_float64() -> None:
+    # At r_min = 0.001 rad the angle lam / r_min reaches ~3000 rad; a float32
+    # product loses ~1e-4 rad per ulp there, the reference computes in float64.
+    lon, lat = 123.456789, -45.678912
+    enc = SphereCEncoding(frequencies=2, min_radius=0.001, max_radius=1.0)
+    assert enc.dtype == torch.float32
+    out = enc(torch.tensor([[lon, lat]], dtype=torch.float64))[0]
+    expected = torch.tensor(numpy_sphere_c(lon, lat, [1000.0, 1.0]), dtype=F64)
+    torch.testing.assert_close(out.double(), expected, rtol=0.0, atol=1e-6)
+    # the same from float32 input (the input is exact in float32 once rounded)
+    point32 = torch.tensor([[lon, lat]], dtype=torch.float32)
+    lon32, lat32 = (float(v) for v in point32[0])
+    out32 = enc(point32)[0]
+    expected32 = torch.tensor(numpy_sphere_c(lon32, lat32, [1000.0, 1.0]), dtype=F64)
+    torch.testing.assert_close(out32.double(), expected32, rtol=0.0, atol=1e-6)
+
+
+def test_sh_matches_satclip_closed_forms_and_is_orthogonal() -> None:
+    # SatCLIP's closed forms (microsoft/satclip spherical_harmonics_ylm.py) for
+    # l <= 1 with theta = lat + 90 and phi = lon + 180 in radians; its m = 0 terms
+    # carry an extra factor pi (Y_0^0 = 0.8862 = pi / sqrt(4 pi)).
+    pts = np.array([[30.0, -20.0], [-150.0, 70.0], [100.0, 5.0]])
+    out = SphericalHarmonicsEncoding(2, dtype=F64)(torch.from_numpy(pts)).numpy()
+    theta, phi = np.radians(pts[:, 1] + 90), np.radians(pts[:, 0] + 180)
+    expected = np.stack(
+        [
+            np.full(3, 0.886226925452758),
+            0.48860251190292 * np.sin(theta) * np.sin(phi),
+            1.53499006191973 * np.cos(theta),
+            0.48860251190292 * np.sin(theta) * np.cos(phi),
+        ],
+        axis=1,
+    )
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-12)
+    # Orthogonal on the sphere (Gauss-Legendre in sin(lat) x 40 longitudes is exact
+    # for these degrees): unit norm for m != 0, pi^2 for m = 0.
+    x, w = np.polynomial.legendre.leggauss(20)
+    lon = np.linspace(-180, 180, 41)[:-1]
+    grid_lon, grid_lat = np.meshgrid(lon, np.degrees(np.arcsin(x)))
+    weights = np.repeat(w[:, None], 40, axis=1).ravel() * (2 * np.pi / 40)
+    points = np.stack([grid_lon.ravel(), grid_lat.ravel()], axis=1)
+    y = SphericalHarmonicsEncoding(4, dtype=F64)(torch.from_numpy(points)).numpy()
+    gram = (y * weights[:, None]).T @ y
+    m_zero = [l * l + l for l in range(4)]
+    norms = np.where(np.isin(np.arange(16), m_zero), np.pi**2, 1.0)
+    np.testing.assert_allclose(gram, np.diag(norms), rtol=0, atol=1e-9)

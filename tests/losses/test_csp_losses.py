@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 from scipy import stats
@@ -178,3 +179,44 @@ def test_sampler_is_reproducible_and_typed() -> None:
         sample_uniform_sphere(-1)
     with pytest.raises(ValueError, match='floating-point dtype'):
         sample_uniform_sphere(2, dtype=torch.int64)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def _nll_of_first(logits: np.ndarray, positive: np.ndarray) -> float:
+    """Mean of -log softmax(logits)[positive] per row, numerically in float64."""
+    top = logits.max(axis=1, keepdims=True)
+    log_z = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
+    return float(np.mean(log_z - logits[np.arange(len(logits)), positive]))
+
+
+@pytest.mark.parametrize('tau', [1.0, 0.07, 20.0])
+def test_objectives_match_numpy_formulas_of_the_paper(tau: float) -> None:
+    # CSP (Mai et al., ICML 2023, Sec. 3.2, Eqs. 3-5; gengchenmai/csp main/losses.py
+    # "contsoftmax"): cosine similarities divided by tau, softmax cross-entropy with
+    # the positive among B (in-batch images), 1 + N (own location + random
+    # locations) or B (second dropout pass) candidates. Tolerance: 1e-10 (float64).
+    rng = np.random.default_rng(0)
+    b, n, d = 5, 3, 7
+    loc, img, loc2 = (rng.normal(size=(b, d)) for _ in range(3))
+    rand = rng.normal(size=(b, n, d))
+    t = lambda a: torch.from_numpy(a)
+
+    expected_b = _nll_of_first(_unit(loc) @ _unit(img).T / tau, np.arange(b))
+    loss_b, _ = InBatchLocationImageLoss(tau)(t(loc), t(img))
+    assert float(loss_b) == pytest.approx(expected_b, abs=1e-10)
+    sym = expected_b + _nll_of_first(_unit(img) @ _unit(loc).T / tau, np.arange(b))
+    loss_sym, _ = InBatchLocationImageLoss(tau, symmetric=True)(t(loc), t(img))
+    assert float(loss_sym) == pytest.approx(sym, abs=1e-10)
+
+    pos = np.sum(_unit(img) * _unit(loc), axis=1, keepdims=True)
+    neg = np.einsum('bd,bnd->bn', _unit(img), _unit(rand))
+    expected_l = _nll_of_first(np.concatenate([pos, neg], 1) / tau, np.zeros(b, int))
+    loss_l, _ = RandomLocationLoss(tau)(t(img), t(loc), t(rand))
+    assert float(loss_l) == pytest.approx(expected_l, abs=1e-10)
+
+    expected_d = _nll_of_first(_unit(loc) @ _unit(loc2).T / tau, np.arange(b))
+    loss_d, _ = SimCSELoss(tau)(t(loc), t(loc2))
+    assert float(loss_d) == pytest.approx(expected_d, abs=1e-10)

@@ -1,4 +1,5 @@
 import math
+import warnings
 from pathlib import Path
 
 import pytest
@@ -9,8 +10,10 @@ from torch.utils.data import DataLoader
 from torchgeo.main import main as torchgeo_main
 
 from torchgeo_geossl.datamodules import FMoWDataModule
+from torchgeo_geossl.location.encodings import ENCODING_NAMES
 from torchgeo_geossl.trainers import GeoMoCoTask
 from torchgeo_geossl.trainers.csp import CSPTask, load_location_encoder
+from torchgeo_geossl.trainers.geoprior import GeoPriorTask
 
 CONFIGS = Path(__file__).resolve().parents[2] / 'configs'
 S2100K = Path(__file__).resolve().parents[1] / 'data' / 's2100k'
@@ -157,12 +160,71 @@ def test_bad_hyperparameters() -> None:
     with pytest.raises(ValueError, match="encoding 'wrap' does not accept"):
         CSPTask(**SMALL, encoding='wrap')  # type: ignore[arg-type]
     wrap = CSPTask(
-        **{**SMALL, 'frequencies': None, 'min_radius': None, 'max_radius': None},  # type: ignore[arg-type]
+        **{**SMALL, 'frequencies': None, 'hidden_dim': None},  # type: ignore[arg-type]
         encoding='wrap',
     )
     assert torch.isfinite(wrap.training_step(batch(), 0))
     with pytest.raises(ValueError, match='neither an existing checkpoint'):
         CSPTask(**SMALL, weights='no/such/file.ckpt')  # type: ignore[arg-type]
+
+
+def test_sphere2vec_encodings_get_radians() -> None:
+    # Sphere2Vec radii are radians (TorchSpatial runs: 0.001 to 1); CSPTask used to
+    # pass the grid's degrees (0.1 to 360), 100 times coarser at the finest scale.
+    task = CSPTask(**SMALL, encoding='spherec')  # type: ignore[arg-type]
+    freqs = task.location_encoder.encoding.freqs
+    torch.testing.assert_close(
+        freqs, torch.tensor([1000.0, 100.0, 10.0, 1.0], dtype=torch.float64)
+    )
+    grid = CSPTask(**SMALL).location_encoder.encoding.freqs  # type: ignore[arg-type]
+    torch.testing.assert_close(
+        grid, 1 / (0.1 * 3600.0 ** (torch.arange(4, dtype=torch.float64) / 3))
+    )
+    with pytest.raises(ValueError, match='max_radius is in radians'):
+        CSPTask(**SMALL, encoding='spherem', min_radius=0.1, max_radius=360.0)  # type: ignore[arg-type]
+
+
+RBF_POINTS = [[0.0, 0.0], [10.0, 10.0], [-120.0, 45.0], [170.0, -40.0]]
+
+
+@pytest.mark.parametrize('name', list(ENCODING_NAMES))
+def test_csp_and_geoprior_build_the_same_encoder(name: str) -> None:
+    extra = {'train_points': RBF_POINTS, 'num_anchors': 3} if name == 'rbf' else {}
+    for scales in ({}, {'frequencies': 3}):
+        if scales and name in ('wrap', 'rbf', 'sh'):
+            continue
+        csp = CSPTask(  # type: ignore[arg-type]
+            model='resnet18',
+            in_channels=4,
+            encoding=name,
+            encoding_kwargs=extra,
+            freeze_backbone=False,
+            **scales,
+        ).location_encoder
+        prior = GeoPriorTask(
+            num_classes=3,
+            encoding=name,
+            encoder_kwargs=extra,
+            **scales,  # type: ignore[arg-type]
+        ).location_encoder
+        assert type(csp.encoding) is type(prior.encoding)
+        assert repr(csp) == repr(prior)
+        a, b = csp.encoding.state_dict(), prior.encoding.state_dict()
+        assert a.keys() == b.keys()
+        for key in a:
+            torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+        shapes = {k: v.shape for k, v in csp.state_dict().items()}
+        assert shapes == {k: v.shape for k, v in prior.state_dict().items()}
+
+
+def test_frozen_random_backbone_warns() -> None:
+    with pytest.warns(
+        UserWarning, match=r'freezes a RANDOMLY initialised resnet18.*weights'
+    ):
+        CSPTask(**SMALL)  # type: ignore[arg-type]
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        CSPTask(**SMALL, freeze_backbone=False)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope='module')

@@ -8,7 +8,7 @@ from .coordinates import (
     query_center_lonlat,
     to_lonlat,
 )
-from .encoder import LocationEncoder
+from .encoder import FCNet, LocationEncoder, make_location_encoder
 from .encodings import (
     ENCODING_NAMES,
     GridEncoding,
@@ -31,6 +31,7 @@ from .encodings import (
 __all__ = (
     'ENCODING_NAMES',
     'AddGeoClusterLabel',
+    'FCNet',
     'GeoClusters',
     'GridEncoding',
     'LocationEncoder',
@@ -49,6 +50,7 @@ __all__ = (
     'geometric_frequencies',
     'lonlat_to_unit_vectors',
     'lonlat_transformer',
+    'make_location_encoder',
     'normalize_longitude',
     'query_center_lonlat',
     'to_lonlat',

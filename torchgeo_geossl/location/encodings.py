@@ -7,8 +7,16 @@ Every encoding is a small :class:`torch.nn.Module` that maps points ``[B, 2]`` o
 
 * ``wrap_longitude``: wrap longitudes outside ``[-180, 180)`` instead of rejecting
   them;
-* ``dtype``: the floating dtype in which the encoding is computed and returned (use
-  ``torch.float64`` for precision at fine scales).
+* ``dtype``: the floating dtype in which the encoding is returned. Every encoding
+  is computed in float64 (as the numpy code of the Space2Vec, Sphere2Vec and CSP
+  references) and cast to *dtype* after the sines and cosines: in float32, the
+  product of a longitude with the finest Sphere2Vec frequency (``1 / 0.001``)
+  would lose about ``1e-2`` of its phase.
+
+Units: the radii of :class:`GridEncoding` and :class:`TheoryEncoding` are in
+degrees (CSP: ``r_min = 0.1``, ``r_max = 360``), those of the Sphere2Vec encodings
+in radians (TorchSpatial: ``r_min = 0.001``, ``r_max = 1``); each class refuses
+radii outside its range with the unit in the message.
 
 Multi-scale encodings use ``S`` scales with geometric spacing
 ``lambda_s = r_min * (r_max / r_min) ** (s / (S - 1))`` for ``s = 0 .. S - 1`` and the
@@ -16,9 +24,11 @@ frequencies ``1 / lambda_s``, kept as a registered (persistent) buffer ``freqs``
 
 Behaviour across the antimeridian (``lon = +-180``) and at the poles differs between
 encodings; each class documents its own. In short: the encodings computed from the 3-D
-unit vector (:class:`NeRFEncoding`, :class:`RandomFourierEncoding`) and the spherical
-harmonics are continuous everywhere (but NeRF's default frequencies encode some
-distinct points alike, see its documentation); :class:`WrapEncoding` is continuous across the
+unit vector (:class:`NeRFEncoding`, :class:`RandomFourierEncoding` with
+``mode='unit_vector'``) and the spherical harmonics are continuous everywhere (but NeRF's default frequencies encode some
+distinct points alike, see its documentation); the reference
+:class:`RandomFourierEncoding` (planar coordinates) is not; :class:`WrapEncoding` is
+continuous across the
 antimeridian but not at the poles; :class:`GridEncoding`, :class:`TheoryEncoding` and
 the Sphere2Vec encodings jump across the antimeridian unless every frequency makes the
 longitude terms 360-degree periodic, and the grid, theory, wrap and Sphere2Vec
@@ -140,7 +150,7 @@ def _raise_bad(points: Tensor, bad: Tensor, problem: str) -> None:
 
 
 def geometric_frequencies(
-    frequencies: int, min_radius: float, max_radius: float
+    frequencies: int, min_radius: float, max_radius: float, unit: str = ''
 ) -> Tensor:
     """Frequencies ``1 / lambda_s`` of geometrically spaced scales.
 
@@ -152,6 +162,7 @@ def geometric_frequencies(
         frequencies: Number of scales ``S`` (at least 2).
         min_radius: ``r_min`` (positive).
         max_radius: ``r_max`` (at least ``r_min``).
+        unit: Unit of the radii, quoted in error messages (e.g. ``'degrees'``).
 
     Returns:
         Float64 tensor ``[S]`` of frequencies, decreasing.
@@ -161,7 +172,11 @@ def geometric_frequencies(
         ValueError: If a parameter is out of range.
 
     .. versionadded:: 0.1
+
+    .. versionchanged:: 0.2
+       Added *unit*.
     """
+    in_unit = f' ({unit})' if unit else ''
     if isinstance(frequencies, bool) or not isinstance(frequencies, int):
         raise TypeError(f'frequencies must be an int >= 2, got {frequencies!r}')
     if frequencies < 2:
@@ -170,10 +185,11 @@ def geometric_frequencies(
             f'got {frequencies}'
         )
     if not (math.isfinite(min_radius) and min_radius > 0):
-        raise ValueError(f'min_radius must be positive, got {min_radius}')
+        raise ValueError(f'min_radius{in_unit} must be positive, got {min_radius}')
     if not (math.isfinite(max_radius) and max_radius >= min_radius):
         raise ValueError(
-            f'max_radius must be >= min_radius ({min_radius}), got {max_radius}'
+            f'max_radius{in_unit} must be >= min_radius ({min_radius}), got '
+            f'{max_radius}'
         )
     s = torch.arange(frequencies, dtype=torch.float64)
     ratio = torch.tensor(max_radius / min_radius, dtype=torch.float64)
@@ -201,7 +217,8 @@ class PositionalEncoding(nn.Module, abc.ABC):
         Args:
             wrap_longitude: Wrap longitudes outside ``[-180, 180)`` instead of
                 rejecting them (see :func:`validate_points`).
-            dtype: Floating dtype in which the encoding is computed and returned.
+            dtype: Floating dtype in which the encoding is returned (it is
+                computed in float64).
 
         Raises:
             ValueError: If *dtype* is not a floating dtype.
@@ -219,8 +236,8 @@ class PositionalEncoding(nn.Module, abc.ABC):
             points: ``[B, 2]`` ``(lon, lat)`` in degrees, any floating dtype.
 
         Returns:
-            Features ``[B, output_dim]`` of dtype :attr:`dtype` on the device of
-            *points*.
+            Features ``[B, output_dim]``, computed in float64 and returned in
+            :attr:`dtype`, on the device of *points*.
 
         Raises:
             TypeError: If *points* is not a floating tensor.
@@ -242,16 +259,17 @@ class PositionalEncoding(nn.Module, abc.ABC):
         """
 
     def _buffer(self, buffer: Tensor, like: Tensor) -> Tensor:
-        """Cast a buffer to the compute dtype and the device of *like*.
+        """Cast a buffer to float64 on the device of *like*.
 
         Args:
             buffer: A registered buffer.
             like: Tensor whose device to use.
 
         Returns:
-            The buffer in :attr:`dtype` on the device of *like*.
+            The buffer in float64 on the device of *like* (the encodings are
+            computed in float64 whatever :attr:`dtype` is).
         """
-        return buffer.to(device=like.device, dtype=self.dtype)
+        return buffer.to(device=like.device, dtype=torch.float64)
 
     def extra_repr(self) -> str:
         """Summary shown by ``repr``.
@@ -290,7 +308,7 @@ class WrapEncoding(PositionalEncoding):
 
         Args:
             wrap_longitude: Wrap longitudes outside ``[-180, 180)``.
-            dtype: Floating dtype of the computation and output.
+            dtype: Floating dtype of the output (computed in float64).
         """
         super().__init__(wrap_longitude=wrap_longitude, dtype=dtype)
         self.output_dim = 4
@@ -304,7 +322,7 @@ class WrapEncoding(PositionalEncoding):
         Returns:
             Features ``[B, 4]``.
         """
-        x = lonlat.to(self.dtype)
+        x = lonlat
         lon = x[:, 0] * (math.pi / 180)
         lat = x[:, 1] * (math.pi / 90)
         return torch.stack(
@@ -316,6 +334,12 @@ class _MultiScaleEncoding(PositionalEncoding):
     """Shared set-up of the geometric multi-scale encodings."""
 
     freqs: Tensor
+
+    #: Unit of ``min_radius`` and ``max_radius``.
+    unit = 'degrees'
+
+    #: Largest ``max_radius`` accepted (None: no bound).
+    max_allowed_radius: float | None = None
 
     def __init__(
         self,
@@ -334,11 +358,24 @@ class _MultiScaleEncoding(PositionalEncoding):
             max_radius: ``r_max``.
             terms: Number of features per scale.
             wrap_longitude: Wrap longitudes outside ``[-180, 180)``.
-            dtype: Floating dtype of the computation and output.
+            dtype: Floating dtype of the output (computed in float64).
         """
         super().__init__(wrap_longitude=wrap_longitude, dtype=dtype)
+        name = type(self).__name__
+        limit = self.max_allowed_radius
+        if limit is not None and max_radius > limit:
+            raise ValueError(
+                f'{name} max_radius is in {self.unit} and must be <= {limit:.4g} '
+                f'(2 pi), got {max_radius}: Sphere2Vec radii divide the radian '
+                'coordinates (TorchSpatial runs: min_radius=0.001 or 1e-4, '
+                'max_radius=1); radii in degrees, as for the grid encoding, must '
+                'be multiplied by pi / 180'
+            )
         self.register_buffer(
-            'freqs', geometric_frequencies(frequencies, min_radius, max_radius)
+            'freqs',
+            geometric_frequencies(
+                frequencies, min_radius, max_radius, unit=f'{name}, {self.unit}'
+            ),
         )
         self.frequencies = frequencies
         self.min_radius = min_radius
@@ -381,10 +418,13 @@ class GridEncoding(_MultiScaleEncoding):
 
         Args:
             frequencies: Number of scales ``S``.
-            min_radius: Finest scale ``r_min`` in degrees.
-            max_radius: Coarsest scale ``r_max`` in degrees.
+            min_radius: Finest scale ``r_min`` in degrees (positive).
+            max_radius: Coarsest scale ``r_max`` in degrees (at least ``r_min``).
             wrap_longitude: Wrap longitudes outside ``[-180, 180)``.
-            dtype: Floating dtype of the computation and output.
+            dtype: Floating dtype of the output (computed in float64).
+
+        Raises:
+            ValueError: If a radius is out of range (the message gives the unit).
         """
         super().__init__(frequencies, min_radius, max_radius, 4, wrap_longitude, dtype)
 
@@ -397,7 +437,7 @@ class GridEncoding(_MultiScaleEncoding):
         Returns:
             Features ``[B, 4 S]``.
         """
-        x = lonlat.to(self.dtype)
+        x = lonlat
         angles = x[:, :, None] * self._buffer(self.freqs, x)
         return torch.stack([torch.sin(angles), torch.cos(angles)], dim=-1).flatten(1)
 
@@ -436,10 +476,13 @@ class TheoryEncoding(_MultiScaleEncoding):
 
         Args:
             frequencies: Number of scales ``S``.
-            min_radius: Finest scale ``r_min`` in degrees.
-            max_radius: Coarsest scale ``r_max`` in degrees.
+            min_radius: Finest scale ``r_min`` in degrees (positive).
+            max_radius: Coarsest scale ``r_max`` in degrees (at least ``r_min``).
             wrap_longitude: Wrap longitudes outside ``[-180, 180)``.
-            dtype: Floating dtype of the computation and output.
+            dtype: Floating dtype of the output (computed in float64).
+
+        Raises:
+            ValueError: If a radius is out of range (the message gives the unit).
         """
         super().__init__(frequencies, min_radius, max_radius, 6, wrap_longitude, dtype)
         half_sqrt3 = math.sqrt(3) / 2
@@ -457,7 +500,7 @@ class TheoryEncoding(_MultiScaleEncoding):
         Returns:
             Features ``[B, 6 S]``.
         """
-        x = lonlat.to(self.dtype)
+        x = lonlat
         proj = x @ self._buffer(self.units, x).T
         angles = self._buffer(self.freqs, x)[None, :, None] * proj[:, None, :]
         return torch.stack([torch.sin(angles), torch.cos(angles)], dim=-1).flatten(1)
@@ -465,6 +508,9 @@ class TheoryEncoding(_MultiScaleEncoding):
 
 class _SphereEncoding(_MultiScaleEncoding):
     """Shared computation of the Sphere2Vec encodings."""
+
+    unit = 'radians'
+    max_allowed_radius = 2 * math.pi
 
     def _encode(self, lonlat: Tensor) -> Tensor:
         """Encode validated points.
@@ -475,7 +521,7 @@ class _SphereEncoding(_MultiScaleEncoding):
         Returns:
             Features ``[B, terms * S]``, scale-major.
         """
-        rad = torch.deg2rad(lonlat).to(self.dtype)
+        rad = torch.deg2rad(lonlat)
         lam = rad[:, 0:1]
         phi = rad[:, 1:2]
         freqs = self._buffer(self.freqs, rad)
@@ -507,8 +553,12 @@ class SphereCEncoding(_SphereEncoding):
     between ``r_min`` and ``r_max``, in radians): for each scale
     ``[sin(phi_s), cos(phi_s) cos(lambda_s), cos(phi_s) sin(lambda_s)]``,
     scale-major; ``3 S`` features. At a scale with ``r_s = 1`` the terms are the 3-D
-    unit vector ``(z, x, y)``. Defaults follow the Sphere2Vec/TorchSpatial
-    experiments (``r_min = 0.001``, ``r_max = 1``).
+    unit vector ``(z, x, y)``. Defaults follow the published TorchSpatial runs
+    (seai-lab/TorchSpatial ``main/eva_sh/eva_sphere*_*.sh``: ``S = 64``,
+    ``r_min = 0.001``, ``r_max = 1``). The radii are in radians, unlike the grid
+    encoding's degrees: ``max_radius`` above ``2 pi`` is refused, since it means
+    radii in degrees (with CSP's grid radii 0.1 and 360 the finest Sphere2Vec
+    scale would be 100 times coarser than the published 0.001 radian).
 
     Antimeridian: continuous only if every frequency ``1 / r_s`` is an integer
     (``sin(lambda_s)`` changes sign otherwise); with the default radii only the
@@ -521,11 +571,14 @@ class SphereCEncoding(_SphereEncoding):
     * https://doi.org/10.1016/j.isprsjprs.2023.06.016
 
     .. versionadded:: 0.1
+
+    .. versionchanged:: 0.2
+       Default ``S = 64`` (the TorchSpatial runs; 0.1: 32).
     """
 
     def __init__(
         self,
-        frequencies: int = 32,
+        frequencies: int = 64,
         min_radius: float = 0.001,
         max_radius: float = 1.0,
         wrap_longitude: bool = False,
@@ -534,11 +587,15 @@ class SphereCEncoding(_SphereEncoding):
         """Initialize a new SphereCEncoding instance.
 
         Args:
-            frequencies: Number of scales ``S``.
-            min_radius: Finest scale ``r_min`` in radians.
-            max_radius: Coarsest scale ``r_max`` in radians.
+            frequencies: Number of scales ``S`` (64 in the TorchSpatial runs).
+            min_radius: Finest scale ``r_min`` in radians (positive).
+            max_radius: Coarsest scale ``r_max`` in radians (``r_min`` to
+                ``2 pi``).
             wrap_longitude: Wrap longitudes outside ``[-180, 180)``.
-            dtype: Floating dtype of the computation and output.
+            dtype: Floating dtype of the output (computed in float64).
+
+        Raises:
+            ValueError: If a radius is out of range (the message gives the unit).
         """
         super().__init__(frequencies, min_radius, max_radius, 3, wrap_longitude, dtype)
 
@@ -581,11 +638,14 @@ class SphereCPlusEncoding(_SphereEncoding):
     * https://doi.org/10.1016/j.isprsjprs.2023.06.016
 
     .. versionadded:: 0.1
+
+    .. versionchanged:: 0.2
+       Default ``S = 64`` (the TorchSpatial runs; 0.1: 32).
     """
 
     def __init__(
         self,
-        frequencies: int = 32,
+        frequencies: int = 64,
         min_radius: float = 0.001,
         max_radius: float = 1.0,
         wrap_longitude: bool = False,
@@ -594,11 +654,15 @@ class SphereCPlusEncoding(_SphereEncoding):
         """Initialize a new SphereCPlusEncoding instance.
 
         Args:
-            frequencies: Number of scales ``S``.
-            min_radius: Finest scale ``r_min`` in radians.
-            max_radius: Coarsest scale ``r_max`` in radians.
+            frequencies: Number of scales ``S`` (64 in the TorchSpatial runs).
+            min_radius: Finest scale ``r_min`` in radians (positive).
+            max_radius: Coarsest scale ``r_max`` in radians (``r_min`` to
+                ``2 pi``).
             wrap_longitude: Wrap longitudes outside ``[-180, 180)``.
-            dtype: Floating dtype of the computation and output.
+            dtype: Floating dtype of the output (computed in float64).
+
+        Raises:
+            ValueError: If a radius is out of range (the message gives the unit).
         """
         super().__init__(frequencies, min_radius, max_radius, 6, wrap_longitude, dtype)
 
@@ -648,11 +712,14 @@ class SphereMEncoding(_SphereEncoding):
     * https://doi.org/10.1016/j.isprsjprs.2023.06.016
 
     .. versionadded:: 0.1
+
+    .. versionchanged:: 0.2
+       Default ``S = 64`` (the TorchSpatial runs; 0.1: 32).
     """
 
     def __init__(
         self,
-        frequencies: int = 32,
+        frequencies: int = 64,
         min_radius: float = 0.001,
         max_radius: float = 1.0,
         wrap_longitude: bool = False,
@@ -661,11 +728,15 @@ class SphereMEncoding(_SphereEncoding):
         """Initialize a new SphereMEncoding instance.
 
         Args:
-            frequencies: Number of scales ``S``.
-            min_radius: Finest scale ``r_min`` in radians.
-            max_radius: Coarsest scale ``r_max`` in radians.
+            frequencies: Number of scales ``S`` (64 in the TorchSpatial runs).
+            min_radius: Finest scale ``r_min`` in radians (positive).
+            max_radius: Coarsest scale ``r_max`` in radians (``r_min`` to
+                ``2 pi``).
             wrap_longitude: Wrap longitudes outside ``[-180, 180)``.
-            dtype: Floating dtype of the computation and output.
+            dtype: Floating dtype of the output (computed in float64).
+
+        Raises:
+            ValueError: If a radius is out of range (the message gives the unit).
         """
         super().__init__(frequencies, min_radius, max_radius, 5, wrap_longitude, dtype)
 
@@ -711,11 +782,14 @@ class SphereMPlusEncoding(_SphereEncoding):
     * https://doi.org/10.1016/j.isprsjprs.2023.06.016
 
     .. versionadded:: 0.1
+
+    .. versionchanged:: 0.2
+       Default ``S = 64`` (the TorchSpatial runs; 0.1: 32).
     """
 
     def __init__(
         self,
-        frequencies: int = 32,
+        frequencies: int = 64,
         min_radius: float = 0.001,
         max_radius: float = 1.0,
         wrap_longitude: bool = False,
@@ -724,11 +798,15 @@ class SphereMPlusEncoding(_SphereEncoding):
         """Initialize a new SphereMPlusEncoding instance.
 
         Args:
-            frequencies: Number of scales ``S``.
-            min_radius: Finest scale ``r_min`` in radians.
-            max_radius: Coarsest scale ``r_max`` in radians.
+            frequencies: Number of scales ``S`` (64 in the TorchSpatial runs).
+            min_radius: Finest scale ``r_min`` in radians (positive).
+            max_radius: Coarsest scale ``r_max`` in radians (``r_min`` to
+                ``2 pi``).
             wrap_longitude: Wrap longitudes outside ``[-180, 180)``.
-            dtype: Floating dtype of the computation and output.
+            dtype: Floating dtype of the output (computed in float64).
+
+        Raises:
+            ValueError: If a radius is out of range (the message gives the unit).
         """
         super().__init__(frequencies, min_radius, max_radius, 8, wrap_longitude, dtype)
 
@@ -812,7 +890,7 @@ class RBFEncoding(PositionalEncoding):
             seed: Seed of the anchor selection.
             wrap_longitude: Wrap longitudes outside ``[-180, 180)`` (also applied to
                 *train_points*).
-            dtype: Floating dtype of the computation and output.
+            dtype: Floating dtype of the output (computed in float64).
 
         Raises:
             ValueError: If *train_points* is missing or invalid, or a parameter is
@@ -867,7 +945,7 @@ class RBFEncoding(PositionalEncoding):
         Returns:
             Features ``[B, K]``.
         """
-        x = lonlat.to(self.dtype)
+        x = lonlat
         anchors = self._buffer(self.anchors, x)
         if self.distance == 'lonlat':
             sq_dist = ((x[:, None, :] - anchors[None, :, :]) ** 2).sum(-1)
@@ -910,23 +988,38 @@ def _kmeans_anchors(
 
 
 class RandomFourierEncoding(PositionalEncoding):
-    """Random Fourier features (Rahimi and Recht, NeurIPS 2007) of the unit vector.
+    """Random Fourier features (Rahimi and Recht, NeurIPS 2007) of a location.
 
-    With ``u`` the 3-D unit vector of the point (see
-    :func:`~torchgeo_geossl.location.coordinates.lonlat_to_unit_vectors`):
-    ``sqrt(2 / D) cos(W^T u + b)``, ``W ~ N(0, I / sigma^2)`` of shape ``[3, D]``
-    and ``b ~ U(0, 2 pi)``, drawn once from *seed* and kept as the persistent
-    buffers ``weight`` and ``phase``. This approximates a Gaussian kernel of
-    bandwidth ``sigma`` on the chordal distance. (The CSP reference draws ``W``
-    with variance ``sigma`` instead of ``1 / sigma^2`` and on planar coordinates.)
+    ``sqrt(2 / D) cos(W^T v + b)`` with ``D`` random frequencies ``W`` and phases
+    ``b ~ U(0, 2 pi)``, drawn once from *seed* and kept as the persistent buffers
+    ``weight`` and ``phase``. Two variants, chosen by *mode*:
 
-    Antimeridian and poles: continuous (a function of the unit vector only).
+    * ``'reference'`` (default, as the CSP and TorchSpatial reference code:
+      gengchenmai/csp and seai-lab/TorchSpatial ``main/SpatialRelationEncoder.py``,
+      ``RFFSpatialRelationEncoder``): ``v = (lon / 180, lat / 90)``, the planar
+      coordinates scaled to ``[-1, 1]``, and ``W ~ N(0, sigma I)`` of shape
+      ``[2, D]``, i.e. *kernel_size* ``sigma`` is the **variance** of each
+      frequency. This approximates a Gaussian kernel on the scaled planar
+      coordinates with bandwidth ``1 / sqrt(sigma)``; it jumps across the
+      antimeridian and depends on the longitude at a pole. The published
+      TorchSpatial runs use ``D = 64`` and ``sigma = 2``
+      (``main/eva_sh/eva_rff_*.sh``).
+    * ``'unit_vector'`` (an option; not the published runs): ``v`` the 3-D unit
+      vector of the point (see
+      :func:`~torchgeo_geossl.location.coordinates.lonlat_to_unit_vectors`) and
+      ``W ~ N(0, I / sigma^2)`` of shape ``[3, D]``, i.e. *kernel_size* ``sigma``
+      is the **bandwidth** of a Gaussian kernel on the chordal distance. Continuous
+      across the antimeridian and at the poles.
 
     If you use this encoding in your research, please cite:
 
     * https://papers.nips.cc/paper/3182-random-features-for-large-scale-kernel-machines
 
     .. versionadded:: 0.1
+
+    .. versionchanged:: 0.2
+       Added *mode*; the default is the reference's ``'reference'`` (0.1 computed
+       ``'unit_vector'``), with ``D = 64`` and ``sigma = 2`` (0.1: 256 and 1).
     """
 
     weight: Tensor
@@ -934,8 +1027,9 @@ class RandomFourierEncoding(PositionalEncoding):
 
     def __init__(
         self,
-        frequencies: int = 256,
-        kernel_size: float = 1.0,
+        frequencies: int = 64,
+        kernel_size: float = 2.0,
+        mode: Literal['reference', 'unit_vector'] = 'reference',
         seed: int = 0,
         wrap_longitude: bool = False,
         dtype: torch.dtype = torch.float32,
@@ -944,26 +1038,44 @@ class RandomFourierEncoding(PositionalEncoding):
 
         Args:
             frequencies: Number of random features ``D``.
-            kernel_size: Kernel bandwidth ``sigma`` in unit-sphere (chordal) units.
+            kernel_size: ``sigma``: the variance of the frequencies in
+                ``'reference'`` mode, the kernel bandwidth in unit-sphere (chordal)
+                units in ``'unit_vector'`` mode.
+            mode: ``'reference'`` (planar ``(lon / 180, lat / 90)``, as the
+                reference code) or ``'unit_vector'`` (3-D unit vector).
             seed: Seed of the random frequencies and phases.
             wrap_longitude: Wrap longitudes outside ``[-180, 180)``.
-            dtype: Floating dtype of the computation and output.
+            dtype: Floating dtype of the output (computed in float64).
 
         Raises:
-            ValueError: If *frequencies* or *kernel_size* is not positive.
+            ValueError: If *frequencies* or *kernel_size* is not positive, or
+                *mode* is unknown.
         """
         super().__init__(wrap_longitude=wrap_longitude, dtype=dtype)
         if frequencies < 1:
             raise ValueError(f'frequencies must be >= 1, got {frequencies}')
         if not (math.isfinite(kernel_size) and kernel_size > 0):
             raise ValueError(f'kernel_size must be positive, got {kernel_size}')
+        if mode not in ('reference', 'unit_vector'):
+            raise ValueError(
+                f"RandomFourierEncoding mode must be 'reference' or 'unit_vector', "
+                f'got {mode!r}'
+            )
         generator = torch.Generator().manual_seed(seed)
-        weight = torch.randn(3, frequencies, generator=generator, dtype=torch.float64)
+        dims = 2 if mode == 'reference' else 3
+        weight = torch.randn(
+            dims, frequencies, generator=generator, dtype=torch.float64
+        )
         phase = torch.rand(frequencies, generator=generator, dtype=torch.float64)
-        self.register_buffer('weight', weight / kernel_size)
+        if mode == 'reference':
+            weight = weight * math.sqrt(kernel_size)
+        else:
+            weight = weight / kernel_size
+        self.register_buffer('weight', weight)
         self.register_buffer('phase', phase * (2 * math.pi))
         self.frequencies = frequencies
         self.kernel_size = kernel_size
+        self.mode = mode
         self.seed = seed
         self.output_dim = frequencies
 
@@ -976,8 +1088,11 @@ class RandomFourierEncoding(PositionalEncoding):
         Returns:
             Features ``[B, D]``.
         """
-        xyz = lonlat_to_unit_vectors(lonlat).to(self.dtype)
-        proj = xyz @ self._buffer(self.weight, xyz) + self._buffer(self.phase, xyz)
+        if self.mode == 'reference':
+            v = lonlat / lonlat.new_tensor([180.0, 90.0])
+        else:
+            v = lonlat_to_unit_vectors(lonlat).to(torch.float64)
+        proj = v @ self._buffer(self.weight, v) + self._buffer(self.phase, v)
         return math.sqrt(2.0 / self.frequencies) * torch.cos(proj)
 
 
@@ -1002,13 +1117,16 @@ class NeRFEncoding(PositionalEncoding):
     * https://doi.org/10.1007/978-3-030-58452-8_24
 
     .. versionadded:: 0.1
+
+    .. versionchanged:: 0.2
+       Default ``L = 16`` (the TorchSpatial runs; 0.1: 10).
     """
 
     freqs: Tensor
 
     def __init__(
         self,
-        frequencies: int = 10,
+        frequencies: int = 16,
         base_frequency: float = math.pi,
         wrap_longitude: bool = False,
         dtype: torch.dtype = torch.float32,
@@ -1016,10 +1134,11 @@ class NeRFEncoding(PositionalEncoding):
         """Initialize a new NeRFEncoding instance.
 
         Args:
-            frequencies: Number of powers of two ``L``.
+            frequencies: Number of powers of two ``L`` (16 in the TorchSpatial
+                runs, ``main/eva_sh/eval_nerf_*.sh``).
             base_frequency: Lowest frequency ``b``.
             wrap_longitude: Wrap longitudes outside ``[-180, 180)``.
-            dtype: Floating dtype of the computation and output.
+            dtype: Floating dtype of the output (computed in float64).
 
         Raises:
             ValueError: If *frequencies* or *base_frequency* is not positive.
@@ -1045,7 +1164,7 @@ class NeRFEncoding(PositionalEncoding):
         Returns:
             Features ``[B, 6 L]``.
         """
-        xyz = lonlat_to_unit_vectors(lonlat).to(self.dtype)
+        xyz = lonlat_to_unit_vectors(lonlat).to(torch.float64)
         angles = xyz[:, :, None] * self._buffer(self.freqs, xyz)
         return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1).flatten(1)
 
@@ -1068,11 +1187,14 @@ class SphericalHarmonicsEncoding(PositionalEncoding):
     * https://doi.org/10.1609/aaai.v39i4.32457
 
     .. versionadded:: 0.1
+
+    .. versionchanged:: 0.2
+       Default ``L = 40`` (SatCLIP-L40, TorchGeo's ``SatCLIP`` default; 0.1: 10).
     """
 
     def __init__(
         self,
-        legendre_polys: int = 10,
+        legendre_polys: int = 40,
         wrap_longitude: bool = False,
         dtype: torch.dtype = torch.float32,
     ) -> None:
@@ -1080,9 +1202,9 @@ class SphericalHarmonicsEncoding(PositionalEncoding):
 
         Args:
             legendre_polys: Number of Legendre polynomials ``L`` (degrees
-                ``0 .. L - 1``).
+                ``0 .. L - 1``); 40 as TorchGeo's pretrained SatCLIP-L40.
             wrap_longitude: Wrap longitudes outside ``[-180, 180)``.
-            dtype: Floating dtype of the computation and output.
+            dtype: Floating dtype of the output (computed in float64).
 
         Raises:
             ValueError: If *legendre_polys* is not positive.
@@ -1103,7 +1225,7 @@ class SphericalHarmonicsEncoding(PositionalEncoding):
         Returns:
             Features ``[B, L^2]``.
         """
-        out: Tensor = self.harmonics(lonlat.to(self.dtype))
+        out: Tensor = self.harmonics(lonlat)
         return out
 
 

@@ -205,7 +205,7 @@ class ContrastiveObjective(nn.Module):
             :attr:`max_scale`.
         """
         if self.logit_scale is None:
-            return torch.tensor(1 / self.temperature)
+            return torch.tensor(1 / self.temperature, dtype=torch.float64)
         return self.logit_scale.exp().clamp(max=self.max_scale)
 
     def extra_repr(self) -> str:

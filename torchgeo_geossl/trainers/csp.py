@@ -2,6 +2,7 @@
 
 import inspect
 import os
+import warnings
 from collections.abc import Mapping
 from typing import Any, Self, cast
 
@@ -18,7 +19,7 @@ from torchgeo.tasks import BaseTask
 from ..checkpoint import read_checkpoint
 from ..export import load_backbone
 from ..faults import check_finite_loss
-from ..location.encoder import LocationEncoder
+from ..location.encoder import LocationEncoder, make_location_encoder
 from ..losses.csp import (
     InBatchLocationImageLoss,
     RandomLocationLoss,
@@ -67,11 +68,23 @@ class CSPTask(ReliableTrainingMixin, BaseTask):
     τ_B = 20, τ_L = τ_D = 1 (temperatures divide the similarities, so the
     in-batch term is almost flat), one random location per sample, weights 1 and
     1, dropout 0.5, a hidden layer of 512 and Adam without weight decay at a
-    constant learning rate of 1e-3 (the reference's default ``--unsuper_lr``; its
-    fMoW script uses 5e-5, its iNat2018 script 5e-4). Random locations are uniform
+    constant learning rate of 5e-4, as the iNat2018 run
+    (``main/run-inat_2018-contsoftmax.sh``; its fMoW run uses 5e-5 with GELU, the
+    argparse default ``--unsuper_lr`` is 1e-3). Random locations are uniform
     on the sphere by default; ``legacy_location_sampler=True`` uses the
     reference's non-uniform ``sphericalold`` sampler
-    (:func:`~torchgeo_geossl.losses.csp.sample_uniform_sphere`).
+    (:func:`~torchgeo_geossl.losses.csp.sample_uniform_sphere`). The location
+    encoder is the reference's MLP (LeakyReLU(0.2) as the iNat2018 run, activation
+    and dropout after the output layer, skip connections between equal-width
+    hidden layers, Xavier-uniform initialisation); each encoding keeps its own
+    scale defaults in its own unit unless *frequencies*, *min_radius* or
+    *max_radius* are given (:func:`~torchgeo_geossl.location.encoder.make_location_encoder`,
+    shared with :class:`~torchgeo_geossl.trainers.GeoPriorTask`). The recipe table
+    of the CSP docs page lists every default with the paper's and the reference's
+    values.
+
+    A frozen backbone without *weights* is random: the task warns, since CSP
+    needs a pretrained image encoder.
 
     Batches need ``image`` (``[B, C, H, W]``, or ``[B, V, C, H, W]`` of which view
     0 is used) and ``point`` ``[B, 2]``, (lon, lat) in degrees.
@@ -85,6 +98,14 @@ class CSPTask(ReliableTrainingMixin, BaseTask):
     TorchGeo's tasks read it too.
 
     .. versionadded:: 0.1
+
+    .. versionchanged:: 0.2
+       *frequencies*, *min_radius* and *max_radius* default to None (the
+       encoding's own defaults: 0.1 passed the grid's degrees to the Sphere2Vec
+       encodings, which take radians); the location encoder follows the reference
+       (LeakyReLU(0.2), output block, skip connections, Xavier init); *lr*
+       5e-4, as the iNat2018 run (0.1: 1e-3); added *network* and *residual*; a
+       frozen random backbone warns.
     """
 
     monitor = 'train_loss'
@@ -100,16 +121,18 @@ class CSPTask(ReliableTrainingMixin, BaseTask):
         freeze_backbone: bool = True,
         embed_dim: int = 256,
         encoding: str = 'grid',
-        frequencies: int | None = 32,
-        min_radius: float | None = 0.1,
-        max_radius: float | None = 360.0,
+        frequencies: int | None = None,
+        min_radius: float | None = None,
+        max_radius: float | None = None,
         encoding_kwargs: dict[str, Any] | None = None,
-        hidden_dim: int = 512,
-        num_hidden_layers: int = 1,
+        hidden_dim: int | None = None,
+        num_hidden_layers: int | None = None,
         dropout: float = 0.5,
-        activation: str = 'relu',
+        activation: str | None = None,
+        network: str | None = None,
+        residual: bool | None = None,
         wrap_longitude: bool = False,
-        reference_output_block: bool = False,
+        reference_output_block: bool | None = None,
         num_random_locations: int = 1,
         temperature_inbatch: float = 20.0,
         temperature_random: float = 1.0,
@@ -119,7 +142,7 @@ class CSPTask(ReliableTrainingMixin, BaseTask):
         symmetric: bool = False,
         learnable_scale: bool = False,
         legacy_location_sampler: bool = False,
-        lr: float = 1e-3,
+        lr: float = 5e-4,
         weight_decay: float = 0.0,
     ) -> None:
         """Initialize a new CSPTask instance.
@@ -137,19 +160,29 @@ class CSPTask(ReliableTrainingMixin, BaseTask):
             embed_dim: Dimension of both embeddings (256).
             encoding: Name of the positional encoding of the location encoder
                 (see :func:`~torchgeo_geossl.location.encodings.build_encoding`).
-            frequencies: Number S of scales of multi-scale encodings, or None to
-                pass none (encodings without scales, such as ``'wrap'``).
-            min_radius: Smallest scale λ_min in degrees, or None.
-            max_radius: Largest scale λ_max in degrees, or None.
+            frequencies: Number S of scales (random features for ``'rff'``), or
+                None for the encoding's own default (grid: 32; Sphere2Vec: 64).
+            min_radius: Smallest scale λ_min in the encoding's unit (degrees for
+                grid and theory, radians for the Sphere2Vec encodings), or None
+                for its default (grid: 0.1 degree; Sphere2Vec: 0.001 radian).
+            max_radius: Largest scale λ_max in the encoding's unit, or None for
+                its default (grid: 360 degrees; Sphere2Vec: 1 radian).
             encoding_kwargs: Further arguments of the encoding.
-            hidden_dim: Width of the location encoder's hidden layers (512).
-            num_hidden_layers: Number of hidden layers (1).
+            hidden_dim: Width of the location encoder's hidden layers; None: the
+                network's default (MLP: 512).
+            num_hidden_layers: Number of hidden layers; None: the network's
+                default (MLP: 1).
             dropout: Dropout of the location encoder (0.5); SimCSE needs it > 0.
-            activation: Activation of the location encoder.
+            activation: Activation of the MLP; None: LeakyReLU(0.2), as the
+                reference's iNat2018 run (its fMoW run: ``'gelu'``).
+            network: ``'mlp'``, ``'fcnet'`` or ``'siren'``; None: the published
+                pairing (FCNet for ``'wrap'``, SIREN for ``'sh'``, else MLP).
+            residual: Skip connections between the MLP's equal-width hidden
+                layers; None: True, as the reference.
             wrap_longitude: Wrap longitudes outside [−180, 180) instead of
                 rejecting them.
             reference_output_block: Apply the activation and dropout after the
-                location encoder's output layer, as the reference code does.
+                MLP's output layer, as the reference code does; None: True.
             num_random_locations: Number N of random locations per sample in L_L.
             temperature_inbatch: Temperature τ_B of L_B (a divisor).
             temperature_random: Temperature τ_L of L_L.
@@ -161,7 +194,7 @@ class CSPTask(ReliableTrainingMixin, BaseTask):
                 1/τ).
             legacy_location_sampler: Draw random locations with the reference's
                 non-uniform ``sphericalold`` sampler.
-            lr: Adam learning rate.
+            lr: Adam learning rate (5e-4: CSP's iNat2018 run; fMoW run: 5e-5).
             weight_decay: Adam weight decay.
 
         Raises:
@@ -183,6 +216,17 @@ class CSPTask(ReliableTrainingMixin, BaseTask):
             if not weight >= 0:
                 msg = f'CSPTask {name} must be ≥ 0, got {weight}'
                 raise ValueError(msg)
+        if freeze_backbone and weights is None:
+            warnings.warn(
+                f'CSPTask(freeze_backbone=True, weights=None) freezes a RANDOMLY '
+                f'initialised {model}: only the projection and the location '
+                'encoder learn, against random image features. Pass weights (a '
+                "checkpoint of this package's GASSL/SeCo tasks, or a TorchGeo "
+                "weights enum name such as 'ResNet50_Weights.SENTINEL2_ALL_MOCO') "
+                'or set freeze_backbone=False to train the backbone too',
+                UserWarning,
+                stacklevel=2,
+            )
         if simcse_weight > 0 and dropout <= 0:
             msg = (
                 f'CSPTask simcse_weight={simcse_weight} needs dropout > 0 (two passes '
@@ -592,32 +636,22 @@ def build_location_encoder(hparams: Mapping[str, Any]) -> LocationEncoder:
         for name, parameter in inspect.signature(CSPTask).parameters.items()
     }
     values = {name: hparams.get(name, value) for name, value in defaults.items()}
-    kwargs: dict[str, Any] = {
-        name: values[name]
-        for name in ('frequencies', 'min_radius', 'max_radius')
-        if values[name] is not None
-    }
-    kwargs.update(values['encoding_kwargs'] or {})
-    try:
-        return LocationEncoder(
-            encoding=values['encoding'],
-            output_dim=values['embed_dim'],
-            hidden_dim=values['hidden_dim'],
-            num_hidden_layers=values['num_hidden_layers'],
-            dropout=values['dropout'],
-            activation=values['activation'],
-            wrap_longitude=values['wrap_longitude'],
-            reference_output_block=values['reference_output_block'],
-            **kwargs,
-        )
-    except TypeError as err:
-        msg = (
-            f'the encoding {values["encoding"]!r} does not accept the arguments '
-            f'{sorted(kwargs)} ({err}); set frequencies, min_radius and max_radius '
-            'to null for encodings without scales and pass its own arguments in '
-            'encoding_kwargs'
-        )
-        raise ValueError(msg) from err
+    return make_location_encoder(
+        values['encoding'],
+        frequencies=values['frequencies'],
+        min_radius=values['min_radius'],
+        max_radius=values['max_radius'],
+        encoding_kwargs=values['encoding_kwargs'],
+        output_dim=values['embed_dim'],
+        hidden_dim=values['hidden_dim'],
+        num_hidden_layers=values['num_hidden_layers'],
+        dropout=values['dropout'],
+        activation=values['activation'],
+        network=values['network'],
+        residual=values['residual'],
+        wrap_longitude=values['wrap_longitude'],
+        reference_output_block=values['reference_output_block'],
+    )
 
 
 def load_location_encoder(path: str | os.PathLike[str]) -> LocationEncoder:

@@ -13,7 +13,7 @@ from torchgeo.datasets.utils import Sample
 from torchgeo.tasks import BaseTask
 
 from ..checkpoint import read_checkpoint
-from ..location.encoder import LocationEncoder
+from ..location.encoder import make_location_encoder
 from ..losses.csp import sample_uniform_sphere
 from ..losses.geoprior import PresenceOnlyLoss
 from .reliable import ReliableTrainingMixin
@@ -82,9 +82,16 @@ class GeoPriorTask(ReliableTrainingMixin, BaseTask):
     with any image classifier.
 
     Defaults follow CSP's fine-tuning stage: Adam with learning rate 0.001 decayed
-    by 0.98 per epoch, no weight decay, λ = K.
+    by 0.98 per epoch, no weight decay, λ = K. The encoder is built by
+    :func:`~torchgeo_geossl.location.encoder.make_location_encoder`, as in
+    :class:`~torchgeo_geossl.trainers.CSPTask`, so the same encoding name and
+    arguments give the same encoder (and a CSPTask checkpoint loads into it).
 
     .. versionadded:: 0.1
+
+    .. versionchanged:: 0.2
+       Added *frequencies*, *min_radius* and *max_radius*; the encoder follows the
+       CSP reference (see :class:`~torchgeo_geossl.location.encoder.LocationEncoder`).
     """
 
     ignore = ('weights', 'location_encoder')
@@ -98,10 +105,13 @@ class GeoPriorTask(ReliableTrainingMixin, BaseTask):
         num_classes: int = 10,
         encoding: str = 'grid',
         output_dim: int = 256,
-        hidden_dim: int = 512,
-        num_hidden_layers: int = 1,
+        hidden_dim: int | None = None,
+        num_hidden_layers: int | None = None,
         dropout: float = 0.5,
-        activation: str = 'relu',
+        activation: str | None = None,
+        frequencies: int | None = None,
+        min_radius: float | None = None,
+        max_radius: float | None = None,
         encoder_kwargs: dict[str, Any] | None = None,
         location_encoder: nn.Module | None = None,
         weights: str | os.PathLike[str] | None = None,
@@ -120,12 +130,21 @@ class GeoPriorTask(ReliableTrainingMixin, BaseTask):
             encoding: Positional encoding of the
                 :class:`~torchgeo_geossl.location.encoder.LocationEncoder`.
             output_dim: Dimension of the location embedding :math:`e(x)`.
-            hidden_dim: Width of the encoder's hidden layers.
-            num_hidden_layers: Number of hidden layers of the encoder.
+            hidden_dim: Width of the encoder's hidden layers; None: the network's
+                default (MLP: 512).
+            num_hidden_layers: Number of hidden layers of the encoder; None: the
+                network's default (MLP: 1).
             dropout: Dropout of the encoder.
-            activation: Activation of the encoder.
-            encoder_kwargs: Further :class:`LocationEncoder` arguments (the
-                encoding's ``min_radius``, ``siren``, ``wrap_longitude``, ...).
+            activation: Activation of the encoder's MLP; None: LeakyReLU(0.2).
+            frequencies: Number of scales of the encoding, or None for its own
+                default.
+            min_radius: Finest scale in the encoding's unit (degrees for grid
+                and theory, radians for Sphere2Vec), or None for its default.
+            max_radius: Coarsest scale in the encoding's unit, or None.
+            encoder_kwargs: Further arguments of
+                :class:`~torchgeo_geossl.location.encoder.LocationEncoder`
+                (``network``, ``residual``, ``reference_output_block``,
+                ``wrap_longitude``, other arguments of the encoding, ...).
             location_encoder: A ready location encoder mapping points ``[B, 2]``
                 to ``[B, output_dim]``, used instead of building one.
             weights: A checkpoint whose ``location_encoder.*`` tensors initialise
@@ -174,14 +193,26 @@ class GeoPriorTask(ReliableTrainingMixin, BaseTask):
         """Build (or take) the location encoder and the class head."""
         encoder = self._given_encoder
         if encoder is None:
-            encoder = LocationEncoder(
+            extra = dict(self.hparams['encoder_kwargs'] or {})
+            scales = {}
+            for name in ('frequencies', 'min_radius', 'max_radius'):
+                value = self.hparams[name]
+                if value is not None and name in extra:
+                    msg = (
+                        f'GeoPriorTask got {name} both as an argument ({value}) '
+                        f'and in encoder_kwargs ({extra[name]}); give it once'
+                    )
+                    raise ValueError(msg)
+                scales[name] = extra.pop(name, value)
+            encoder = make_location_encoder(
                 self.hparams['encoding'],
+                **scales,
                 output_dim=self.hparams['output_dim'],
                 hidden_dim=self.hparams['hidden_dim'],
                 num_hidden_layers=self.hparams['num_hidden_layers'],
                 dropout=self.hparams['dropout'],
                 activation=self.hparams['activation'],
-                **(self.hparams['encoder_kwargs'] or {}),
+                **extra,
             )
         self.location_encoder = encoder
         self.class_head = nn.Linear(
