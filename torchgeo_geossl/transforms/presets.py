@@ -155,13 +155,23 @@ def moco_v2_augmentation(
 
     Raises:
         TypeError: If *size* or *in_channels* is not an integer.
-        ValueError: If a parameter is out of range (named in the message).
+        ValueError: If a parameter is out of range (named in the message), or
+            the blur kernel needs larger crops than *size* (12 px for 23).
 
     .. versionadded:: 0.1
     """
     _check_positive_int('size', size)
     _check_positive_int('in_channels', in_channels)
     _check_crop_scale(crop_scale)
+    kernel = MOCO_V2_BLUR_KERNEL if blur_kernel is None else blur_kernel
+    if kernel // 2 >= size:
+        msg = (
+            f'the {kernel} px blur kernel does not fit size={size} px crops: '
+            f"Kornia's reflect padding needs crops of at least {kernel // 2 + 1} px; "
+            'use larger crops, or pass a smaller odd blur_kernel (which truncates '
+            'the largest sigma of 2 px)'
+        )
+        raise ValueError(msg)
     ops: list[K.AugmentationBase2D] = [
         K.RandomResizedCrop(
             size=(size, size),
@@ -170,13 +180,7 @@ def moco_v2_augmentation(
             cropping_mode=_check_cropping_mode(cropping_mode),
         )
     ]
-    ops.extend(
-        _appearance_ops(
-            in_channels,
-            grayscale_weights,
-            MOCO_V2_BLUR_KERNEL if blur_kernel is None else blur_kernel,
-        )
-    )
+    ops.extend(_appearance_ops(in_channels, grayscale_weights, kernel))
     ops.extend(_flips(vertical_flip))
     return MultiViewAugmentation(
         *ops, share_geometry=share_geometry, seed=seed, in_channels=in_channels
