@@ -257,7 +257,7 @@ def test_published_defaults_and_hyperparameters() -> None:
         name: p.default
         for name, p in inspect.signature(SeCoTask.__init__).parameters.items()
     }
-    assert defaults['model'] == 'resnet50'
+    assert defaults['model'] == 'resnet18'  # the reference CLI's --base_encoder
     assert defaults['in_channels'] == 3
     assert defaults['temperature'] == 0.07
     assert defaults['moco_momentum'] == 0.999
@@ -266,7 +266,8 @@ def test_published_defaults_and_hyperparameters() -> None:
     assert defaults['lr_batch_size'] == 256
     assert defaults['momentum'] == 0.9
     assert defaults['weight_decay'] == 1e-4
-    assert defaults['schedule'] == 'cosine'
+    assert defaults['schedule'] == 'step'  # pl_bolts MocoLRScheduler
+    assert defaults['milestones'] is None  # 60 % and 80 % of max_epochs
     assert defaults['size'] == 224
     assert defaults['crop_scale'] == (0.2, 1.0)
     task = SeCoTask(model='resnet18')
