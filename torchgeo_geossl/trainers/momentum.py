@@ -16,6 +16,10 @@ from ..models import copy_as_momentum, create_encoder, update_momentum
 from ..models.distributed import forward_shuffled
 from .reliable import ReliableTrainingMixin
 
+#: Epochs of the published MoCo-v2, GASSL and SeCo runs: the length of the
+#: learning-rate schedule when the trainer has no ``max_epochs``.
+REFERENCE_EPOCHS = 200
+
 
 class MomentumContrastTask(ReliableTrainingMixin, BaseTask):
     """Base class of the MoCo-v2 family: encoder, EMA key encoder, optimiser.
@@ -279,12 +283,12 @@ class MomentumContrastTask(ReliableTrainingMixin, BaseTask):
         """Number of epochs the learning-rate schedule spans.
 
         Returns:
-            The trainer's ``max_epochs`` when set (and positive), else 200 (MoCo-v2,
-            GASSL and SeCo).
+            The trainer's ``max_epochs`` when set (and positive), else
+            :data:`REFERENCE_EPOCHS` (200: MoCo-v2, GASSL and SeCo).
         """
         if self._trainer is not None and self.trainer.max_epochs:
             return max(self.trainer.max_epochs, 1)
-        return 200
+        return REFERENCE_EPOCHS
 
     def step_milestones(self) -> list[int]:
         """Epochs at which the step schedule multiplies the learning rate by 0.1.
