@@ -426,7 +426,9 @@ def test_transforms_and_index_errors() -> None:
     plain, doubled = fmow(seed=0), fmow(seed=0, transforms=double)
     assert torch.equal(doubled[1]['image'], plain[1]['image'] * 2)
     assert torch.equal(plain[-1]['time'], plain[4]['time'])
-    with pytest.raises(IndexError, match='index 5 out of range for FMoW with 5 samples'):
+    with pytest.raises(
+        IndexError, match='index 5 out of range for FMoW with 5 samples'
+    ):
         plain[5]
 
 
