@@ -1,6 +1,6 @@
 import math
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import torch
@@ -131,8 +131,7 @@ def test_ema_step_survives_a_checkpoint() -> None:
 def lr_per_epoch(task: MomentumContrastTask, max_epochs: int) -> list[float]:
     """The learning rate of each epoch, stepping the scheduler as Lightning does."""
     task.trainer = Trainer(max_epochs=max_epochs, accelerator='cpu', logger=False)
-    config = task.configure_optimizers()
-    assert isinstance(config, dict)
+    config = cast(dict[str, Any], task.configure_optimizers())
     optimizer, scheduler = config['optimizer'], config['lr_scheduler']
     rates = []
     for _ in range(max_epochs):
