@@ -18,7 +18,14 @@ from torchgeo_geossl.location import GeoClusters
 from torchgeo_geossl.trainers import GeoMoCoTask
 
 FIXTURE = Path(__file__).resolve().parents[1] / 'data' / 'fmow'
-CONFIG = Path(__file__).resolve().parents[2] / 'configs' / 'gassl' / 'fmow_tp_geo.yaml'
+CONFIGS = Path(__file__).resolve().parents[2] / 'configs' / 'gassl'
+#: The four rows of GASSL's Table 1 on fMoW: (config, temporal, geo_classes, views).
+TABLE1 = [
+    ('fmow_moco_v2', False, 0, 1),
+    ('fmow_moco_v2_geo', False, 100, 1),
+    ('fmow_moco_v2_tp', True, 0, 2),
+    ('fmow_tp_geo', True, 100, 2),
+]
 
 pytestmark = pytest.mark.filterwarnings('ignore:.*fewer than views=:UserWarning')
 
@@ -59,11 +66,15 @@ def test_batches_follow_the_contract_and_are_normalised() -> None:
 def test_training_set_and_no_validation() -> None:
     dm = setup_fit(geo_clusters=None)
     assert dm.train_dataset is not None
-    assert len(dm.train_dataset) == 5  # crop_field_1 has one image: skipped
+    # an epoch passes over the 14 images of the 5 served sites (crop_field_1 has
+    # one image: skipped), as the GASSL reference code
+    assert len(dm.train_dataset) == 14
     assert dm.val_dataloader() == []
     assert dm.geo_clusters is None
     repeat = setup_fit(geo_clusters=None, insufficient='repeat', views=3)
-    assert len(repeat.train_dataset) == 6  # type: ignore[arg-type]
+    assert len(repeat.train_dataset) == 15  # type: ignore[arg-type]
+    sites = setup_fit(geo_clusters=None, epoch='site')
+    assert len(sites.train_dataset) == 5  # type: ignore[arg-type]
 
 
 def test_geo_clusters_are_fitted_on_site_points() -> None:
@@ -127,7 +138,10 @@ def test_geo_head_without_clusters_is_refused(tmp_path: Path) -> None:
         trainer(tmp_path).fit(task, datamodule=dm)
 
 
-def test_fmow_config_has_the_paper_settings() -> None:
+@pytest.mark.parametrize(('name', 'temporal', 'geo_classes', 'views'), TABLE1)
+def test_fmow_config_has_the_paper_settings(
+    name: str, temporal: bool, geo_classes: int, views: int
+) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         cli = LightningCLI(
@@ -136,15 +150,15 @@ def test_fmow_config_has_the_paper_settings() -> None:
             subclass_mode_model=True,
             subclass_mode_data=True,
             run=False,
-            args=['--config', str(CONFIG)],
+            args=['--config', str(CONFIGS / f'{name}.yaml')],
         )
     task, data = cli.model, cli.datamodule
     assert isinstance(task, GeoMoCoTask)
     assert isinstance(data, FMoWDataModule)
     assert task.hparams['model'] == 'resnet50'
-    assert task.hparams['temporal'] is True
-    assert task.hparams['geo_classes'] == 100
-    assert data.num_geo_clusters == 100
+    assert task.hparams['temporal'] is temporal
+    assert task.hparams['geo_classes'] == geo_classes
+    assert data.num_geo_clusters == geo_classes
     assert task.queue.negatives.shape == (65_536, 128)
     assert task.hparams['temperature'] == 0.02
     assert task.hparams['moco_momentum'] == 0.999
@@ -154,29 +168,40 @@ def test_fmow_config_has_the_paper_settings() -> None:
     assert task.hparams['size'] == 224
     assert cli.trainer.max_epochs == 200
     assert data.kwargs['root'] == 'data/fmow'
-    assert data.kwargs['views'] == 2
+    assert data.kwargs['views'] == views
+    assert data.kwargs['epoch'] == 'image'  # the reference iterates images
 
 
+@pytest.mark.parametrize(('name', 'temporal', 'geo_classes', 'views'), TABLE1)
 def test_fmow_config_runs_with_the_torchgeo_cli(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    name: str,
+    temporal: bool,
+    geo_classes: int,
+    views: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)  # the config's outputs/ go there
+    geo = (
+        ['--model.init_args.geo_classes=2', '--data.init_args.geo_clusters=2']
+        if geo_classes
+        else []
+    )
     torchgeo_main(
         [
             'fit',
             '--config',
-            str(CONFIG),
+            str(CONFIGS / f'{name}.yaml'),
             '--trainer.fast_dev_run=1',
             '--trainer.accelerator=cpu',
             f'--trainer.default_root_dir={tmp_path}',
             '--model.init_args.model=resnet18',
             '--model.init_args.size=24',
             '--model.init_args.queue_size=64',
-            '--model.init_args.geo_classes=2',
             f'--data.init_args.root={FIXTURE}',
             '--data.init_args.size=32',
             '--data.init_args.batch_size=2',
             '--data.init_args.num_workers=0',
-            '--data.init_args.geo_clusters=2',
+            *geo,
         ]
     )

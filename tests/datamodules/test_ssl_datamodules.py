@@ -155,7 +155,8 @@ def test_config_data_section() -> None:
     config = yaml.safe_load(CONFIG.read_text())
     model = config['model']['init_args']
     assert config['model']['class_path'] == 'torchgeo_geossl.trainers.seco.SeCoTask'
-    assert model['model'] == 'resnet50'
+    assert model['model'] == 'resnet18'
+    assert model['schedule'] == 'step'
     assert model['queue_size'] == 16_384
     assert model['temperature'] == 0.07
     assert model['moco_momentum'] == 0.999

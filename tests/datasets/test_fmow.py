@@ -426,7 +426,9 @@ def test_transforms_and_index_errors() -> None:
     plain, doubled = fmow(seed=0), fmow(seed=0, transforms=double)
     assert torch.equal(doubled[1]['image'], plain[1]['image'] * 2)
     assert torch.equal(plain[-1]['time'], plain[4]['time'])
-    with pytest.raises(IndexError, match='index 5 out of range for FMoW with 5 sites'):
+    with pytest.raises(
+        IndexError, match='index 5 out of range for FMoW with 5 samples'
+    ):
         plain[5]
 
 
@@ -446,3 +448,44 @@ def test_plot() -> None:
     assert len(fig.axes) == 1
     assert fig.get_suptitle() == 'one'
     plt.close(fig)
+
+
+def test_image_epoch_serves_every_image_once_with_a_positive_of_its_site() -> None:
+    # the GASSL reference iterates images; the positive is another image of the site
+    ds = fmow(epoch='image', seed=0, size=16)
+    sites = fmow(size=16).sites
+    images = [(site.name, seconds(p)) for site in sites for p in site.images]
+    assert len(ds) == len(images) == 14
+    served = []
+    for index in range(len(ds)):
+        site_index, _ = ds.samples[index]
+        site = ds.sites[site_index]
+        times = ds[index]['time'].tolist()
+        assert times[0] != times[1]  # the positive is another image
+        assert set(times) <= {seconds(p) for p in site.images}
+        served.append((site.name, times[0]))
+    assert sorted(served) == sorted(images)  # view 0 visits each image once
+    assert torch.equal(ds[5]['point'], ds.site_point(ds.samples[5][0]))
+    assert ds.site_points().shape == (5, 2)
+
+
+def test_image_epoch_with_single_image_sites_repeats_the_image() -> None:
+    with pytest.warns(UserWarning, match='repeating their images'):
+        ds = FMoW(FIXTURE, size=16, insufficient='repeat', seed=0, epoch='image')
+    assert len(ds) == 15
+    (index,) = [
+        i for i, (s, _) in enumerate(ds.samples) if ds.sites[s].name == 'crop_field_1'
+    ]
+    sample = ds[index]
+    assert sample['time'][0] == sample['time'][1]  # the reference's fallback
+    three = fmow(views=3, epoch='image', seed=0, size=16)
+    assert (
+        len(three) == 10
+    )  # sites with >= 3 images: airport_0, airport_10, crop_field_0
+    for index in range(len(three)):
+        assert len(set(three[index]['time'].tolist())) == 3
+
+
+def test_invalid_epoch() -> None:
+    with pytest.raises(ValueError, match="epoch must be one of \\('site', 'image'\\)"):
+        fmow(epoch='location')

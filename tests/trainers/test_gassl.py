@@ -50,13 +50,52 @@ def test_training_step_updates_queue_and_logs() -> None:
     torch.testing.assert_close(after[:4].norm(dim=1), torch.ones(4))
 
 
+def infonce_reference(q: Tensor, k: Tensor, queue: Tensor, t: float) -> Tensor:
+    """MoCo's InfoNCE (He et al. 2020, Eq. 1) written out in float64.
+
+    Row i: -log(exp(q_i·k_i / t) / (exp(q_i·k_i / t) + Σ_n exp(q_i·n / t))).
+    """
+    q, k, queue = q.double(), k.double(), queue.double()
+    positive = (q * k).sum(dim=1) / t
+    negative = q @ queue.T / t
+    total = positive.exp() + negative.exp().sum(dim=1)
+    return (total.log() - positive).mean()
+
+
+def cross_entropy_reference(logits: Tensor, labels: Tensor) -> Tensor:
+    """Mean of -log softmax(logits)[label], in float64."""
+    logits = logits.double()
+    picked = logits[torch.arange(len(labels)), labels]
+    return (logits.exp().sum(dim=1).log() - picked).mean()
+
+
 def test_loss_is_infonce_plus_geo_cross_entropy() -> None:
-    task = GeoMoCoTask(**SMALL, geo_classes=3, geo_weight=0.5)
+    # GASSL Eq. 4 with the reference code's head: L = InfoNCE(q, k, queue) / T
+    # + geo_weight · CE(Linear(ReLU(z_q)), cluster), recomputed from the networks
+    # with plain torch (tolerance 1e-5: the task computes in float32)
+    torch.manual_seed(0)
+    task = GeoMoCoTask(
+        **SMALL, geo_classes=3, geo_weight=0.5, augmentation=torch.nn.Identity()
+    )
     logged: dict[str, Tensor] = {}
     task.log = lambda name, value, **_: logged.__setitem__(name, torch.as_tensor(value))  # type: ignore[method-assign]
-    loss = task.training_step(batch(), 0)
-    expected = logged['train_contrastive_loss'] + 0.5 * logged['train_geo_loss']
-    torch.testing.assert_close(loss, expected)
+    data = batch()
+    queue = task.queue.negatives.clone()
+    loss = task.training_step(data, 0)
+    assert task.geo_head is not None
+    with torch.no_grad():
+        z = task.projection_head(task.model(data['image'][:, 0]))
+        q = z / z.norm(dim=1, keepdim=True)
+        key = task.projection_head_momentum(task.key_encoder(data['image'][:, 1]))
+        k = key / key.norm(dim=1, keepdim=True)
+        linear = task.geo_head.layers[-1]
+        geo_logits = z.clamp(min=0) @ linear.weight.T + linear.bias
+    contrastive = infonce_reference(q, k, queue, 0.02)
+    geo = cross_entropy_reference(geo_logits, data['label'])
+    expected = contrastive + 0.5 * geo
+    assert abs(float(loss.detach()) - float(expected)) < 1e-5
+    assert abs(float(logged['train_contrastive_loss']) - float(contrastive)) < 1e-5
+    assert abs(float(logged['train_geo_loss']) - float(geo)) < 1e-5
     # an untrained model is close to chance on both tasks
     assert abs(float(logged['train_geo_loss']) - math.log(3)) < 1.0
     assert 0 <= float(logged['train_contrastive_top1']) <= 1

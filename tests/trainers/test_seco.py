@@ -252,12 +252,59 @@ def test_loss_is_the_sum_of_the_heads_and_logs() -> None:
     assert float(logged['train_repeated_season_fraction']) == 0.5
 
 
+def infonce_reference(q: Tensor, k: Tensor, negatives: Tensor, t: float) -> Tensor:
+    """MoCo's InfoNCE (He et al. 2020, Eq. 1) written out in float64.
+
+    Row i: -log(exp(q_i·k_i / t) / (exp(q_i·k_i / t) + Σ_n exp(q_i·n / t))).
+    """
+    q, k, negatives = q.double(), k.double(), negatives.double()
+    positive = (q * k).sum(dim=1) / t
+    negative = q @ negatives.T / t
+    total = positive.exp() + negative.exp().sum(dim=1)
+    return (total.log() - positive).mean()
+
+
+def test_loss_matches_an_independent_reference() -> None:
+    # SeCo (Sec. 3, Fig. 2; ServiceNow/seasonal-contrast models/moco2_module.py):
+    # q = t0, k0 = A(t1), k1 = t2, k2 = A(t0); head i: positive k_i, negatives
+    # queue i and, for heads 1 and 2, the batch's other two key views embedded by
+    # head i; L = L0 + L1 + L2. Recomputed from the networks with plain torch
+    # (tolerance 1e-5: the task computes in float32).
+    torch.manual_seed(0)
+    task = traceable()
+    data = batch(b=5, v=4)
+    seasons = torch.tensor([[0, 1, 2], [3, 2, 1], [1, 3, 0], [2, 0, 3], [0, 3, 1]])
+    task.draw_seasons = lambda b, v: seasons  # type: ignore[method-assign]
+    queues = [queue(task, i).queue.clone() for i in range(3)]
+    loss = task.training_step(data, 0)
+    rows = torch.arange(5)
+    t0, t1, t2 = (data['image'][rows, seasons[:, j]] for j in range(3))
+    key_views = [t1 + MARK, t2, t0 + MARK]  # k0 = A(t1), k1 = t2, k2 = A(t0)
+    expected = torch.zeros((), dtype=torch.float64)
+    with torch.no_grad():
+        v_q = task.model(t0)
+        v_k = [task.key_encoder(x) for x in key_views]
+        for i in range(3):
+            z = task.projection_heads[i](v_q)
+            q = z / z.norm(dim=1, keepdim=True)
+            head = task.projection_heads_momentum[i]
+            keys = [head(v) for v in v_k]
+            keys = [k / k.norm(dim=1, keepdim=True) for k in keys]
+            negatives = [queues[i]] + (
+                [keys[j] for j in range(3) if j != i] if i else []
+            )
+            expected = expected + infonce_reference(
+                q, keys[i], torch.cat(negatives), 0.07
+            )
+    assert abs(float(loss.detach()) - float(expected)) < 1e-5
+
+
 def test_published_defaults_and_hyperparameters() -> None:
     defaults = {
         name: p.default
         for name, p in inspect.signature(SeCoTask.__init__).parameters.items()
     }
-    assert defaults['model'] == 'resnet50'
+    assert defaults['model'] == 'resnet18'  # the reference CLI's --base_encoder
     assert defaults['in_channels'] == 3
     assert defaults['temperature'] == 0.07
     assert defaults['moco_momentum'] == 0.999
@@ -266,7 +313,8 @@ def test_published_defaults_and_hyperparameters() -> None:
     assert defaults['lr_batch_size'] == 256
     assert defaults['momentum'] == 0.9
     assert defaults['weight_decay'] == 1e-4
-    assert defaults['schedule'] == 'cosine'
+    assert defaults['schedule'] == 'step'  # pl_bolts MocoLRScheduler
+    assert defaults['milestones'] is None  # 60 % and 80 % of max_epochs
     assert defaults['size'] == 224
     assert defaults['crop_scale'] == (0.2, 1.0)
     task = SeCoTask(model='resnet18')

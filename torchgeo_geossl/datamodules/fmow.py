@@ -43,6 +43,16 @@ class FMoWDataModule(PretrainingMixin, NonGeoDataModule):
     with a geo head (``geo_classes > 0``) and no clusters is refused at setup: it
     would otherwise read the categories as geo-clusters.
 
+    An epoch passes over the *images* (``epoch='image'``), as the GASSL reference
+    code: each sample is one image of a served site with V − 1 other images of
+    the same site as its other views (see
+    :class:`~torchgeo_geossl.datasets.fmow.FMoW`), so the paper's 200 epochs are
+    200 passes over the images, not over the sites.
+
+    .. versionchanged:: 0.2
+       Added *epoch*, ``'image'`` by default (an epoch used to visit each site
+       once).
+
     Views are drawn with ``FMoW(seed=None)``: from torch's generator, so they change
     every epoch and are reproducible under ``seed_everything``. Self-supervised
     pre-training has no validation split here: :meth:`val_dataloader` returns no
@@ -67,6 +77,7 @@ class FMoWDataModule(PretrainingMixin, NonGeoDataModule):
         scale: float | Sequence[float] = 255.0,
         seed: int = 0,
         on_read_error: OnReadError = 'raise',
+        epoch: Literal['site', 'image'] = 'image',
     ) -> None:
         """Initialize a new FMoWDataModule instance.
 
@@ -95,6 +106,10 @@ class FMoWDataModule(PretrainingMixin, NonGeoDataModule):
                 truncated, missing): raise (``'raise'``), or leave the sample out of
                 its batch with a warning (``'skip'``; see
                 :class:`~torchgeo_geossl.datasets.SkipUnreadable`).
+            epoch: What an epoch iterates: ``'image'`` (every image of the served
+                sites once, its other views drawn from the same site, as the GASSL
+                reference code, whose 200 epochs pass over 363,571 images) or
+                ``'site'`` (every site once: several times fewer steps per epoch).
 
         Raises:
             ValueError: If *geo_clusters* is a negative number, *std* or *scale*
@@ -111,6 +126,7 @@ class FMoWDataModule(PretrainingMixin, NonGeoDataModule):
             crop_to_box=crop_to_box,
             box_context=box_context,
             insufficient=insufficient,
+            epoch=epoch,
         )
         if isinstance(geo_clusters, int) and geo_clusters < 0:
             msg = f'geo_clusters must be a positive number of clusters, a GeoClusters or None, got {geo_clusters}'

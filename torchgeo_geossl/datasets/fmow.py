@@ -97,6 +97,7 @@ _LAYOUT = (
     '<category>_<site_id>_<image_id>_rgb.jpg (+ .json)'
 )
 _INSUFFICIENT = ('skip', 'repeat', 'error')
+_EPOCHS = ('site', 'image')
 _IMAGE_SUFFIX = '_rgb.jpg'
 
 
@@ -302,8 +303,15 @@ class FMoW(NonGeoDataset):
     images, their JSONs, JSONs without an image) are ignored. The ``test`` and
     ``seq`` splits have no category directories and are not supported.
 
-    **One sample is one site:** V of its images, drawn without replacement, in the
-    order drawn. Views are resized to a common size so that they stack: each image
+    **One sample is one site** (``epoch='site'``, the default of this class): V of
+    its images, drawn without replacement, in the order drawn. **With
+    ``epoch='image'``, one sample is one image** of a served site, as in the GASSL
+    reference code (``CustomDatasetFromImagesTemporal`` in
+    ``moco_fmow/data_loader/fmow_dataloader.py`` iterates the 363,571 training
+    images): view 0 is that image and the other V − 1 views are drawn without
+    replacement from the *other* images of its site, so an epoch has one sample
+    per image and sites with many images are visited as often as they have
+    images. :attr:`samples` lists ``(site, image)`` positions. Views are resized to a common size so that they stack: each image
     is scaled (antialiased) so that it covers ``size`` and then centre-cropped, as the
     GASSL reference code does for temporal positives (``Resize(448)``,
     ``CenterCrop(448)``). Samples are::
@@ -323,8 +331,11 @@ class FMoW(NonGeoDataset):
 
     **Differences from the GASSL reference code.** The reference iterates over
     *images* and draws the temporal positive among the other images of the same
-    site; here an epoch visits each *site* once, so sites with many images are not
-    over-weighted. The reference reads pre-processed JPEGs listed in CSV files that
+    site (``epoch='image'``, the default of
+    :class:`~torchgeo_geossl.datamodules.fmow.FMoWDataModule`); with
+    ``epoch='site'`` an epoch visits each *site* once, so sites with many images
+    are not over-weighted but an epoch is several times shorter (fMoW-RGB's train
+    split has about 4 images per site). The reference reads pre-processed JPEGs listed in CSV files that
     are not published, so whether it cropped objects cannot be checked; the paper
     assumes no labels or supervision "beyond the geo-tags" (Sec. 3), so the default
     here is the full image (``crop_to_box=False``). ``crop_to_box=True`` first crops
@@ -371,6 +382,7 @@ class FMoW(NonGeoDataset):
         insufficient: Literal['skip', 'repeat', 'error'] = 'skip',
         transforms: Callable[[Sample], Sample] | None = None,
         seed: int | None = None,
+        epoch: Literal['site', 'image'] = 'site',
     ) -> None:
         """Initialize a new FMoW instance.
 
@@ -386,10 +398,16 @@ class FMoW(NonGeoDataset):
                 ``'repeat'`` images, or raise (``'error'``).
             transforms: A function taking and returning a sample.
             seed: Seed of the view draws (see the class description), or None.
+            epoch: What one sample (and so an epoch) counts: ``'site'`` (V images of
+                one site) or ``'image'`` (one image and V − 1 other images of its
+                site, as the GASSL reference code).
 
         Raises:
             FileNotFoundError: If *root* or ``<root>/<split>`` does not exist, or an
                 image has no JSON.
+
+        .. versionchanged:: 0.2
+           Added *epoch*.
             ValueError: If a parameter is invalid, a directory or file does not follow
                 the fMoW layout, the split holds no image, or a site has too few images
                 with ``insufficient='error'``.
@@ -406,6 +424,10 @@ class FMoW(NonGeoDataset):
         if box_context < 0:
             msg = f'box_context must be >= 0, got {box_context}'
             raise ValueError(msg)
+        if epoch not in _EPOCHS:
+            msg = f'epoch must be one of {_EPOCHS}, got {epoch!r}'
+            raise ValueError(msg)
+        self.epoch = epoch
         self.size = _pair(size)
         self.root = Path(root)
         self.split = split
@@ -419,6 +441,13 @@ class FMoW(NonGeoDataset):
         self.stats: Counter[str] = Counter()
         #: The sites served, sorted by category and site id.
         self.sites: list[FMoWSite] = self._scan()
+        #: ``(site, image)`` positions of the samples: one per image of a served
+        #: site with ``epoch='image'``, ``(site, -1)`` per site with ``'site'``.
+        self.samples: list[tuple[int, int]] = [
+            (i, j)
+            for i, site in enumerate(self.sites)
+            for j in (range(len(site.images)) if epoch == 'image' else (-1,))
+        ]
         self._points: Tensor | None = None
 
     def _scan(self) -> list[FMoWSite]:
@@ -548,18 +577,19 @@ class FMoW(NonGeoDataset):
         return kept
 
     def __len__(self) -> int:
-        """Return the number of sites served.
+        """Return the number of samples: sites, or images with ``epoch='image'``.
 
         Returns:
             Length of the dataset.
         """
-        return len(self.sites)
+        return len(self.samples)
 
     def __getitem__(self, index: int) -> Sample:
         """Return V views of one site.
 
         Args:
-            index: Index of the site.
+            index: Index of the sample (of the site, or of the image with
+                ``epoch='image'``).
 
         Returns:
             ``image``, ``time``, ``point`` and ``label`` (see the class description).
@@ -572,11 +602,12 @@ class FMoW(NonGeoDataset):
                 outside the image.
         """
         if not -len(self) <= index < len(self):
-            msg = f'index {index} out of range for FMoW with {len(self)} sites'
+            msg = f'index {index} out of range for FMoW with {len(self)} samples'
             raise IndexError(msg)
         index %= len(self)
-        site = self.sites[index]
-        chosen = self._draw(index, len(site.images))
+        site_index, first = self.samples[index]
+        site = self.sites[site_index]
+        chosen = self._draw(index, len(site.images), first)
         images, times = [], []
         for i in chosen:
             path = site.images[int(i)]
@@ -586,19 +617,23 @@ class FMoW(NonGeoDataset):
         sample: Sample = {
             'image': torch.stack(images),
             'time': torch.tensor(times, dtype=torch.float64),
-            'point': self.site_point(index),
+            'point': self.site_point(site_index),
             'label': torch.tensor(site.label, dtype=torch.long),
         }
         if self.transforms is not None:
             sample = self.transforms(sample)
         return sample
 
-    def _draw(self, index: int, n: int) -> np.ndarray[Any, np.dtype[np.int64]]:
+    def _draw(
+        self, index: int, n: int, first: int = -1
+    ) -> np.ndarray[Any, np.dtype[np.int64]]:
         """Positions of the V images of a site to read.
 
         Args:
-            index: Index of the site.
+            index: Index of the sample.
             n: Number of images of the site.
+            first: Position of the image that is view 0 (``epoch='image'``), or
+                -1 to draw all V views.
 
         Returns:
             V positions in drawing order.
@@ -608,6 +643,15 @@ class FMoW(NonGeoDataset):
             rng = np.random.default_rng([entropy, index])
         else:
             rng = np.random.default_rng([self.seed, index])
+        if first >= 0:
+            others = np.array([i for i in range(n) if i != first], dtype=np.int64)
+            need = self.views - 1
+            if len(others) >= need:
+                rest = rng.choice(others, need, replace=False)
+            else:  # insufficient='repeat': all other images, then repeats
+                extra = rng.choice(n, need - len(others), replace=True)
+                rest = np.concatenate([rng.permutation(others), extra])
+            return np.concatenate([[first], rest]).astype(np.int64)
         if n >= self.views:
             return rng.choice(n, self.views, replace=False)
         extra = rng.choice(n, self.views - n, replace=True)
@@ -723,7 +767,9 @@ class FMoW(NonGeoDataset):
             ``[N, 2]`` float64 ``(lon, lat)``, in the order of :attr:`sites`.
         """
         if self._points is None:
-            self._points = torch.stack([self.site_point(i) for i in range(len(self))])
+            self._points = torch.stack(
+                [self.site_point(i) for i in range(len(self.sites))]
+            )
         return self._points.clone()
 
     def plot(

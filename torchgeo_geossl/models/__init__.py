@@ -6,6 +6,7 @@ from .distributed import (
     gather_with_grad,
     world_size,
 )
+from .encoders import create_encoder
 from .geoprior import GeoPriorFusion
 from .heads import (
     GeoClassificationHead,
@@ -21,6 +22,7 @@ __all__ = (
     'NegativeQueue',
     'concat_all_gather',
     'copy_as_momentum',
+    'create_encoder',
     'forward_shuffled',
     'gather_with_grad',
     'mocov2_projection_head',

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any, Self, cast
 
 import lightning.pytorch.utilities.types
-import timm
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -27,6 +26,7 @@ from ..losses.csp import (
     diagonal_top1_accuracy,
     sample_uniform_sphere,
 )
+from ..models import create_encoder
 from ..models.distributed import concat_all_gather
 from .reliable import ReliableTrainingMixin
 from .standardize import StandardizeMixin
@@ -250,12 +250,7 @@ class CSPTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
 
     def configure_models(self) -> None:
         """Create the image backbone and projection and the location encoder."""
-        self.model = timm.create_model(
-            self.hparams['model'],
-            in_chans=self.hparams['in_channels'],
-            num_classes=0,
-            pretrained=False,
-        )
+        self.model = create_encoder(self.hparams['model'], self.hparams['in_channels'])
         if self.weights:
             self._load_backbone_weights(self.weights)
         if self.hparams['freeze_backbone']:

@@ -42,11 +42,20 @@ class GeoMoCoTask(MomentumContrastTask):
     (Eq. 4 with α = β = 1). The four rows of the paper's Table 1 are MoCo-v2
     (``temporal=False, geo_classes=0``), +Geo, +TP and +TP+Geo (the default).
 
-    Defaults follow the paper and its code: ResNet-50, queue of 65,536 negatives,
-    key momentum 0.999, temperature 0.02 (every published run; the code's default is
-    0.07), SGD lr 0.03 per 256 samples with cosine decay, crop scale (0.08, 1) for
+    Defaults follow the published runs (the reference README's commands for
+    sustainlab-group/geography-aware-ssl ``moco_fmow/main_moco_geo+tp.py``):
+    ResNet-50 with torchvision's initialisation, queue of 65,536 negatives, key
+    momentum 0.999, temperature 0.02 (every published run, ``--moco-t 0.02``; the
+    script's default is 0.07), SGD lr 0.03 per 256 samples, momentum 0.9, weight
+    decay 1e-4, per-epoch cosine decay (``--cos``), crop scale (0.08, 1) for
     temporal positives and (0.2, 1) otherwise (the reference code's confound,
-    exposed as *crop_scale*).
+    exposed as *crop_scale*). The docs' recipe table (``docs/user/recipes/gassl.csv``,
+    tested against these defaults) lists every setting with its source.
+
+    .. versionchanged:: 0.2
+       *milestones* defaults to None (60 % and 80 % of ``max_epochs``); the encoder
+       no longer zero-initialises the last batch norm of each residual block; the
+       key encoder moves once per optimiser step under ``accumulate_grad_batches``.
 
     When ``temporal=True`` but a batch has a single view, or a sample's two views
     share one acquisition time (a sampler's ``insufficient='repeat'``), the key is a
@@ -77,7 +86,7 @@ class GeoMoCoTask(MomentumContrastTask):
         momentum: float = 0.9,
         weight_decay: float = 1e-4,
         schedule: Literal['cosine', 'step'] = 'cosine',
-        milestones: Sequence[int] = (120, 160),
+        milestones: Sequence[int] | None = None,
         size: int = 224,
         crop_scale: tuple[float, float] | None = None,
         share_geometry: bool = False,
@@ -106,9 +115,14 @@ class GeoMoCoTask(MomentumContrastTask):
                 batch size); None uses *lr* as given.
             momentum: SGD momentum.
             weight_decay: SGD weight decay.
-            schedule: ``'cosine'`` decay over the epochs, or ``'step'`` (×0.1 at
-                each of *milestones*).
-            milestones: Epochs of the step schedule.
+            schedule: ``'cosine'`` decay over the epochs (the published runs:
+                ``--cos`` in the reference README's commands), or ``'step'`` (×0.1
+                at each of *milestones*, the reference script's default without
+                ``--cos``).
+            milestones: Epochs of the step schedule; None places them at 60 % and
+                80 % of ``max_epochs`` (120 and 160 of 200, the reference's
+                ``--schedule``; see
+                :meth:`~torchgeo_geossl.trainers.MomentumContrastTask.step_milestones`).
             size: Side in pixels of the random resized crops.
             crop_scale: Scale range of the crops (defaults to (0.08, 1) with temporal
                 positives and (0.2, 1) without, as the reference code).

@@ -3,7 +3,6 @@
 from typing import Any, cast
 
 import lightning.pytorch.utilities.types
-import timm
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_warn
@@ -13,10 +12,14 @@ from torch.optim.lr_scheduler import CosineAnnealingLR, LRScheduler, MultiStepLR
 from torchgeo.datasets.utils import Sample
 from torchgeo.tasks import BaseTask
 
-from ..models import copy_as_momentum, update_momentum
+from ..models import copy_as_momentum, create_encoder, update_momentum
 from ..models.distributed import forward_shuffled
 from .reliable import ReliableTrainingMixin
 from .standardize import StandardizeMixin
+
+#: Epochs of the published MoCo-v2, GASSL and SeCo runs: the length of the
+#: learning-rate schedule when the trainer has no ``max_epochs``.
+REFERENCE_EPOCHS = 200
 
 
 class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
@@ -26,17 +29,21 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
     (He et al., CVPR 2020; Chen et al., arXiv 2003.04297):
 
     * ``self.model``: the query encoder, a timm model without classifier (any
-      ``in_channels``). It is the only module whose state-dict keys contain
-      ``model.``, so TorchGeo's ``Classification(weights='x.ckpt')`` and
-      ``SemanticSegmentation`` load checkpoints of these tasks directly.
+      ``in_channels``), initialised as torchvision's models of the reference code
+      (:func:`~torchgeo_geossl.models.create_encoder`: no zero-initialised last
+      batch norm in the residual blocks). It is the only module whose state-dict
+      keys contain ``model.``, so TorchGeo's ``Classification(weights='x.ckpt')``
+      and ``SemanticSegmentation`` load checkpoints of these tasks directly.
     * ``self.key_encoder``: its exponential moving average,
       θ_k ← m θ_k + (1 − m) θ_q (MoCo, Eq. 2), never trained by gradients;
-      subclasses pair their projection heads the same way.
+      subclasses pair their projection heads the same way. The average moves once
+      per *optimiser step* (:meth:`momentum_update`), also under
+      ``accumulate_grad_batches``, as MoCo's once per iteration.
     * SGD with momentum and weight decay, a learning rate scaled linearly with the
       global batch size (``lr`` is the rate for ``lr_batch_size`` samples, 0.03 per
       256 in MoCo-v2; the global batch is the data module's per-process
       ``batch_size`` × the number of processes × ``accumulate_grad_batches``), and
-      a cosine (default) or step schedule over the epochs.
+      a per-epoch cosine or step schedule (:meth:`step_milestones`).
     * Input layouts: the batch contract's ``[B, V, C, H, W]`` and TorchGeo's
       channel-stacked ``[B, V·C, H, W]``, on the augmentation scale ([0, 1] for
       RGB, reflectance for multispectral bands); the data module's
@@ -76,24 +83,37 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
         """Initialize the shared parts; subclasses set the hyperparameters."""
         super().__init__()
         self.avg_output_std = 0.0
+        #: Trainer ``global_step`` of the last key-encoder update (None: none yet).
+        self.ema_step: int | None = None
 
     def configure_models(self) -> None:
         """Create the query encoder and its momentum copy.
 
         Raises:
-            ValueError: If ``in_channels`` or ``queue_size`` is not positive.
+            ValueError: If ``in_channels`` or ``queue_size`` is not positive, or
+                ``schedule`` or ``milestones`` is invalid.
         """
         for name in ('in_channels', 'queue_size'):
             value = self.hparams[name]
             if value < 1:
                 msg = f'{name} must be positive, got {value}'
                 raise ValueError(msg)
-        self.model = timm.create_model(
-            self.hparams['model'],
-            in_chans=self.hparams['in_channels'],
-            num_classes=0,
-            pretrained=False,
-        )
+        schedule = self.hparams['schedule']
+        if schedule not in ('cosine', 'step'):
+            msg = f"schedule must be 'cosine' or 'step', got {schedule!r}"
+            raise ValueError(msg)
+        milestones = self.hparams['milestones']
+        if milestones is not None:
+            values = list(milestones)
+            if any(
+                isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values
+            ) or values != sorted(set(values)):
+                msg = (
+                    'milestones must be None (60 % and 80 % of max_epochs) or '
+                    f'increasing positive epoch numbers, got {milestones!r}'
+                )
+                raise ValueError(msg)
+        self.model = create_encoder(self.hparams['model'], self.hparams['in_channels'])
         self.key_encoder = copy_as_momentum(self.model)
 
     @property
@@ -165,11 +185,28 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
         )
 
     def momentum_update(self, pairs: list[tuple[nn.Module, nn.Module]]) -> None:
-        """Move each momentum module towards its online module.
+        """Move each momentum module towards its online module, once per step.
+
+        MoCo (Algorithm 1) and the GASSL and SeCo reference code update the key
+        encoder once per iteration, before encoding the keys; one iteration is one
+        optimiser step. Under ``accumulate_grad_batches=N`` a step spans N
+        training steps (micro-batches) whose query parameters are the same, so
+        the update runs only in the first micro-batch after each optimiser step
+        (keyed to the trainer's ``global_step``, which counts optimiser steps);
+        the other micro-batches encode their keys with the same key encoder, as
+        one large batch would. Updating in every micro-batch would apply
+        m^N instead of m per step. Windows cut short at an epoch's end and resumed
+        runs are handled alike: :attr:`ema_step` is saved in checkpoints. Without
+        a trainer (a training step called directly) every call updates.
 
         Args:
             pairs: ``(online, momentum)`` modules; the encoder pair is added here.
         """
+        if self._trainer is not None:
+            step = self.trainer.global_step
+            if step == self.ema_step:
+                return
+            self.ema_step = step
         m = self.hparams['moco_momentum']
         for online, momentum in [(self.model, self.key_encoder), *pairs]:
             update_momentum(online, momentum, m)
@@ -255,10 +292,54 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
         global_batch = batch_size * trainer.world_size * trainer.accumulate_grad_batches
         return lr * global_batch / reference
 
+    def schedule_epochs(self) -> int:
+        """Number of epochs the learning-rate schedule spans.
+
+        Returns:
+            The trainer's ``max_epochs`` when set (and positive), else
+            :data:`REFERENCE_EPOCHS` (200: MoCo-v2, GASSL and SeCo).
+        """
+        if self._trainer is not None and self.trainer.max_epochs:
+            return max(self.trainer.max_epochs, 1)
+        return REFERENCE_EPOCHS
+
+    def step_milestones(self) -> list[int]:
+        """Epochs at which the step schedule multiplies the learning rate by 0.1.
+
+        With ``milestones=None`` they are 60 % and 80 % of :meth:`schedule_epochs`
+        (rounded), i.e. epochs 120 and 160 of the references' 200 (MoCo's
+        ``--schedule 120 160``; SeCo: pl_bolts ``MocoLRScheduler``), so that a
+        shorter run keeps the shape of the recipe. Explicit milestones are
+        absolute epochs; a milestone at or after ``max_epochs`` never applies,
+        which is warned about.
+
+        Returns:
+            The milestone epochs, increasing.
+        """
+        epochs = self.schedule_epochs()
+        milestones = self.hparams['milestones']
+        if milestones is None:
+            return sorted({max(round(0.6 * epochs), 1), max(round(0.8 * epochs), 1)})
+        values = [int(v) for v in milestones]
+        late = [v for v in values if v >= epochs]
+        if late and self._trainer is not None and self.trainer.max_epochs:
+            rank_zero_warn(
+                f'{type(self).__name__}(milestones={values}): milestones {late} lie '
+                f'at or after max_epochs={epochs}, so the learning rate is never '
+                'multiplied by 0.1 there; milestones=None places them at 60 % and '
+                '80 % of max_epochs'
+            )
+        return values
+
     def configure_optimizers(
         self,
     ) -> 'lightning.pytorch.utilities.types.OptimizerLRScheduler':
         """SGD with the MoCo-v2 schedule.
+
+        The schedule is applied per epoch, as the references' epoch-start
+        ``adjust_learning_rate``: ``'cosine'`` gives lr · ½(1 + cos(π e / E)) in
+        epoch e of E (:meth:`schedule_epochs`); ``'step'`` gives lr · 0.1^j after j
+        milestones (:meth:`step_milestones`).
 
         Returns:
             The optimiser and its per-epoch scheduler.
@@ -272,13 +353,10 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
         )
         scheduler: LRScheduler
         if self.hparams['schedule'] == 'cosine':
-            epochs = 200
-            if self._trainer is not None and self.trainer.max_epochs:
-                epochs = max(self.trainer.max_epochs, 1)
-            scheduler = CosineAnnealingLR(optimizer, T_max=epochs)
+            scheduler = CosineAnnealingLR(optimizer, T_max=self.schedule_epochs())
         else:
             scheduler = MultiStepLR(
-                optimizer, milestones=list(self.hparams['milestones'])
+                optimizer, milestones=self.step_milestones(), gamma=0.1
             )
         return {'optimizer': optimizer, 'lr_scheduler': scheduler}
 
@@ -311,18 +389,22 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
 
         :func:`torchgeo_geossl.export.load_backbone` reads it back as metadata. The
         running average of the collapse monitor is stored too, so that a resumed
-        run logs the same ``train_ssl_std``.
+        run logs the same ``train_ssl_std``, and :attr:`ema_step`, so that a run
+        resumed within an accumulation window does not update the key encoder
+        twice for one optimiser step.
 
         Args:
             checkpoint: The checkpoint being written.
         """
         checkpoint['geossl'] = self.data_description()
         checkpoint['avg_output_std'] = self.avg_output_std
+        checkpoint['ema_step'] = self.ema_step
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Refuse a checkpoint of another configuration before it is loaded.
 
-        Also restores the running average of the collapse monitor.
+        Also restores the running average of the collapse monitor and
+        :attr:`ema_step`.
 
         Args:
             checkpoint: The checkpoint being loaded.
@@ -333,6 +415,8 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
         """
         self.check_state_shapes(checkpoint)
         self.avg_output_std = float(checkpoint.get('avg_output_std', 0.0))
+        ema_step = checkpoint.get('ema_step')
+        self.ema_step = None if ema_step is None else int(ema_step)
 
     def check_state_shapes(self, checkpoint: dict[str, Any]) -> None:
         """Refuse a checkpoint whose tensors have other shapes than this task's.

@@ -81,10 +81,23 @@ class SeCoTask(MomentumContrastTask):
     its own (per-view batch norm), shuffled across processes under DDP as in the
     reference code (``shuffle_bn``, see
     :class:`~torchgeo_geossl.trainers.MomentumContrastTask`). Defaults follow the
-    paper: ResNet-50, 128-d sub-spaces, queues of 16,384, m = 0.999, τ = 0.07, SGD
-    0.03 per 256 samples with momentum 0.9 and weight decay 1e-4, 224 px crops.
-    The reference code keeps the learning rate constant; the default here is
-    MoCo-v2's cosine decay (*schedule*).
+    reference code (ServiceNow/seasonal-contrast ``main_pretrain.py`` and
+    ``models/moco2_module.py``): ResNet-18 with torchvision's initialisation (the
+    reference CLI's ``--base_encoder`` default and its README command; the paper
+    also reports ResNet-50), 128-d sub-spaces, queues of 16,384, m = 0.999,
+    τ = 0.07, SGD 0.03 per 256 samples with momentum 0.9 and weight decay 1e-4,
+    200 epochs with the learning rate multiplied by 0.1 at epochs 120 and 160
+    (pl_bolts ``MocoLRScheduler``, applied at each epoch's start; here 60 % and
+    80 % of ``max_epochs``), 224 px crops. The docs' recipe table
+    (``docs/user/recipes/seco.csv``, tested against these defaults) lists every
+    setting with its source.
+
+    .. versionchanged:: 0.2
+       *model* defaults to ``'resnet18'`` (was ``'resnet50'``), *schedule* to
+       ``'step'`` (was ``'cosine'``) and *milestones* to None (60 % and 80 % of
+       ``max_epochs``); the encoder no longer zero-initialises the last batch
+       norm of each residual block; the key encoder moves once per optimiser step
+       under ``accumulate_grad_batches``.
 
     .. versionadded:: 0.1
     """
@@ -94,7 +107,7 @@ class SeCoTask(MomentumContrastTask):
 
     def __init__(
         self,
-        model: str = 'resnet50',
+        model: str = 'resnet18',
         in_channels: int = 3,
         queue_size: int = 16_384,
         output_dim: int = 128,
@@ -105,8 +118,8 @@ class SeCoTask(MomentumContrastTask):
         lr_batch_size: int | None = 256,
         momentum: float = 0.9,
         weight_decay: float = 1e-4,
-        schedule: Literal['cosine', 'step'] = 'cosine',
-        milestones: Sequence[int] = (120, 160),
+        schedule: Literal['cosine', 'step'] = 'step',
+        milestones: Sequence[int] | None = None,
         size: int = 224,
         crop_scale: tuple[float, float] = (0.2, 1.0),
         shuffle_bn: bool = True,
@@ -116,7 +129,8 @@ class SeCoTask(MomentumContrastTask):
         """Initialize a new SeCoTask instance.
 
         Args:
-            model: Name of the timm encoder (``resnet50`` or ``resnet18`` in the
+            model: Name of the timm encoder (``resnet18``, the reference CLI's
+                default and README command, or ``resnet50``: both are in the
                 paper).
             in_channels: Number of input bands (3 for SeCo's RGB).
             queue_size: Number of negatives in each head's queue.
@@ -130,9 +144,13 @@ class SeCoTask(MomentumContrastTask):
                 batch size); None uses *lr* as given.
             momentum: SGD momentum.
             weight_decay: SGD weight decay.
-            schedule: ``'cosine'`` decay over the epochs, or ``'step'`` (×0.1 at
-                each of *milestones*).
-            milestones: Epochs of the step schedule.
+            schedule: ``'step'`` (×0.1 at each of *milestones*, the reference's
+                pl_bolts ``MocoLRScheduler``) or ``'cosine'`` decay over the epochs
+                (MoCo-v2's alternative, a deviation).
+            milestones: Epochs of the step schedule; None places them at 60 % and
+                80 % of ``max_epochs`` (120 and 160 of 200, the reference's
+                ``--schedule`` and ``--max_epochs``; see
+                :meth:`~torchgeo_geossl.trainers.MomentumContrastTask.step_milestones`).
             size: Side in pixels of the random resized crops.
             crop_scale: Scale range of the crops.
             shuffle_bn: Under DDP, encode each key view with shuffling batch norm,
