@@ -201,6 +201,18 @@ def test_seasons_are_distinct_and_cover_all_views() -> None:
     assert len({tuple(row) for row in three.tolist()}) == 6
 
 
+def test_reference_season_draw_with_replacement() -> None:
+    task = SeCoTask(**SMALL, season_replacement=True)
+    torch.manual_seed(0)
+    drawn = task.draw_seasons(20_000, 5)
+    assert drawn.shape == (20_000, 3)
+    distinct = drawn.sort(dim=1).values.diff(dim=1).ne(0).all(dim=1).float().mean()
+    # np.random.choice(paths, 3): all three differ with probability 5·4·3 / 5³
+    assert abs(float(distinct) - 60 / 125) < 0.015
+    counts = torch.bincount(drawn.flatten(), minlength=5).float() / drawn.numel()
+    torch.testing.assert_close(counts, torch.full((5,), 0.2), atol=0.01, rtol=0)
+
+
 def test_fewer_than_three_views() -> None:
     task = traceable()
     with pytest.raises(

@@ -125,6 +125,7 @@ class SeCoTask(MomentumContrastTask):
         shuffle_bn: bool = True,
         artificial: nn.Module | None = None,
         crop: nn.Module | None = None,
+        season_replacement: bool = False,
     ) -> None:
         """Initialize a new SeCoTask instance.
 
@@ -165,6 +166,14 @@ class SeCoTask(MomentumContrastTask):
                 independently (defaults to
                 :func:`~torchgeo_geossl.transforms.seco_crop` with *size* and
                 *crop_scale*); not saved in the hyperparameters.
+            season_replacement: Draw t0, t1, t2 with replacement, as the reference
+                code does (``np.random.choice(paths, 3)`` in
+                ServiceNow/seasonal-contrast ``datasets/seco_dataset.py``): with 5
+                seasons all three differ only 48 % of the time, and a repeated
+                season makes a positive or negative of the same image. Off by
+                default: distinct seasons, as the paper describes.
+
+                .. versionadded:: 0.2
 
         Raises:
             ValueError: If a hyperparameter is out of range.
@@ -200,7 +209,7 @@ class SeCoTask(MomentumContrastTask):
         self.criterion = InfoNCELoss(self.hparams['temperature'])
 
     def draw_seasons(self, batch_size: int, views: int) -> Tensor:
-        """Draw three distinct view indices per sample.
+        """Draw three view indices per sample, distinct unless asked otherwise.
 
         Args:
             batch_size: Number of samples B.
@@ -209,7 +218,8 @@ class SeCoTask(MomentumContrastTask):
         Returns:
             Long indices ``[B, 3]`` (t0, t1, t2 of each sample): the first three
             entries of an independent uniform random permutation of ``range(V)``
-            per sample, drawn from the global torch generator.
+            per sample, or, with ``season_replacement``, three independent uniform
+            draws from ``range(V)``; drawn from the global torch generator.
 
         Raises:
             ValueError: If *views* < 3.
@@ -220,6 +230,8 @@ class SeCoTask(MomentumContrastTask):
                 f'V={views}'
             )
             raise ValueError(msg)
+        if self.hparams.get('season_replacement', False):
+            return torch.randint(views, (batch_size, SEASONS))
         return torch.rand(batch_size, views).argsort(dim=1)[:, :SEASONS]
 
     def seasons_from_batch(self, batch: Sample) -> tuple[Tensor, Tensor]:
