@@ -41,7 +41,16 @@ def ssl4eo(root: Path, **kwargs: object) -> LightningDataModule:
 
 
 def fmow(root: Path, **kwargs: object) -> LightningDataModule:
-    return FMoWDataModule(root=root, batch_size=2, size=16, geo_clusters=None, **kwargs)  # type: ignore[arg-type]
+    # one sample per site, so the corrupt site is one sample (per image, each of its
+    # images would be one)
+    return FMoWDataModule(
+        root=root,
+        batch_size=2,
+        size=16,
+        geo_clusters=None,
+        epoch='site',
+        **kwargs,  # type: ignore[arg-type]
+    )
 
 
 def s2100k(root: Path, **kwargs: object) -> LightningDataModule:
