@@ -43,13 +43,17 @@ def test_batches_follow_the_contract_and_are_normalised() -> None:
     assert batch['label'].dtype == torch.long
     raw = batch['image'].clone()
     out = dm.on_after_batch_transfer(batch, 0)
-    mean = torch.tensor(IMAGENET_MEAN_255).reshape(1, 1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD_255).reshape(1, 1, 3, 1, 1)
-    torch.testing.assert_close(out['image'], (raw - mean) / std)
-    # 255 * ImageNet statistics: the same as ToTensor() then Normalize on [0, 1]
+    # on device: ToTensor()'s division by 255, the augmentation scale
+    torch.testing.assert_close(out['image'], raw / 255)
+    # the task's last step: ImageNet's Normalize on [0, 1]
+    imagenet_mean = torch.tensor([0.485, 0.456, 0.406]).reshape(1, 1, 3, 1, 1)
+    imagenet_std = torch.tensor([0.229, 0.224, 0.225]).reshape(1, 1, 3, 1, 1)
     torch.testing.assert_close(
-        out['image'], (raw / 255 - mean / 255) / (std / 255), rtol=1e-5, atol=1e-5
+        dm.standardize(out['image']), (raw / 255 - imagenet_mean) / imagenet_std
     )
+    # raw-unit statistics, as exported: 255 × ImageNet's
+    torch.testing.assert_close(dm.mean, torch.tensor(IMAGENET_MEAN_255))
+    torch.testing.assert_close(dm.std, torch.tensor(IMAGENET_STD_255))
 
 
 def test_training_set_and_no_validation() -> None:

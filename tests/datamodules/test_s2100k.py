@@ -42,6 +42,8 @@ def test_batches_are_normalised_with_points() -> None:
         index = [pytest.approx(p) for p in POINTS].index(point.tolist())
         expected = (1000 * torch.arange(1, 13) + index) / 10_000
         torch.testing.assert_close(image[:, 0, 0], expected.float())
+    # nothing left to standardise after the division (SatCLIP)
+    torch.testing.assert_close(datamodule.standardize(batch['image']), batch['image'])
     assert datamodule.val_dataloader() == []
 
 
@@ -64,5 +66,9 @@ def test_errors() -> None:
         S2100kDataModule(root=ROOT, val_split_pct=1.0)
     with pytest.raises(ValueError, match="mode='both'"):
         S2100kDataModule(root=ROOT, mode='points')
-    with pytest.raises(ValueError, match='std must be non-zero'):
+    with pytest.raises(ValueError, match=r'std must be positive and finite .*\[0\.0\]'):
         S2100kDataModule(root=ROOT, std=0.0)
+    with pytest.raises(ValueError, match='give scale'):
+        S2100kDataModule(root=ROOT, mean=1000.0, std=10_000.0)
+    with pytest.raises(ValueError, match='on the augmentation scale'):
+        S2100kDataModule(root=ROOT, std=10_000.0, scale=1.0)

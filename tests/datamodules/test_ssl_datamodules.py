@@ -52,17 +52,31 @@ def test_seco_five_seasons() -> None:
     assert len(set(batch['time'][0].tolist())) == 5
 
 
-def test_seco_normalisation_on_device() -> None:
+def test_seco_stretch_on_device_then_imagenet_standardisation() -> None:
     dm, batch = seco_batch(batch_size=2, seed=0)
     raw = batch['image'].clone()
     out = dm.on_after_batch_transfer(batch, 0)['image']
+    standardized = dm.standardize(out)
     for c, band in enumerate(('B4', 'B3', 'B2')):
         lo, hi = SECO_QUANTILES[band]
         mean, std = IMAGENET[band]
         scaled = ((raw[:, :, c] - lo) / (hi - lo)).clamp(0, 1)
-        torch.testing.assert_close(out[:, :, c], (scaled - mean) / std)
-    # the fixture has values below, inside and above the quantiles
-    assert out.min() < 0 < out.max() <= (1 - 0.406) / 0.225 + 1e-5
+        # on device: only the quantile stretch to [0, 1], the augmentation scale
+        torch.testing.assert_close(out[:, :, c], scaled)
+        # the task's last step: ImageNet statistics on [0, 1]
+        torch.testing.assert_close(standardized[:, :, c], (scaled - mean) / std)
+    assert out.min() >= 0
+    assert out.max() <= 1
+    # raw-unit statistics (exports): (clip(x) - mean) / std
+    for c, band in enumerate(('B4', 'B3', 'B2')):
+        lo, hi = SECO_QUANTILES[band]
+        mean, std = IMAGENET[band]
+        assert float(dm.mean[c]) == pytest.approx(lo + mean * (hi - lo))
+        assert float(dm.std[c]) == pytest.approx(std * (hi - lo))
+    assert dm.low is not None
+    assert dm.low.tolist() == [0.0, 2.0, 3.0]
+    assert dm.high is not None
+    assert dm.high.tolist() == [129.0, 103.0, 88.0]
 
 
 def test_seco_constants_are_torchgeos() -> None:
@@ -90,6 +104,7 @@ def test_seco_other_bands_are_divided_by_255() -> None:
     raw = batch['image'].clone()
     out = dm.on_after_batch_transfer(batch, 0)['image']
     torch.testing.assert_close(out, raw / 255)
+    torch.testing.assert_close(dm.standardize(out), out)
 
 
 def test_ssl4eo_batches_and_normalisation() -> None:
@@ -105,6 +120,7 @@ def test_ssl4eo_batches_and_normalisation() -> None:
     raw = batch['image'].clone()
     out = dm.on_after_batch_transfer(batch, 0)['image']
     torch.testing.assert_close(out, raw / 10_000)
+    torch.testing.assert_close(dm.standardize(out), out)
 
 
 def test_other_stages_build_nothing() -> None:

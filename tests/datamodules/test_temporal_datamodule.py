@@ -1,4 +1,5 @@
 import datetime as dt
+import warnings
 from pathlib import Path
 
 import pytest
@@ -73,10 +74,27 @@ def test_same_seed_same_batches(root: Path) -> None:
 
 
 def test_per_band_normalisation(root: Path) -> None:
-    dm = make(root, mean=[1.0, 2.0, 3.0, 4.0], std=[2.0, 2.0, 2.0, 2.0])
+    dm = make(root, mean=[1.0, 2.0, 3.0, 4.0], std=[2.0, 2.0, 2.0, 2.0], scale=4.0)
     image = torch.ones(2, 2, 4, 3, 3)
     out = dm.on_after_batch_transfer({'image': image}, 0)['image']
-    assert out[0, 1, :, 0, 0].tolist() == [0.0, -0.5, -1.0, -1.5]
+    # on device: divided by scale only
+    assert out[0, 1, :, 0, 0].tolist() == [0.25] * 4
+    # standardize on the rescaled image: the same as (x - mean) / std on raw
+    standardized = dm.standardize(out)
+    assert standardized[0, 1, :, 0, 0].tolist() == [0.0, -0.5, -1.0, -1.5]
+    with pytest.raises(ValueError, match='give scale'):
+        make(root, mean=[1.0, 2.0, 3.0, 4.0], std=2.0)
+
+
+def test_out_of_scale_images_are_warned_about(root: Path) -> None:
+    dm = make(root)  # mean 0, std 1: the raw values are the augmentation scale
+    image = torch.full((2, 2, 4, 3, 3), 1000.0)
+    image[0, 0, 0, 0, 0] = 0.5
+    with pytest.warns(UserWarning, match=r'143 of 144 image values lie outside'):
+        dm.on_after_batch_transfer({'image': image}, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # once per data module
+        dm.on_after_batch_transfer({'image': image}, 0)
 
 
 def test_fitted_clusters_are_used(root: Path) -> None:
@@ -120,7 +138,7 @@ class _CountingTask(LightningModule):
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         assert batch['image'].ndim == 5
-        assert float(batch['image'].max()) < 10  # divided by std
+        assert float(batch['image'].max()) < 10  # divided by scale
         self.seen += batch['image'].shape[0]
         return self.layer(batch['image'].mean().reshape(1, 1)).sum()
 

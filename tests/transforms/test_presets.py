@@ -1,11 +1,14 @@
 """Tests of the MoCo-v2, GASSL and SeCo augmentation presets."""
 
+import math
+
 import kornia.augmentation as K
 import pytest
 import torch
 from torchgeo.transforms import RandomGrayscale
 
 from torchgeo_geossl.transforms import (
+    MultispectralJitter,
     MultiViewAugmentation,
     blur_kernel_size,
     gassl_augmentation,
@@ -57,18 +60,14 @@ def test_moco_v2_multispectral_ops(channels: int) -> None:
     aug = moco_v2_augmentation(size=SIZE, in_channels=channels)
     assert op_types(aug) == [
         K.RandomResizedCrop,
-        K.RandomBrightness,
-        K.RandomContrast,
+        MultispectralJitter,
         RandomGrayscale,
         K.RandomGaussianBlur,
         K.RandomHorizontalFlip,
     ]
-    brightness, contrast, gray = ops(aug)[1:4]
-    assert (brightness.p, contrast.p, gray.p) == (0.8, 0.8, 0.2)
-    assert torch.allclose(brightness.brightness, torch.tensor([0.6, 1.4]))
-    assert torch.allclose(contrast.contrast, torch.tensor([0.6, 1.4]))
-    assert not brightness.clip_output
-    assert not contrast.clip_output
+    jitter, gray = ops(aug)[1:3]
+    assert (jitter.p, gray.p) == (0.8, 0.2)
+    assert (jitter.brightness, jitter.contrast) == (0.4, 0.4)
     weights = gray.flags['weights']
     assert torch.allclose(weights, torch.full((channels,), 1 / channels))
     assert not any(isinstance(op, K.ColorJitter) for op in ops(aug))
@@ -77,7 +76,7 @@ def test_moco_v2_multispectral_ops(channels: int) -> None:
 def test_custom_grayscale_weights_rescaled_and_not_mutated() -> None:
     given = torch.tensor([1.0, 3.0, 0.0, 0.0])
     aug = moco_v2_augmentation(size=SIZE, in_channels=4, grayscale_weights=given)
-    weights = ops(aug)[3].flags['weights']
+    weights = ops(aug)[2].flags['weights']
     assert torch.allclose(weights, torch.tensor([0.25, 0.75, 0.0, 0.0]))
     assert torch.equal(given, torch.tensor([1.0, 3.0, 0.0, 0.0]))
 
@@ -103,11 +102,54 @@ def test_vertical_flip_option() -> None:
     assert op_types(aug)[-2:] == [K.RandomHorizontalFlip, K.RandomVerticalFlip]
 
 
-@pytest.mark.parametrize(('size', 'kernel'), [(224, 23), (112, 11), (64, 7), (16, 3)])
-def test_blur_kernel_size(size: int, kernel: int) -> None:
-    assert blur_kernel_size(size) == kernel
-    blur = ops(moco_v2_augmentation(size=size))[3]
-    assert blur.flags['kernel_size'] == (kernel, kernel)
+@pytest.mark.parametrize('size', [224, 112, 64, 48, 16])
+@pytest.mark.parametrize('channels', [3, 13])
+def test_blur_kernel_does_not_shrink_with_the_crop(size: int, channels: int) -> None:
+    # the MoCo-v2 rule at 224 px (10 %, odd: 23) at every crop size
+    blur = next(
+        op
+        for op in ops(moco_v2_augmentation(size=size, in_channels=channels))
+        if isinstance(op, K.RandomGaussianBlur)
+    )
+    assert blur.flags['kernel_size'] == (23, 23)
+    assert blur_kernel_size() == 23
+    assert blur_kernel_size(1.0) == 13  # ±5.5 sigma, odd
+    with pytest.raises(ValueError, match='sigma_max must be positive'):
+        blur_kernel_size(0.0)
+
+
+@pytest.mark.parametrize('size', [16, 48, 64])
+def test_blur_of_a_delta_holds_the_whole_gaussian(size: int) -> None:
+    # PIL's GaussianBlur (the reference) does not truncate: at sigma = 2 the
+    # blurred delta must be the sampled 2-D Gaussian, also at small crops
+    blur = next(
+        op
+        for op in ops(gassl_augmentation(size=size))
+        if isinstance(op, K.RandomGaussianBlur)
+    )
+    side = 41
+    delta = torch.zeros(1, 1, side, side)
+    delta[..., side // 2, side // 2] = 1.0
+    out = blur.apply_transform(delta, {'sigma': torch.tensor([2.0])}, blur.flags)
+    sigma = 2.0
+    r = torch.arange(side, dtype=torch.float64) - side // 2
+    g = torch.exp(-(r**2) / (2 * sigma**2))
+    expected = torch.outer(g, g) / (2 * math.pi * sigma**2)
+    # the continuous Gaussian's mass within the kernel's half-width (11 px)
+    inside = math.erf(11.5 / (sigma * math.sqrt(2))) ** 2
+    assert inside > 1 - 1e-7
+    torch.testing.assert_close(out[0, 0].double(), expected, atol=1e-5, rtol=0)
+    assert float(out[0, 0, side // 2, side // 2 + 6]) > 0  # 3 sigma away
+
+
+def test_blur_kernel_that_does_not_fit_is_refused() -> None:
+    aug = seco_artificial_augmentation()
+    with pytest.raises(ValueError, match=r'kernel 23x23 does not fit 8x8 px images'):
+        aug(torch.rand(2, 2, 3, 8, 8))
+    with pytest.raises(ValueError, match=r'does not fit 10x10 px .* blur_kernel'):
+        moco_v2_augmentation(size=10)(torch.rand(2, 2, 3, 32, 32))
+    small = moco_v2_augmentation(size=10, blur_kernel=9)
+    assert small(torch.rand(2, 2, 3, 32, 32)).shape == (2, 2, 3, 10, 10)
 
 
 def test_crop_scale_defaults() -> None:
@@ -168,13 +210,12 @@ def test_seco_artificial_has_no_crop() -> None:
 def test_seco_artificial_multispectral() -> None:
     aug = seco_artificial_augmentation(in_channels=13)
     assert op_types(aug) == [
-        K.RandomBrightness,
-        K.RandomContrast,
+        MultispectralJitter,
         RandomGrayscale,
         K.RandomGaussianBlur,
         K.RandomHorizontalFlip,
     ]
-    assert ops(aug)[3].flags['kernel_size'] == (23, 23)
+    assert ops(aug)[2].flags['kernel_size'] == (23, 23)
     x = torch.rand(2, 2, 13, SIDE, SIDE)
     assert aug(x).shape == x.shape
 

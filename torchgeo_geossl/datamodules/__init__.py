@@ -11,6 +11,7 @@ from .ssl import (
     SeasonalContrastS2ViewsDataModule,
     SSL4EOS12ViewsDataModule,
     seco_normalization,
+    seco_statistics,
 )
 from .temporal import TemporalGeoDataModule
 
@@ -27,4 +28,5 @@ __all__ = (
     'TemporalGeoDataModule',
     'as_band_tensor',
     'seco_normalization',
+    'seco_statistics',
 )

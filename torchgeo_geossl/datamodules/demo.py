@@ -14,7 +14,8 @@ class DemoDataModule(TemporalGeoDataModule):
     :meth:`prepare_data` writes the demo GeoTIFFs with
     :func:`~torchgeo_geossl.datasets.demo.generate_demo_data` when *root* holds none,
     so ``torchgeo fit`` with this data module works on a fresh machine with no
-    download. Images are divided by 10,000 (uint16 reflectance to [0, 1]).
+    download. Images are divided by 10,000 on device (uint16 reflectance to
+    [0, 1], the augmentation scale) and not standardised by default.
 
     .. versionadded:: 0.1
     """
@@ -30,6 +31,7 @@ class DemoDataModule(TemporalGeoDataModule):
         geo_clusters: int | None = 4,
         mean: float | Sequence[float] = 0.0,
         std: float | Sequence[float] = 10_000.0,
+        scale: float | Sequence[float] | None = None,
         seed: int | None = 0,
         **kwargs: Any,
     ) -> None:
@@ -45,9 +47,13 @@ class DemoDataModule(TemporalGeoDataModule):
             views: Number of acquisition times per location.
             geo_clusters: Number of geo-location clusters (at most the number of
                 demo locations), or None for no ``label``.
-            mean: Per-band (or scalar) mean subtracted on device.
-            std: Per-band (or scalar) standard deviation divided on device
-                (10,000 turns the uint16 reflectance into [0, 1]).
+            mean: Per-band (or scalar) mean of the standardisation, in raw units
+                (applied by the task after augmenting).
+            std: Per-band (or scalar) standard deviation of the standardisation,
+                in raw units (10,000 with mean 0: no standardisation beyond the
+                rescaling to reflectance).
+            scale: Raw value that maps to 1 for the augmentation; None: *std*
+                when *mean* is 0 (see :class:`TemporalGeoDataModule`).
             seed: Seed of the samplers and the k-means fit.
             **kwargs: Further :class:`TemporalGeoDataModule` arguments (``length``,
                 ``min_gap``, ``num_workers``, ...).
@@ -60,6 +66,7 @@ class DemoDataModule(TemporalGeoDataModule):
             geo_clusters=geo_clusters,
             mean=mean,
             std=std,
+            scale=scale,
             seed=seed,
             paths=str(root),
             **kwargs,

@@ -10,7 +10,6 @@ from torchgeo.datamodules import NonGeoDataModule
 from ..datasets.fmow import FMoW
 from ..datasets.views import OnReadError
 from ..location.clusters import GeoClusters
-from .normalize import NormalizeViews
 from .pretraining import PretrainingMixin
 
 #: ImageNet statistics on the 0-255 scale of :class:`~torchgeo_geossl.datasets.fmow.FMoW`
@@ -23,7 +22,9 @@ class FMoWDataModule(PretrainingMixin, NonGeoDataModule):
     """Serve batches of V views of fMoW-RGB sites, with GASSL's geo-clusters.
 
     Batches follow the package's batch contract: ``image [B, V, 3, H, W]``
-    (normalised on device with ImageNet statistics, as the GASSL code does),
+    (divided by 255 on device; the task standardises with ImageNet statistics
+    after augmenting, as the GASSL code does: ``ToTensor()``, augmentations,
+    ``Normalize``),
     ``time [B, V]`` (seconds, float64), ``point [B, 2]`` ((lon, lat), float64) and
     ``label [B]``, the fMoW *category* of each site (see
     :class:`~torchgeo_geossl.datasets.fmow.FMoW`).
@@ -57,6 +58,7 @@ class FMoWDataModule(PretrainingMixin, NonGeoDataModule):
         geo_clusters: int | GeoClusters | None = 100,
         mean: float | Sequence[float] = IMAGENET_MEAN_255,
         std: float | Sequence[float] = IMAGENET_STD_255,
+        scale: float | Sequence[float] = 255.0,
         seed: int = 0,
         on_read_error: OnReadError = 'raise',
     ) -> None:
@@ -76,8 +78,12 @@ class FMoWDataModule(PretrainingMixin, NonGeoDataModule):
             geo_clusters: Number of geo-location clusters K to fit on the site
                 locations at setup (GASSL: 100), already fitted
                 :class:`~torchgeo_geossl.location.GeoClusters`, or None.
-            mean: Per-channel (or scalar) mean subtracted on device (0-255 scale).
-            std: Per-channel (or scalar) standard deviation divided on device.
+            mean: Per-channel (or scalar) mean of the standardisation on the
+                0-255 scale, subtracted by the task after augmenting.
+            std: Per-channel (or scalar) standard deviation of the
+                standardisation on the 0-255 scale.
+            scale: Value that maps to 1 for the augmentation: images are divided
+                by it on device (255, the reference's ``ToTensor()``).
             seed: Seed of the k-means fit and of the training order.
             on_read_error: When a file of a sample cannot be read (corrupt,
                 truncated, missing): raise (``'raise'``), or leave the sample out of
@@ -85,7 +91,8 @@ class FMoWDataModule(PretrainingMixin, NonGeoDataModule):
                 :class:`~torchgeo_geossl.datasets.SkipUnreadable`).
 
         Raises:
-            ValueError: If *geo_clusters* is a negative number, *std* has a zero, or
+            ValueError: If *geo_clusters* is a negative number, *std* or *scale*
+                is not positive, or
                 *on_read_error* is not ``'raise'`` or ``'skip'``.
         """
         super().__init__(
@@ -110,9 +117,7 @@ class FMoWDataModule(PretrainingMixin, NonGeoDataModule):
         )
         self.seed = seed
         self.on_read_error = on_read_error
-        self.normalize = NormalizeViews(mean, std)
-        self.mean = self.normalize.mean
-        self.std = self.normalize.std
+        self.configure_standardization(mean, std, scale)
 
     def setup(self, stage: str) -> None:
         """Build the training set and fit the geo-clusters.

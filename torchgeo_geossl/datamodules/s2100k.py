@@ -10,7 +10,6 @@ from torchgeo.datasets import S2100k
 from torchgeo.datasets.utils import Path
 
 from ..datasets.views import OnReadError
-from .normalize import NormalizeViews
 from .pretraining import PretrainingMixin
 
 
@@ -20,12 +19,15 @@ class S2100kDataModule(PretrainingMixin, NonGeoDataModule):
     Serves TorchGeo's :class:`~torchgeo.datasets.S2100k`: 100,000 Sentinel-2 L2A
     patches of 256 × 256 pixels with 12 bands (B1-B9, B8A, B11, B12; no B10) and
     the location of each patch. Batches hold ``image [B, 12, H, W]`` (float32,
-    normalised on device) and ``point [B, 2]``, (lon, lat) in degrees (float64),
+    divided by *scale* on device, standardised by the task) and ``point [B, 2]``, (lon, lat) in degrees (float64),
     as :class:`~torchgeo_geossl.trainers.csp.CSPTask` consumes them.
 
     Images are divided by 10,000 by default (``mean=0``, ``std=10000``), SatCLIP's
     convention (its S2-100K transforms compute ``image / 10000.0``), which maps the
-    reflectance to about [0, 1]. SatCLIP's augmentations (flips, blur, jitter of
+    reflectance to about [0, 1]: on device, by :attr:`rescale`. Any further
+    standardisation (*mean*, *std* beyond the rescaling) is applied by the task
+    (:attr:`standardize`, see
+    :class:`~torchgeo_geossl.datamodules.PretrainingMixin`). SatCLIP's augmentations (flips, blur, jitter of
     the locations) are not applied; pass ``transforms`` to the dataset for them.
 
     Pre-training uses the whole set by default; with ``val_split_pct > 0`` a
@@ -45,6 +47,7 @@ class S2100kDataModule(PretrainingMixin, NonGeoDataModule):
         val_split_pct: float = 0.0,
         mean: float | Sequence[float] = 0.0,
         std: float | Sequence[float] = 10_000.0,
+        scale: float | Sequence[float] | None = None,
         seed: int = 0,
         on_read_error: OnReadError = 'raise',
         **kwargs: Any,
@@ -57,8 +60,12 @@ class S2100kDataModule(PretrainingMixin, NonGeoDataModule):
             batch_size: Size of each mini-batch.
             num_workers: Number of workers for parallel data loading.
             val_split_pct: Share of the patches held out of training, in [0, 1).
-            mean: Per-band (or scalar) value subtracted on device.
-            std: Per-band (or scalar) value divided by on device (10,000: SatCLIP).
+            mean: Per-band (or scalar) mean of the standardisation, in raw units,
+                applied by the task (:attr:`standardize`).
+            std: Per-band (or scalar) standard deviation of the standardisation,
+                in raw units (10,000 with mean 0: SatCLIP's ``image / 10000``).
+            scale: Raw value that maps to 1 on device, before the task's
+                augmentation (if any); None: *std* when *mean* is 0.
             seed: Seed of the random hold-out split and of the training order.
             on_read_error: When a file of a sample cannot be read (corrupt,
                 truncated, missing): raise (``'raise'``), or leave the sample out of
@@ -69,8 +76,8 @@ class S2100kDataModule(PretrainingMixin, NonGeoDataModule):
 
         Raises:
             ValueError: If *val_split_pct* is outside [0, 1), *mode* is given,
-                *std* has a zero, or *on_read_error* is not ``'raise'`` or
-                ``'skip'``.
+                *std* or *scale* is not positive, or *on_read_error* is not
+                ``'raise'`` or ``'skip'``.
         """
         if not 0 <= val_split_pct < 1:
             msg = f'val_split_pct must lie in [0, 1), got {val_split_pct}'
@@ -85,9 +92,7 @@ class S2100kDataModule(PretrainingMixin, NonGeoDataModule):
         self.val_split_pct = val_split_pct
         self.seed = seed
         self.on_read_error = on_read_error
-        self.normalize = NormalizeViews(mean, std)
-        self.mean = self.normalize.mean
-        self.std = self.normalize.std
+        self.configure_standardization(mean, std, scale)
 
     def setup(self, stage: str) -> None:
         """Build the training set (and the held-out set).

@@ -46,10 +46,44 @@ def seco_normalization(bands: Sequence[str]) -> NormalizeViews:
 
     .. versionadded:: 0.1
     """
+    stats = seco_statistics(bands)
+    return NormalizeViews(
+        mean=stats['mean'] or 0.0,
+        std=stats['std'] or 1.0,
+        low=stats['low'],
+        high=stats['high'],
+    )
+
+
+def seco_statistics(bands: Sequence[str]) -> dict[str, list[float] | None]:
+    """SeCo's normalisation of :func:`seco_normalization`, split in two steps.
+
+    The quantile stretch to ``[0, 1]`` (``(clip(x, low, high) - offset) / scale``,
+    the reference's 8-bit image before ``ToTensor()``) is the augmentation scale;
+    the ImageNet standardisation on it comes after the augmentation.
+
+    Args:
+        bands: The bands of the images, in channel order.
+
+    Returns:
+        ``mean`` and ``std`` of the whole normalisation in raw units, ``scale`` and
+        ``offset`` of the stretch, and the clip ``low`` and ``high`` (None for
+        other bands than RGB, which are divided by 255), one value per band.
+
+    .. versionadded:: 0.2
+    """
     if not all(band in SECO_QUANTILES for band in bands):
-        return NormalizeViews(mean=0.0, std=255.0)
+        return {
+            'mean': [0.0],
+            'std': [255.0],
+            'scale': [255.0],
+            'offset': [0.0],
+            'low': None,
+            'high': None,
+        }
     low = [SECO_QUANTILES[band][0] for band in bands]
     high = [SECO_QUANTILES[band][1] for band in bands]
+    scale = [hi - lo for lo, hi in zip(low, high, strict=True)]
     mean = [
         lo + SECO_IMAGENET_STATS[band][0] * (hi - lo)
         for band, lo, hi in zip(bands, low, high, strict=True)
@@ -58,7 +92,14 @@ def seco_normalization(bands: Sequence[str]) -> NormalizeViews:
         SECO_IMAGENET_STATS[band][1] * (hi - lo)
         for band, lo, hi in zip(bands, low, high, strict=True)
     ]
-    return NormalizeViews(mean=mean, std=std, low=low, high=high)
+    return {
+        'mean': mean,
+        'std': std,
+        'scale': scale,
+        'offset': low,
+        'low': low,
+        'high': high,
+    }
 
 
 class SeasonalContrastS2ViewsDataModule(PretrainingMixin, SeasonalContrastS2DataModule):
@@ -68,9 +109,12 @@ class SeasonalContrastS2ViewsDataModule(PretrainingMixin, SeasonalContrastS2Data
     training set is a :class:`~torchgeo_geossl.datasets.ssl.SeasonalContrastS2Views`:
     batches hold ``image [B, V, C, H, W]`` (V = *seasons* distinct seasons per
     location, not TorchGeo's channel-stacked ``[B, V·C, H, W]``), ``time [B, V]``
-    and ``point [B, 2]`` (float64). Images are normalised on device with
-    :func:`seco_normalization`, the same statistics for every view (TorchGeo's
-    channel-stacked ``aug`` is not used).
+    and ``point [B, 2]`` (float64). Images are stretched on device to [0, 1] with
+    SeCo's quantiles (:attr:`rescale`), the scale the task's augmentation expects;
+    the task then standardises with ImageNet statistics (:attr:`standardize`), the
+    same statistics for every view: together :func:`seco_normalization`, in the
+    reference's order (stretch, augment, ``Normalize``). TorchGeo's
+    channel-stacked ``aug`` is not used.
 
     Self-supervised pre-training has no validation split: only the fit stage
     builds a dataset, and :meth:`val_dataloader` returns no loaders.
@@ -128,7 +172,15 @@ class SeasonalContrastS2ViewsDataModule(PretrainingMixin, SeasonalContrastS2Data
         )
         self.on_read_error = on_read_error
         self.dataset_class = SeasonalContrastS2Views
-        self.normalize = seco_normalization(tuple(bands))
+        stats = seco_statistics(tuple(bands))
+        self.configure_standardization(
+            stats['mean'] or 0.0,
+            stats['std'] or 1.0,
+            scale=stats['scale'],
+            offset=stats['offset'] or 0.0,
+            low=stats['low'],
+            high=stats['high'],
+        )
 
     def setup(self, stage: str) -> None:
         """Build the training set.
@@ -147,8 +199,9 @@ class SSL4EOS12ViewsDataModule(PretrainingMixin, SSL4EOS12DataModule):
     A TorchGeo :class:`~torchgeo.datamodules.SSL4EOS12DataModule` whose training set
     is a :class:`~torchgeo_geossl.datasets.ssl.SSL4EOS12Views`: batches hold
     ``image [B, V, C, H, W]``, ``time [B, V]`` and ``point [B, 2]``. Images are
-    normalised on device with TorchGeo's statistics for this dataset (``mean`` 0,
-    ``std`` 10,000, every band and view).
+    divided by 10,000 on device (TorchGeo's statistics for this dataset, ``mean``
+    0, ``std`` 10,000, every band and view): reflectance, the scale of the task's
+    augmentation, with no further standardisation.
 
     Self-supervised pre-training has no validation split: only the fit stage
     builds a dataset, and :meth:`val_dataloader` returns no loaders.
@@ -203,7 +256,7 @@ class SSL4EOS12ViewsDataModule(PretrainingMixin, SSL4EOS12DataModule):
         )
         self.on_read_error = on_read_error
         self.dataset_class = SSL4EOS12Views
-        self.normalize = NormalizeViews(mean=self.mean, std=self.std)
+        self.configure_standardization(self.mean, self.std)
 
     def setup(self, stage: str) -> None:
         """Build the training set.

@@ -29,7 +29,6 @@ from ..evaluation.split import HeldOutPlaces, HeldOutSplit, Split
 from ..location.clusters import AddGeoClusterLabel, GeoClusters
 from ..samplers.spatial import ScatteredPatchSampler
 from ..samplers.temporal_views import TemporalViewSampler
-from .normalize import NormalizeViews
 from .pretraining import PretrainingMixin
 
 
@@ -43,7 +42,8 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
           → TemporalViewsDataset                      # reads V views, adds point/time
           → GeoClusters label (optional)              # GASSL geo-location target
           → stack_samples_skipping                    # [B, V, C, H, W] batches
-          → normalisation on device (K.VideoSequential)
+          → rescaling on device to the augmentation scale
+          (→ the task's augmentation, then ``standardize``)
 
     Batches follow the package's batch contract: ``image [B, V, C, H, W]``,
     ``point [B, 2]`` (lon, lat, float64), ``time [B, V]`` (seconds, float64),
@@ -91,6 +91,7 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
         geo_clusters: int | GeoClusters | None = None,
         mean: float | Sequence[float] = 0.0,
         std: float | Sequence[float] = 1.0,
+        scale: float | Sequence[float] | None = None,
         seed: int | None = 0,
         holdout: HeldOutSplit | None = None,
         **kwargs: Any,
@@ -130,8 +131,15 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
                 footprints at setup (GASSL's pretext target, added as ``label``), an
                 already fitted :class:`~torchgeo_geossl.location.GeoClusters`, or
                 None for no labels.
-            mean: Per-band (or scalar) mean subtracted on device.
-            std: Per-band (or scalar) standard deviation divided on device.
+            mean: Per-band (or scalar) mean of the standardisation, in the raw
+                units of the images; the task subtracts it after augmenting
+                (:attr:`standardize`).
+            std: Per-band (or scalar) standard deviation of the standardisation,
+                in raw units.
+            scale: Per-band (or scalar) raw value that maps to 1 for the
+                augmentation: images are divided by it on device (10,000 for
+                reflectance stored as digital numbers, 255 for 8-bit RGB). None:
+                *std*, when *mean* is 0 (``std=10000`` then only rescales).
             seed: Seed of the samplers and of the k-means fit: the same seed gives
                 the same batches; each epoch draws from the seed and the epoch
                 number. None: fresh entropy in one process, the seed of
@@ -142,7 +150,13 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
                 ``bands``, ``res``, ``crs``, ...).
 
         Raises:
-            ValueError: If *geo_clusters* is a negative number.
+            ValueError: If *geo_clusters* is a negative number, or *mean*, *std*
+                and *scale* are invalid (see
+                :meth:`~torchgeo_geossl.datamodules.PretrainingMixin.configure_standardization`).
+
+        .. versionchanged:: 0.2
+           *scale*: images are rescaled on device, the task standardises after
+           augmenting.
         """
         super().__init__(
             dataset_class, batch_size, patch_size, length, num_workers, **kwargs
@@ -172,8 +186,7 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
         self.seed = seed
         self.holdout = holdout
         self.geo_dataset: GeoDataset | None = None
-        self.normalize = NormalizeViews(mean, std)
-        self.mean, self.std = self.normalize.mean, self.normalize.std
+        self.configure_standardization(mean, std, scale)
 
     def setup(self, stage: str) -> None:
         """Build the dataset, geo-clusters, views wrapper and samplers.

@@ -6,6 +6,7 @@ from .geoprior import GeoPriorTask
 from .momentum import MomentumContrastTask
 from .reliable import ReliableTrainingMixin
 from .seco import SeCoTask
+from .standardize import StandardizeMixin
 
 __all__ = (
     'CSPTask',
@@ -14,6 +15,7 @@ __all__ = (
     'MomentumContrastTask',
     'ReliableTrainingMixin',
     'SeCoTask',
+    'StandardizeMixin',
     'build_location_encoder',
     'load_location_encoder',
 )

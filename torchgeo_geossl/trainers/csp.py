@@ -27,12 +27,13 @@ from ..losses.csp import (
 )
 from ..models.distributed import concat_all_gather
 from .reliable import ReliableTrainingMixin
+from .standardize import StandardizeMixin
 
 #: State-dict prefix of the location encoder in CSPTask checkpoints.
 LOCATION_PREFIX = 'location_encoder.'
 
 
-class CSPTask(ReliableTrainingMixin, BaseTask):
+class CSPTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
     """CSP: contrastive pre-training of a location encoder against images.
 
     Contrastive Spatial Pre-training (Mai et al., ICML 2023, arXiv 2305.01118) is a
@@ -73,7 +74,9 @@ class CSPTask(ReliableTrainingMixin, BaseTask):
     (:func:`~torchgeo_geossl.losses.csp.sample_uniform_sphere`).
 
     Batches need ``image`` (``[B, C, H, W]``, or ``[B, V, C, H, W]`` of which view
-    0 is used) and ``point`` ``[B, 2]``, (lon, lat) in degrees.
+    0 is used) and ``point`` ``[B, 2]``, (lon, lat) in degrees. The images are
+    standardised with the data module's ``standardize`` before the image encoder
+    (:meth:`standardize`; this package's data modules only rescale them).
 
     The trained location encoder is the product:
     :meth:`location_encoder_state_dict` returns its weights (the checkpoint keys
@@ -428,7 +431,7 @@ class CSPTask(ReliableTrainingMixin, BaseTask):
         Returns:
             The total loss.
         """
-        images = self.images_from_batch(batch)
+        images = self.standardize(self.images_from_batch(batch))
         points = self.points_from_batch(batch)
         b = len(points)
         if len(images) != b:

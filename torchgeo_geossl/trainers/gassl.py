@@ -118,7 +118,9 @@ class GeoMoCoTask(MomentumContrastTask):
                 :meth:`~torchgeo_geossl.trainers.MomentumContrastTask.encode_keys`);
                 no effect on one process.
             augmentation: A module that augments ``[B, 2, C, H, W]`` view pairs
-                (defaults to :func:`~torchgeo_geossl.transforms.gassl_augmentation`).
+                on the augmentation scale (defaults to
+                :func:`~torchgeo_geossl.transforms.gassl_augmentation`); the data
+                module's standardisation follows it (:meth:`standardize`).
             geo_clusters: Fitted geo-clusters (defaults to the data module's, or a
                 k-means fit on its dataset at setup); stored in checkpoints.
 
@@ -286,7 +288,7 @@ class GeoMoCoTask(MomentumContrastTask):
         pairs, single = self._pairs(batch)
         b = pairs.shape[0]
         with torch.no_grad():
-            pairs = self.augmentation(pairs)
+            pairs = self.standardize(self.augmentation(pairs))
         features = self.forward(pairs[:, 0])
         z: Tensor = self.projection_head(features)
         q = F.normalize(z, dim=1)

@@ -18,9 +18,10 @@ from ..evaluation.knn import PlaceRecognitionAccuracy
 from ..models import copy_as_momentum, update_momentum
 from ..models.distributed import forward_shuffled
 from .reliable import ReliableTrainingMixin
+from .standardize import StandardizeMixin
 
 
-class MomentumContrastTask(ReliableTrainingMixin, BaseTask):
+class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
     """Base class of the MoCo-v2 family: encoder, EMA key encoder, optimiser.
 
     Holds what GASSL (:class:`~torchgeo_geossl.trainers.GeoMoCoTask`) and SeCo share
@@ -39,7 +40,10 @@ class MomentumContrastTask(ReliableTrainingMixin, BaseTask):
       ``batch_size`` × the number of processes × ``accumulate_grad_batches``), and
       a cosine (default) or step schedule over the epochs.
     * Input layouts: the batch contract's ``[B, V, C, H, W]`` and TorchGeo's
-      channel-stacked ``[B, V·C, H, W]``.
+      channel-stacked ``[B, V·C, H, W]``, on the augmentation scale ([0, 1] for
+      RGB, reflectance for multispectral bands); the data module's
+      standardisation is applied after the augmentation, as the last step
+      (:meth:`standardize`), and to the un-augmented view in :meth:`predict_step`.
     * Checkpoints: :meth:`on_save_checkpoint` stores :meth:`data_description` under
       ``checkpoint['geossl']`` (read by :mod:`torchgeo_geossl.export`) and
       :meth:`on_load_checkpoint` refuses a checkpoint whose queues or heads have
@@ -351,9 +355,10 @@ class MomentumContrastTask(ReliableTrainingMixin, BaseTask):
             dataloader_idx: Index of the dataloader.
 
         Returns:
-            Backbone features ``[B, d]`` of view 0.
+            Backbone features ``[B, d]`` of view 0, standardised first
+            (:meth:`standardize`).
         """
-        return self.forward(self.views_from_batch(batch)[:, 0])
+        return self.forward(self.standardize(self.views_from_batch(batch)[:, 0]))
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Store what the backbone was trained on under ``checkpoint['geossl']``.
@@ -413,7 +418,9 @@ class MomentumContrastTask(ReliableTrainingMixin, BaseTask):
 
         Returns:
             Method, encoder, bands, normalisation and patch size (None where the
-            data module does not say).
+            data module does not say). The normalisation is in the raw units of
+            the images: the network input is ``(clip(x, low, high) - mean) /
+            std`` per band (``low`` and ``high`` None: no clip).
         """
         datamodule = (
             getattr(self.trainer, 'datamodule', None) if self._trainer else None
@@ -432,6 +439,8 @@ class MomentumContrastTask(ReliableTrainingMixin, BaseTask):
             'bands': None if bands is None else list(bands),
             'mean': as_list(getattr(datamodule, 'mean', None)),
             'std': as_list(getattr(datamodule, 'std', None)),
+            'low': as_list(getattr(datamodule, 'low', None)),
+            'high': as_list(getattr(datamodule, 'high', None)),
             'patch_size': getattr(datamodule, 'patch_size', None),
             'crop_size': self.hparams.get('size'),
         }

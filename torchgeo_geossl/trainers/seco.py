@@ -46,7 +46,10 @@ class SeCoTask(MomentumContrastTask):
       :func:`~torchgeo_geossl.transforms.seco_artificial_augmentation`: colour
       jitter, grayscale, blur, flip); then each of the four views gets its own
       random resized crop (*crop*, by default
-      :func:`~torchgeo_geossl.transforms.seco_crop` with scale (0.2, 1)).
+      :func:`~torchgeo_geossl.transforms.seco_crop` with scale (0.2, 1)), and
+      finally the data module's standardisation (:meth:`standardize`), so that
+      the colour jitter sees [0, 1] images and standardised views carry no
+      trace of whether they were augmented (the reference's order).
     * **Sub-spaces.** A shared backbone f (``self.model``) gives v = f(x); three
       MoCo-v2 projection heads hᵢ (Linear(d, d) → ReLU → Linear(d, 128),
       ``projection_heads``) map it to the sub-spaces Z₀, Z₁, Z₂. The key side is
@@ -276,6 +279,7 @@ class SeCoTask(MomentumContrastTask):
             # Sec. 3, Fig. 2: q = t0, k0 = A(t1), k1 = t2, k2 = A(t0), then crops
             altered = self.artificial(torch.stack([t1, t0], dim=1))
             crops = self.crop(torch.stack([t0, altered[:, 0], t2, altered[:, 1]], 1))
+            crops = self.standardize(crops)
         features = self.forward(crops[:, 0])
         with torch.no_grad():
             self.momentum_update(

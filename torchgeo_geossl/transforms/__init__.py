@@ -1,5 +1,6 @@
 """Batched Kornia augmentations for multi-view, multispectral batches."""
 
+from .intensity import MultispectralJitter
 from .presets import (
     blur_kernel_size,
     gassl_augmentation,
@@ -11,6 +12,7 @@ from .views import MultiViewAugmentation
 
 __all__ = (
     'MultiViewAugmentation',
+    'MultispectralJitter',
     'blur_kernel_size',
     'gassl_augmentation',
     'moco_v2_augmentation',

@@ -1,9 +1,10 @@
 """Augmentation presets of MoCo-v2, GASSL and SeCo as MultiViewAugmentation modules.
 
-All presets expect floating point input scaled to about ``[0, 1]`` (RGB divided by
-255, reflectance): Kornia's colour jitter clamps to ``[0, 1]`` and the brightness
-shift of the multispectral recipe is additive. As in the reference code, apply any
-mean/std standardisation after the augmentation.
+All presets expect floating point input on the augmentation scale: ``[0, 1]`` for
+RGB (8-bit values divided by 255), reflectance for multispectral bands. Kornia's
+colour jitter clamps to ``[0, 1]``. As in the reference code, any mean/std
+standardisation comes after the augmentation (this package's data modules leave it
+to the task, see :class:`~torchgeo_geossl.datamodules.PretrainingMixin`).
 """
 
 import math
@@ -14,6 +15,7 @@ import torch
 from torch import Tensor
 from torchgeo.transforms import RandomGrayscale
 
+from .intensity import MultispectralJitter
 from .views import MultiViewAugmentation
 
 #: Colour jitter strengths of MoCo-v2 (brightness, contrast, saturation, hue).
@@ -22,27 +24,53 @@ MOCO_V2_JITTER = (0.4, 0.4, 0.4, 0.1)
 #: Gaussian blur standard deviation range of MoCo-v2 (SimCLR).
 MOCO_V2_BLUR_SIGMA = (0.1, 2.0)
 
-#: Blur kernel of the SeCo preset: the MoCo-v2 rule (10 % of the side, odd) at
-#: SeCo's 224 px crops; it spans +-5.5 sigma at sigma = 2, like the untruncated PIL
-#: blur of the reference code.
-SECO_BLUR_KERNEL = 23
+#: Half-width of the blur kernel in standard deviations of the largest sigma.
+BLUR_KERNEL_SIGMAS = 5.5
+
+#: Multispectral jitter strengths (brightness, contrast) of SSL4EO-S12's MoCo-v2
+#: recipe (zhu-xlab/SSL4EO-S12 ``pretrain_moco_v2_s2c.py``), MoCo-v2's 0.4.
+MULTISPECTRAL_JITTER = (0.4, 0.4)
 
 
-def blur_kernel_size(size: int) -> int:
-    """Gaussian blur kernel of the MoCo-v2/SimCLR recipe for a crop size.
+def blur_kernel_size(sigma_max: float = MOCO_V2_BLUR_SIGMA[1]) -> int:
+    """Gaussian blur kernel that holds the whole Gaussian, at any crop size.
 
-    About 10 % of the crop side, rounded down to an odd number as TorchGeo's MoCo
-    task does (23 for 224 px), but at least 3 so that small crops are blurred too.
+    The reference code blurs without truncation (MoCo-v2: PIL's
+    ``ImageFilter.GaussianBlur(radius=sigma)``, facebookresearch/moco
+    ``moco/loader.py``; SeCo and GASSL reuse it). The kernel spans
+    ±:data:`BLUR_KERNEL_SIGMAS` standard deviations of *sigma_max*: 23 px for
+    sigma = 2, the MoCo-v2 rule of 10 % of the crop at 224 px (TorchGeo's MoCo
+    task), which leaves out less than 1e-7 of the Gaussian's mass. It does not
+    shrink with the crop: a 10 % kernel at 48-64 px crops would cut sigma = 2 at
+    ±1-1.5 sigma. Kornia pads by reflection, which needs an input side larger
+    than half the kernel (12 px for 23); :class:`MultiViewAugmentation` says so
+    when an input is smaller.
 
     Args:
-        size: Side of the (square) crop in pixels.
+        sigma_max: Largest standard deviation of the blur, in pixels.
 
     Returns:
         The odd kernel side in pixels.
 
+    Raises:
+        ValueError: If *sigma_max* is not positive and finite.
+
     .. versionadded:: 0.1
+
+    .. versionchanged:: 0.2
+       The kernel depends on *sigma_max* only, no longer on the crop size
+       (formerly 10 % of the crop side, at least 3).
     """
-    return max(3, size // 10 // 2 * 2 + 1)
+    if not 0 < sigma_max < math.inf:
+        raise ValueError(f'sigma_max must be positive and finite, got {sigma_max}')
+    return 2 * math.ceil(BLUR_KERNEL_SIGMAS * sigma_max) + 1
+
+
+#: Blur kernel of the presets: :func:`blur_kernel_size` of MoCo-v2's sigma range.
+MOCO_V2_BLUR_KERNEL = blur_kernel_size()
+
+#: Blur kernel of the SeCo preset (the same as the other presets').
+SECO_BLUR_KERNEL = MOCO_V2_BLUR_KERNEL
 
 
 def moco_v2_augmentation(
@@ -68,21 +96,23 @@ def moco_v2_augmentation(
     * RGB (``in_channels == 3``): ColorJitter(0.4, 0.4, 0.4, 0.1) with p = 0.8,
       grayscale p = 0.2 (ITU-R 601 luma weights unless *grayscale_weights* are
       given);
-    * any other band count, where hue and saturation are meaningless, TorchGeo's
-      MoCo task substitute (``torchgeo.trainers.moco.moco_augmentations``):
-      Kornia RandomBrightness(0.6, 1.4) p = 0.8 (an additive shift of up to +-0.4)
-      and RandomContrast(0.6, 1.4) p = 0.8 (a multiplicative factor), both
-      unclipped, then TorchGeo's band-weighted RandomGrayscale p = 0.2 (equal
-      weights by default);
+    * any other band count, where hue and saturation are meaningless, the
+      multispectral recipe of SSL4EO-S12's MoCo-v2 (zhu-xlab/SSL4EO-S12):
+      :class:`~torchgeo_geossl.transforms.MultispectralJitter` (brightness ×b,
+      b ∈ [0.6, 1.4], the same for every band, then contrast around each band's
+      mean, c ∈ [0.6, 1.4], unclipped) with p = 0.8, then TorchGeo's band-weighted
+      RandomGrayscale p = 0.2 (equal weights by default: the mean of the bands,
+      SSL4EO-S12's ``ToGray``);
 
-    then Gaussian blur (sigma 0.1-2, p = 0.5) and horizontal flip (p = 0.5).
+    then Gaussian blur (sigma 0.1-2, p = 0.5; kernel :func:`blur_kernel_size`,
+    23 px whatever the crop size) and horizontal flip (p = 0.5).
     TorchGeo's task also flips vertically; MoCo-v2 does not, so that is off by
     default (*vertical_flip*).
 
     Deviations from the reference (PIL/torchvision on CPU): the crop is resampled
-    bilinearly without antialiasing, the blur kernel is finite (*blur_kernel*) where
-    PIL's is not, and Kornia draws one colour-jitter order per batch where
-    torchvision draws one per image.
+    bilinearly without antialiasing, the blur kernel is finite (*blur_kernel*,
+    ±5.5 sigma) where PIL's is not, and Kornia draws one colour-jitter order per
+    batch where torchvision draws one per image.
 
     Args:
         size: Side of the square output crop in pixels.
@@ -96,7 +126,7 @@ def moco_v2_augmentation(
             :class:`MultiViewAugmentation`).
         vertical_flip: Also flip vertically with p = 0.5 (TorchGeo's addition).
         blur_kernel: Odd side of the Gaussian kernel; None uses
-            :func:`blur_kernel_size` of *size*.
+            :data:`MOCO_V2_BLUR_KERNEL` (23, see :func:`blur_kernel_size`).
         cropping_mode: Kornia's RandomResizedCrop mode: ``'slice'`` (Kornia's and
             TorchGeo's default: crop by index, then resize each image; the faster
             one on CPU) or ``'resample'`` (one batched warp for all images).
@@ -125,7 +155,7 @@ def moco_v2_augmentation(
         _appearance_ops(
             in_channels,
             grayscale_weights,
-            blur_kernel_size(size) if blur_kernel is None else blur_kernel,
+            MOCO_V2_BLUR_KERNEL if blur_kernel is None else blur_kernel,
         )
     )
     ops.extend(_flips(vertical_flip))
@@ -167,7 +197,8 @@ def gassl_augmentation(
         share_geometry: Give all views of a sample the same crop and flips.
         seed: Seed of a deterministic random stream.
         vertical_flip: Also flip vertically with p = 0.5.
-        blur_kernel: Odd side of the Gaussian kernel; None: 10 % of *size*.
+        blur_kernel: Odd side of the Gaussian kernel; None: 23 px
+            (:func:`blur_kernel_size`).
         cropping_mode: Kornia's RandomResizedCrop mode, ``'slice'`` or
             ``'resample'``.
 
@@ -213,7 +244,7 @@ def seco_artificial_augmentation(
     3 bands the jitter is replaced as in :func:`moco_v2_augmentation`.
 
     The kernel must fit the input: Kornia's reflect padding needs a side larger
-    than ``blur_kernel // 2``.
+    than ``blur_kernel // 2`` (checked by :class:`MultiViewAugmentation`).
 
     Args:
         in_channels: Number of bands of the input.
@@ -310,9 +341,9 @@ def _appearance_ops(
         else:
             ops.append(RandomGrayscale(weights=weights, p=0.2))
     else:
+        brightness, contrast = MULTISPECTRAL_JITTER
         ops = [
-            K.RandomBrightness(brightness=(0.6, 1.4), clip_output=False, p=0.8),
-            K.RandomContrast(contrast=(0.6, 1.4), clip_output=False, p=0.8),
+            MultispectralJitter(brightness, contrast, p=0.8),
             RandomGrayscale(
                 weights=torch.ones(in_channels) if weights is None else weights, p=0.2
             ),

@@ -123,8 +123,10 @@ class MultiViewAugmentation(nn.Module):
             may change (crops resize to their output size).
 
         Raises:
-            ValueError: If *x* is not 4- or 5-dimensional or its channel count does
-                not match :attr:`in_channels`.
+            ValueError: If *x* is not 4- or 5-dimensional, its channel count does
+                not match :attr:`in_channels`, or a Gaussian blur kernel does not
+                fit the images it would blur (Kornia's reflect padding needs a side
+                larger than half the kernel).
             TypeError: If *x* is not floating point.
         """
         if x.ndim not in (4, 5):
@@ -143,6 +145,7 @@ class MultiViewAugmentation(nn.Module):
                 f'MultiViewAugmentation was built for in_channels={self.in_channels} '
                 f'but the input has {channels} channels (shape {tuple(x.shape)})'
             )
+        self._check_blur_fits(x.shape[-2], x.shape[-1])
         batch = x.shape[0]
         views = x.shape[1] if x.ndim == 5 else 1
         flat = x.reshape(batch * views, *x.shape[-3:])
@@ -166,6 +169,37 @@ class MultiViewAugmentation(nn.Module):
         if x.ndim == 5:
             return out.reshape(batch, views, *out.shape[1:])
         return out
+
+    def _check_blur_fits(self, height: int, width: int) -> None:
+        """Refuse a blur kernel that does not fit the images it would blur.
+
+        Follows the image size through the augmentations (crops and resizes set
+        it to their output ``size``).
+
+        Args:
+            height: Height of the input images.
+            width: Width of the input images.
+
+        Raises:
+            ValueError: If a Gaussian blur's kernel needs more pixels than the
+                images have at its position, naming the kernel and the size.
+        """
+        for aug in self._kornia_augmentations():
+            size = aug.flags.get('size') if isinstance(aug.flags, dict) else None
+            if isinstance(aug, K.GeometricAugmentationBase2D) and size is not None:
+                height, width = (size, size) if isinstance(size, int) else size
+            if isinstance(aug, K.RandomGaussianBlur):
+                kernel = aug.flags['kernel_size']
+                kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+                if kh // 2 >= height or kw // 2 >= width:
+                    raise ValueError(
+                        f'the Gaussian blur kernel {kh}x{kw} does not fit '
+                        f'{height}x{width} px images: Kornia pads by reflection, '
+                        f'which needs a side of at least {kh // 2 + 1}x{kw // 2 + 1} '
+                        'px; use larger images or crops, or pass a smaller odd '
+                        'blur_kernel to the augmentation preset (it then truncates '
+                        'the largest sigma)'
+                    )
 
     def _augment(self, flat: Tensor, batch: int, views: int) -> Tensor:
         """Run the augmentations on the flattened views.
