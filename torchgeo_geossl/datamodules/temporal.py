@@ -2,8 +2,8 @@
 
 import os
 import pathlib
-from collections.abc import Iterable, Sequence
 import warnings
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -11,12 +11,12 @@ import pandas as pd
 import rasterio
 import shapely
 from rasterio.errors import CRSError, RasterioIOError
-from shapely import Polygon
+from shapely import MultiPolygon, Polygon
+from torch.utils.data import DataLoader
 from torchgeo.datamodules import GeoDataModule
 from torchgeo.datasets import GeoDataset
 from torchgeo.datasets.utils import Path, Sample
 from torchgeo.samplers import SpatioTemporalSampler
-from torch.utils.data import DataLoader
 
 from ..datasets.views import (
     OnNodata,
@@ -211,11 +211,15 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
         if stage != 'fit':
             return
         dataset = self.geo_dataset
-        roi = self.roi
+        roi: Polygon | MultiPolygon | None = self.roi
         if self.holdout is not None:
             dataset = self.holdout.dates(dataset, 'train')
             train = self.holdout.region(dataset, 'train')
-            roi = train if roi is None else train & roi
+            roi = (
+                train
+                if roi is None
+                else cast(Polygon, shapely.intersection(train, roi))
+            )
         if self.roi is not None:
             footprint = dataset.index.geometry.union_all()
             if not shapely.intersects(footprint, self.roi):
@@ -250,7 +254,8 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
             dataset,
             size=self.patch_size,
             length=self.length,
-            roi=roi,
+            # TorchGeo clips with any (Multi)Polygon; its annotation says Polygon
+            roi=cast(Polygon | None, roi),
             generator=int(spatial_seed),
         )
         self.temporal_sampler = TemporalViewSampler(
@@ -293,11 +298,13 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
             on_read_error=self.on_read_error,
             on_nonfinite=self.on_nonfinite,
         )
-        size = self.patch_size[0] if isinstance(self.patch_size, tuple) else self.patch_size
-        setattr(self, f'{split}_dataset', views)
-        setattr(
-            self, f'{split}_places', HeldOutPlaces(dataset, cells, size=int(size))
+        size = (
+            self.patch_size[0]
+            if isinstance(self.patch_size, tuple)
+            else self.patch_size
         )
+        setattr(self, f'{split}_dataset', views)
+        setattr(self, f'{split}_places', HeldOutPlaces(dataset, cells, size=int(size)))
         setattr(self, f'{split}_views_dataset', dataset)
 
     def held_out_loader(self, split: Split) -> DataLoader[Sample]:
@@ -321,7 +328,9 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
             max_gap=self.max_gap,
             distinct_periods=self.distinct_periods,
             insufficient='skip',
-            generator=np.random.SeedSequence(self.seed).spawn(2)[1 if split == 'test' else 0],
+            generator=np.random.SeedSequence(self.seed).spawn(2)[
+                1 if split == 'test' else 0
+            ],
         )
         with warnings.catch_warnings():
             warnings.filterwarnings('ignore', 'random_sampler @ sequential_sampler')

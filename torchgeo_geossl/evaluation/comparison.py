@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torchgeo.datasets.utils import Sample
 
@@ -137,21 +138,24 @@ class HeldOutComparison(Callback):
         Args:
             trainer: The trainer.
             pl_module: The trained task; it needs ``model`` (the encoder),
-                ``views_from_batch`` and ``hparams['size']``.
+                ``views_from_batch`` and ``hparams['size']``. The views are
+                rescaled (the data module's ``on_after_batch_transfer``) and
+                standardised (its ``standardize``), without augmentation.
 
-        Raises:
-            ValueError: If the data module has no held-out test split.
+        Without a held-out split in the data module there is nothing to compare:
+        it warns and prints nothing.
         """
-        datamodule: Any = trainer.datamodule
+        datamodule: Any = getattr(trainer, 'datamodule', None)
         if getattr(datamodule, 'holdout', None) is None:
-            msg = (
-                'HeldOutComparison needs a data module with a held-out split '
-                '(TemporalGeoDataModule(holdout=HeldOutSplit(...)))'
+            rank_zero_warn(
+                'HeldOutComparison: the data module has no held-out split '
+                '(TemporalGeoDataModule(holdout=HeldOutSplit(...))), so the '
+                'pre-trained backbone is not compared with its random initialisation'
             )
-            raise ValueError(msg)
+            return
         datamodule.held_out_sets('test')
         loader = datamodule.held_out_loader('test')
-        size: int = pl_module.hparams['size']
+        size = min(int(pl_module.hparams['size']), datamodule.test_places.pixels)
         twin = random_init_twin(pl_module, self.seed)
         was_training = pl_module.training
         pl_module.eval()
@@ -162,11 +166,13 @@ class HeldOutComparison(Callback):
                 for key, value in batch.items()
             }
             batch = datamodule.on_after_batch_transfer(batch, 0)
-            views: Tensor = pl_module.views_from_batch(batch)
+            task: Any = pl_module
+            views: Tensor = datamodule.standardize(task.views_from_batch(batch))
             return views
 
         def encoder(module: nn.Module) -> Callable[[Tensor], Tensor]:
-            model: nn.Module = getattr(module, 'model')
+            model = module.model
+            assert isinstance(model, nn.Module)
             return model
 
         pretrained, chance, places = place_recognition(

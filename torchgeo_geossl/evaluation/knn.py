@@ -45,7 +45,9 @@ def knn_predict(
         )
         raise ValueError(msg)
     if bank_labels.shape != bank.shape[:1]:
-        msg = f'bank_labels must have shape [{len(bank)}], got {list(bank_labels.shape)}'
+        msg = (
+            f'bank_labels must have shape [{len(bank)}], got {list(bank_labels.shape)}'
+        )
         raise ValueError(msg)
     if exclude is not None and exclude.shape != (len(query), len(bank)):
         msg = (
@@ -57,7 +59,9 @@ def knn_predict(
     if not 1 <= k <= available:
         msg = f'k={k} must be between 1 and {available} (bank entries a query may use)'
         raise ValueError(msg)
-    similarity = F.normalize(query.double(), dim=1) @ F.normalize(bank.double(), dim=1).T
+    similarity = (
+        F.normalize(query.double(), dim=1) @ F.normalize(bank.double(), dim=1).T
+    )
     if exclude is not None:
         similarity = similarity.masked_fill(exclude, float('-inf'))
     weights, nearest = similarity.topk(k, dim=1)

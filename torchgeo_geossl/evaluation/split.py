@@ -120,7 +120,9 @@ class HeldOutSplit:
         candidates: set[tuple[int, int]] = set()
         for part in tree.geometries:
             pxmin, pymin, pxmax, pymax = part.bounds
-            for i in range(int((pymin - ymin) // size), int((pymax - ymin) // size) + 1):
+            for i in range(
+                int((pymin - ymin) // size), int((pymax - ymin) // size) + 1
+            ):
                 for j in range(
                     int((pxmin - xmin) // size), int((pxmax - xmin) // size) + 1
                 ):
@@ -129,7 +131,10 @@ class HeldOutSplit:
         clipped = []
         for i, j in sorted(candidates):
             box = shapely.box(
-                xmin + j * size, ymin + i * size, xmin + (j + 1) * size, ymin + (i + 1) * size
+                xmin + j * size,
+                ymin + i * size,
+                xmin + (j + 1) * size,
+                ymin + (i + 1) * size,
             )
             cell = shapely.intersection(box, footprint)
             if not cell.is_empty and cell.area > 0:
@@ -243,6 +248,8 @@ class HeldOutPlaces(SpatialSampler):
                 'raise the cell size or lower the patch size'
             )
             raise ValueError(msg)
+        #: Side of the patches in pixels.
+        self.pixels = size
         self.size = (height, width)
         self.boxes = boxes
 

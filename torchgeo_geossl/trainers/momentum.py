@@ -283,7 +283,8 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
     def held_out_step(self, batch: Sample, batch_idx: int) -> Tensor:
         """Backbone features of the views of a batch of held-out places.
 
-        Each view is cropped to ``size`` at its own offset, drawn from *batch_idx*
+        The un-augmented views are standardised (:meth:`standardize`) and each is
+        cropped to ``size`` at its own offset, drawn from *batch_idx*
         (:func:`~torchgeo_geossl.evaluation.held_out_features`), so every epoch
         sees the same crops.
 
@@ -294,7 +295,7 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
         Returns:
             Features ``[B, V, d]``.
         """
-        views = self.views_from_batch(batch)
+        views = self.standardize(self.views_from_batch(batch))
         size = min(int(self.hparams['size']), views.shape[-1], views.shape[-2])
         return held_out_features(self.forward, views, size, seed=batch_idx)
 
