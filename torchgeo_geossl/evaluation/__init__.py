@@ -1,6 +1,11 @@
 """Held-out evaluation of pre-trained backbones: splits, k-NN metrics, comparison."""
 
-from .comparison import HeldOutComparison, held_out_features, random_init_twin
+from .comparison import (
+    HeldOutComparison,
+    held_out_features,
+    place_recognition,
+    random_init_twin,
+)
 from .knn import (
     PlaceRecognitionAccuracy,
     knn_predict,
@@ -17,6 +22,7 @@ __all__ = (
     'PlaceRecognitionAccuracy',
     'held_out_features',
     'knn_predict',
+    'place_recognition',
     'place_recognition_accuracy',
     'place_recognition_chance',
     'random_init_twin',
