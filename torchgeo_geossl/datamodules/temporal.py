@@ -201,7 +201,7 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
             ValueError: If the region of interest does not intersect the dataset, or
                 files of the dataset have no CRS.
         """
-        if stage not in ('fit', 'validate', 'test'):
+        if stage != 'fit' and (self.holdout is None or stage == 'predict'):
             return
         if self.geo_dataset is None:
             self.geo_dataset = self._build_dataset()
