@@ -95,8 +95,10 @@ def features_and_sites(
     encoder.eval()
     features, sites = [], []
     for batch in datamodule.train_dataloader():
-        batch = datamodule.on_after_batch_transfer(batch, 0)  # normalise
-        features.append(encoder(batch['image'][:, 0]))
+        batch = datamodule.on_after_batch_transfer(batch, 0)  # rescale
+        # standardise as the task does after its augmentation
+        images = datamodule.standardize(batch['image'][:, 0])
+        features.append(encoder(images))
         sites.append(site_labels(batch['point']))
     return torch.cat(features).numpy(), torch.cat(sites).numpy()
 

@@ -111,6 +111,8 @@ def test_export_writes_timm_weights_and_metadata(
     assert meta['bands'] == ['red', 'green', 'blue', 'nir']
     assert meta['mean'] == [0.0]
     assert meta['std'] == [10000.0]
+    assert meta['low'] is None  # no clip: (x - mean) / std
+    assert meta['high'] is None
     assert meta['patch_size'] == 24
     assert meta['num_features'] == 512
 

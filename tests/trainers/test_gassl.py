@@ -344,7 +344,7 @@ def test_any_dataset_through_yaml(tmp_path: Path) -> None:
         f"""
 model:
   class_path: torchgeo_geossl.trainers.GeoMoCoTask
-  init_args: {{model: resnet18, in_channels: 4, geo_classes: 2, queue_size: 64, size: 8}}
+  init_args: {{model: resnet18, in_channels: 4, geo_classes: 2, queue_size: 64, size: 16}}
 data:
   class_path: torchgeo_geossl.datamodules.TemporalGeoDataModule
   init_args:

@@ -12,6 +12,7 @@ recipe, not with the package's own normalisation.
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import kornia.augmentation as K
@@ -289,3 +290,23 @@ def test_csp_standardizes_its_images(
     assert float(images[0].min()) >= 0
     assert float(images[0].max()) <= (1 if bands == 3 else 1.5)
     torch.testing.assert_close(inputs[0], standardized(images[0], mean, std))
+
+
+def test_predict_standardizes_the_plain_first_view() -> None:
+    datamodule = fmow_module(DATA, 2)
+    task = GeoMoCoTask(model='resnet18', size=32, queue_size=8, geo_classes=0)
+    task._trainer = SimpleNamespace(datamodule=datamodule)  # type: ignore[assignment]
+    inputs: list[Tensor] = []
+    conv = next(m for m in task.model.modules() if isinstance(m, nn.Conv2d))
+    conv.register_forward_pre_hook(lambda m, args: inputs.append(args[0].clone()))
+    views = torch.rand(2, 2, 3, 32, 32)  # the augmentation scale, [0, 1]
+    task.eval()
+    with torch.no_grad():
+        task.predict_step({'image': views}, 0)
+    expected = standardized(views[:, 0], IMAGENET_MEAN, IMAGENET_STD)
+    torch.testing.assert_close(inputs[0], expected)
+    # without a trainer, the views are used as given
+    task._trainer = None
+    with torch.no_grad():
+        task.predict_step({'image': views}, 0)
+    torch.testing.assert_close(inputs[1], views[:, 0])

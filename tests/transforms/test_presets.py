@@ -146,8 +146,12 @@ def test_blur_kernel_that_does_not_fit_is_refused() -> None:
     aug = seco_artificial_augmentation()
     with pytest.raises(ValueError, match=r'kernel 23x23 does not fit 8x8 px images'):
         aug(torch.rand(2, 2, 3, 8, 8))
+    with pytest.raises(ValueError, match=r'23 px blur kernel does not fit size=10'):
+        moco_v2_augmentation(size=10)
     with pytest.raises(ValueError, match=r'does not fit 10x10 px .* blur_kernel'):
-        moco_v2_augmentation(size=10)(torch.rand(2, 2, 3, 32, 32))
+        MultiViewAugmentation(
+            K.RandomResizedCrop((10, 10)), K.RandomGaussianBlur((23, 23), (0.1, 2.0))
+        )(torch.rand(2, 2, 3, 32, 32))
     small = moco_v2_augmentation(size=10, blur_kernel=9)
     assert small(torch.rand(2, 2, 3, 32, 32)).shape == (2, 2, 3, 10, 10)
 

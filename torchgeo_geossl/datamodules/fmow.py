@@ -12,10 +12,16 @@ from ..datasets.views import OnReadError
 from ..location.clusters import GeoClusters
 from .pretraining import PretrainingMixin
 
-#: ImageNet statistics on the 0-255 scale of :class:`~torchgeo_geossl.datasets.fmow.FMoW`
-#: images: the GASSL code's ``ToTensor()`` then ``Normalize(mean, std)`` on [0, 1].
-IMAGENET_MEAN_255 = (0.485 * 255, 0.456 * 255, 0.406 * 255)
-IMAGENET_STD_255 = (0.229 * 255, 0.224 * 255, 0.225 * 255)
+#: ImageNet mean and standard deviation on [0, 1], the augmentation scale: the
+#: GASSL code's ``Normalize(mean, std)`` after the augmentations and ``ToTensor()``
+#: (geography-aware-ssl ``moco_fmow/main_moco_geo+tp.py``).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+#: The same statistics on the 0-255 scale of :class:`~torchgeo_geossl.datasets.fmow.FMoW`
+#: images (the data module's *mean* and *std*, in raw units).
+IMAGENET_MEAN_255 = tuple(255 * m for m in IMAGENET_MEAN)
+IMAGENET_STD_255 = tuple(255 * s for s in IMAGENET_STD)
 
 
 class FMoWDataModule(PretrainingMixin, NonGeoDataModule):

@@ -18,8 +18,27 @@ from torchgeo.transforms import RandomGrayscale
 from .intensity import MultispectralJitter
 from .views import MultiViewAugmentation
 
+#: Crop area range of MoCo-v2 (and of GASSL's runs without temporal positives).
+MOCO_V2_CROP_SCALE = (0.2, 1.0)
+
+#: Crop area range of GASSL's temporal positives: torchvision's default, which the
+#: reference code's ``RandomResizedCrop(224)`` uses.
+GASSL_TEMPORAL_CROP_SCALE = (0.08, 1.0)
+
 #: Colour jitter strengths of MoCo-v2 (brightness, contrast, saturation, hue).
 MOCO_V2_JITTER = (0.4, 0.4, 0.4, 0.1)
+
+#: Probability of the colour jitter (``RandomApply([ColorJitter], p=0.8)``).
+MOCO_V2_JITTER_P = 0.8
+
+#: Probability of the grayscale conversion.
+MOCO_V2_GRAYSCALE_P = 0.2
+
+#: Probability of the Gaussian blur.
+MOCO_V2_BLUR_P = 0.5
+
+#: Probability of each flip.
+FLIP_P = 0.5
 
 #: Gaussian blur standard deviation range of MoCo-v2 (SimCLR).
 MOCO_V2_BLUR_SIGMA = (0.1, 2.0)
@@ -76,7 +95,7 @@ SECO_BLUR_KERNEL = MOCO_V2_BLUR_KERNEL
 def moco_v2_augmentation(
     size: int = 224,
     in_channels: int = 3,
-    crop_scale: tuple[float, float] = (0.2, 1.0),
+    crop_scale: tuple[float, float] = MOCO_V2_CROP_SCALE,
     grayscale_weights: Sequence[float] | Tensor | None = None,
     share_geometry: bool = False,
     seed: int | None = None,
@@ -136,13 +155,23 @@ def moco_v2_augmentation(
 
     Raises:
         TypeError: If *size* or *in_channels* is not an integer.
-        ValueError: If a parameter is out of range (named in the message).
+        ValueError: If a parameter is out of range (named in the message), or
+            the blur kernel needs larger crops than *size* (12 px for 23).
 
     .. versionadded:: 0.1
     """
     _check_positive_int('size', size)
     _check_positive_int('in_channels', in_channels)
     _check_crop_scale(crop_scale)
+    kernel = MOCO_V2_BLUR_KERNEL if blur_kernel is None else blur_kernel
+    if kernel // 2 >= size:
+        msg = (
+            f'the {kernel} px blur kernel does not fit size={size} px crops: '
+            f"Kornia's reflect padding needs crops of at least {kernel // 2 + 1} px; "
+            'use larger crops, or pass a smaller odd blur_kernel (which truncates '
+            'the largest sigma of 2 px)'
+        )
+        raise ValueError(msg)
     ops: list[K.AugmentationBase2D] = [
         K.RandomResizedCrop(
             size=(size, size),
@@ -151,13 +180,7 @@ def moco_v2_augmentation(
             cropping_mode=_check_cropping_mode(cropping_mode),
         )
     ]
-    ops.extend(
-        _appearance_ops(
-            in_channels,
-            grayscale_weights,
-            MOCO_V2_BLUR_KERNEL if blur_kernel is None else blur_kernel,
-        )
-    )
+    ops.extend(_appearance_ops(in_channels, grayscale_weights, kernel))
     ops.extend(_flips(vertical_flip))
     return MultiViewAugmentation(
         *ops, share_geometry=share_geometry, seed=seed, in_channels=in_channels
@@ -212,7 +235,7 @@ def gassl_augmentation(
     .. versionadded:: 0.1
     """
     if crop_scale is None:
-        crop_scale = (0.08, 1.0) if temporal else (0.2, 1.0)
+        crop_scale = GASSL_TEMPORAL_CROP_SCALE if temporal else MOCO_V2_CROP_SCALE
     return moco_v2_augmentation(
         size=size,
         in_channels=in_channels,
@@ -272,7 +295,7 @@ def seco_artificial_augmentation(
 
 def seco_crop(
     size: int = 224,
-    scale: tuple[float, float] = (0.2, 1.0),
+    scale: tuple[float, float] = MOCO_V2_CROP_SCALE,
     seed: int | None = None,
     cropping_mode: str = 'slice',
 ) -> MultiViewAugmentation:
@@ -335,22 +358,25 @@ def _appearance_ops(
     ops: list[K.AugmentationBase2D]
     if in_channels == 3:
         brightness, contrast, saturation, hue = MOCO_V2_JITTER
-        ops = [K.ColorJitter(brightness, contrast, saturation, hue, p=0.8)]
+        ops = [K.ColorJitter(brightness, contrast, saturation, hue, p=MOCO_V2_JITTER_P)]
         if weights is None:
-            ops.append(K.RandomGrayscale(p=0.2))
+            ops.append(K.RandomGrayscale(p=MOCO_V2_GRAYSCALE_P))
         else:
-            ops.append(RandomGrayscale(weights=weights, p=0.2))
+            ops.append(RandomGrayscale(weights=weights, p=MOCO_V2_GRAYSCALE_P))
     else:
         brightness, contrast = MULTISPECTRAL_JITTER
         ops = [
-            MultispectralJitter(brightness, contrast, p=0.8),
+            MultispectralJitter(brightness, contrast, p=MOCO_V2_JITTER_P),
             RandomGrayscale(
-                weights=torch.ones(in_channels) if weights is None else weights, p=0.2
+                weights=torch.ones(in_channels) if weights is None else weights,
+                p=MOCO_V2_GRAYSCALE_P,
             ),
         ]
     ops.append(
         K.RandomGaussianBlur(
-            kernel_size=(blur_kernel, blur_kernel), sigma=MOCO_V2_BLUR_SIGMA, p=0.5
+            kernel_size=(blur_kernel, blur_kernel),
+            sigma=MOCO_V2_BLUR_SIGMA,
+            p=MOCO_V2_BLUR_P,
         )
     )
     return ops
@@ -365,9 +391,9 @@ def _flips(vertical_flip: bool) -> list[K.AugmentationBase2D]:
     Returns:
         The flips, in order.
     """
-    flips: list[K.AugmentationBase2D] = [K.RandomHorizontalFlip(p=0.5)]
+    flips: list[K.AugmentationBase2D] = [K.RandomHorizontalFlip(p=FLIP_P)]
     if vertical_flip:
-        flips.append(K.RandomVerticalFlip(p=0.5))
+        flips.append(K.RandomVerticalFlip(p=FLIP_P))
     return flips
 
 
