@@ -48,6 +48,11 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
       ``checkpoint['geossl']`` (read by :mod:`torchgeo_geossl.export`) and
       :meth:`on_load_checkpoint` refuses a checkpoint whose queues or heads have
       other shapes (:meth:`check_state_shapes`) before any tensor is loaded.
+    * Held-out evaluation: with a data module that has a held-out split
+      (:class:`~torchgeo_geossl.evaluation.HeldOutSplit`), validation and test
+      log ``val_place_top1`` / ``test_place_top1``, place recognition of
+      held-out places at held-out dates by the backbone's features
+      (:doc:`/user/evaluation`).
     * The collapse monitor ``train_ssl_std``: the standard deviation over the batch
       of L2-normalised backbone features, averaged over dimensions; about
       ``1 / sqrt(d)`` when healthy, near 0 when the representation collapses.
