@@ -6,6 +6,7 @@ from .comparison import (
     place_recognition,
     random_init_twin,
 )
+from .crops import shifted_crops
 from .knn import (
     PlaceRecognitionAccuracy,
     knn_predict,
@@ -13,7 +14,6 @@ from .knn import (
     place_recognition_chance,
 )
 from .split import HeldOutPlaces, HeldOutSplit
-from .views import shifted_crops
 
 __all__ = (
     'HeldOutComparison',

@@ -10,8 +10,8 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torchgeo.datasets.utils import Sample
 
+from .crops import shifted_crops
 from .knn import place_recognition_accuracy, place_recognition_chance
-from .views import shifted_crops
 
 #: The line printed by :class:`HeldOutComparison`.
 COMPARISON_LINE = (
