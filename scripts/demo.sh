@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The main job: GASSL pre-training (temporal positives + geo-location) on the generated
-# demo data with TorchGeo's CLI, then export of the backbone. Sets up .venv on first use.
+# demo data with TorchGeo's CLI (ending with the held-out comparison of the pre-trained
+# backbone with its random initialisation), then export of the backbone. A re-run
+# replaces outputs/demo/checkpoints/last.ckpt, so the export is always this run's.
+# Sets up .venv on first use.
 # Extra arguments go to `torchgeo fit` (for example --trainer.accelerator gpu).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -8,4 +11,4 @@ venv="$(bash "$root/scripts/bootstrap.sh")"
 cd "$root"
 "$venv/bin/torchgeo" fit --config configs/demo.yaml "$@"
 "$venv/bin/geossl-export" outputs/demo/checkpoints/last.ckpt --out outputs/demo/export
-echo "Training logs (CSV): outputs/demo/gassl/; checkpoints: outputs/demo/checkpoints/"
+echo "Training logs (CSV): outputs/demo/gassl/; checkpoint of this run: outputs/demo/checkpoints/last.ckpt"

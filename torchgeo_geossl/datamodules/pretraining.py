@@ -57,8 +57,9 @@ class PretrainingMixin(ResumableTrainMixin):
     the raw images, ``(clip(x) - mean) / std`` (TorchGeo's convention), as recorded
     in checkpoints and exports (:mod:`torchgeo_geossl.export`).
 
-    Self-supervised pre-training has no validation split, so
-    :meth:`val_dataloader` returns no loaders. The training loader is sharded
+    By default there is no validation split, so :meth:`val_dataloader` returns no
+    loaders; :class:`~torchgeo_geossl.datamodules.TemporalGeoDataModule` serves
+    held-out places with its ``holdout`` (:doc:`/user/evaluation`). The training loader is sharded
     across processes, seeded per epoch and resumable mid-epoch
     (:class:`~torchgeo_geossl.datamodules.ResumableTrainMixin`).
 
@@ -204,7 +205,7 @@ class PretrainingMixin(ResumableTrainMixin):
         return batch
 
     def val_dataloader(self) -> Any:
-        """No validation loaders: pre-training has no validation split.
+        """No validation loaders: no held-out split by default.
 
         Returns:
             An empty list, which Lightning treats as "skip validation" (typed

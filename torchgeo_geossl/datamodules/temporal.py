@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, cast
 
@@ -10,10 +11,12 @@ import pandas as pd
 import rasterio
 import shapely
 from rasterio.errors import CRSError, RasterioIOError
-from shapely import Polygon
+from shapely import MultiPolygon, Polygon
+from torch.utils.data import DataLoader
 from torchgeo.datamodules import GeoDataModule
 from torchgeo.datasets import GeoDataset
-from torchgeo.datasets.utils import Path
+from torchgeo.datasets.utils import Path, Sample
+from torchgeo.samplers import SpatioTemporalSampler
 
 from ..datasets.indexing import OnUnindexed
 from ..datasets.views import (
@@ -23,6 +26,7 @@ from ..datasets.views import (
     TemporalViewsDataset,
     stack_samples_skipping,
 )
+from ..evaluation.split import HeldOutPlaces, HeldOutSplit, Split
 from ..location.clusters import AddGeoClusterLabel, GeoClusters
 from ..samplers.spatial import ScatteredPatchSampler, _check_count, _check_patch_size
 from ..samplers.temporal_views import TemporalViewSampler
@@ -53,8 +57,15 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
     draws its own locations, ``ceil(length / world size)`` samples, and a run
     resumed from a mid-epoch checkpoint continues the epoch where it stopped.
 
-    Self-supervised pre-training has no validation split here: the fit stage builds
-    only a training set, and :meth:`val_dataloader` returns no loaders.
+    Held-out evaluation (*holdout*, a :class:`~torchgeo_geossl.evaluation.HeldOutSplit`):
+    training then draws only from the training cells of a spatial grid and from the
+    training months, and the validation and test loaders serve the places of the
+    held-out cells (:class:`~torchgeo_geossl.evaluation.HeldOutPlaces`, *patch_size*
+    px, one batch entry per place) with *views* views at dates of the held-out
+    months, the same places and dates in every epoch. Tasks of this package score
+    them by place recognition (:doc:`/user/evaluation`). Without *holdout* there is
+    no validation split: :meth:`val_dataloader` and :meth:`test_dataloader` return
+    no loaders.
 
     .. versionadded:: 0.1
     """
@@ -85,6 +96,7 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
         std: float | Sequence[float] = 1.0,
         scale: float | Sequence[float] | None = None,
         seed: int | None = 0,
+        holdout: HeldOutSplit | None = None,
         **kwargs: Any,
     ) -> None:
         """Initialize a new TemporalGeoDataModule instance.
@@ -144,6 +156,8 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
                 the same batches; each epoch draws from the seed and the epoch
                 number. None: fresh entropy in one process, the seed of
                 ``seed_everything`` under DDP.
+            holdout: Held-out locations and dates for the validation and test
+                loaders (none by default).
             **kwargs: Keyword arguments passed to *dataset_class* (``paths``,
                 ``bands``, ``res``, ``crs``, ...).
 
@@ -195,25 +209,42 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
             geo_clusters if isinstance(geo_clusters, int) and geo_clusters > 0 else 0
         )
         self.seed = seed
+        self.holdout = holdout
         self.geo_dataset: GeoDataset | None = None
         self.configure_standardization(mean, std, scale)
 
     def setup(self, stage: str) -> None:
         """Build the dataset, geo-clusters, views wrapper and samplers.
 
+        With *holdout*, 'fit' and 'validate' also build the validation set and
+        'test' the test set (:meth:`held_out_loader`).
+
         Args:
-            stage: Either 'fit', 'validate', 'test', or 'predict'; only 'fit'
-                builds anything (self-supervised pre-training).
+            stage: Either 'fit', 'validate', 'test', or 'predict'.
 
         Raises:
             ValueError: If the region of interest does not intersect the dataset, or
                 files of the dataset have no CRS.
         """
-        if stage != 'fit':
+        if stage != 'fit' and (self.holdout is None or stage == 'predict'):
             return
         if self.geo_dataset is None:
             self.geo_dataset = self._build_dataset()
+        if self.holdout is not None:
+            held_out: Split = 'test' if stage == 'test' else 'val'
+            self.held_out_sets(held_out)
+        if stage != 'fit':
+            return
         dataset = self.geo_dataset
+        roi: Polygon | MultiPolygon | None = self.roi
+        if self.holdout is not None:
+            dataset = self.holdout.dates(dataset, 'train')
+            train = self.holdout.region(dataset, 'train')
+            roi = (
+                train
+                if roi is None
+                else cast(Polygon, shapely.intersection(train, roi))
+            )
         if self.roi is not None:
             footprint = dataset.index.geometry.union_all()
             if not shapely.intersects(footprint, self.roi):
@@ -250,7 +281,8 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
             dataset,
             size=self.patch_size,
             length=self.length,
-            roi=self.roi,
+            # TorchGeo clips with any (Multi)Polygon; its annotation says Polygon
+            roi=cast(Polygon | None, roi),
             generator=int(spatial_seed),
         )
         self.temporal_sampler = TemporalViewSampler(
@@ -265,6 +297,101 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
             generator=int(temporal_seed),
         )
         self.train_sampler = spatial @ self.temporal_sampler
+
+    def held_out_sets(self, split: Split) -> None:
+        """Build the dataset and the places of a held-out split.
+
+        Sets ``{split}_dataset`` (the views of the split's months) and
+        ``{split}_places`` (:class:`~torchgeo_geossl.evaluation.HeldOutPlaces` of
+        *patch_size* in the split's cells).
+
+        Args:
+            split: ``'val'`` or ``'test'``.
+
+        Raises:
+            ValueError: If the data module has no *holdout*, or the split selects no
+                cell, no file or no place.
+        """
+        if self.holdout is None:
+            msg = f'{type(self).__name__} has no holdout: there is no {split} split'
+            raise ValueError(msg)
+        if self.geo_dataset is None:
+            self.geo_dataset = self._build_dataset()
+        cells = self.holdout.cells(self.geo_dataset)[split]
+        dataset = self.holdout.dates(self.geo_dataset, split)
+        views = TemporalViewsDataset(
+            dataset,
+            on_nodata=self.on_nodata,
+            on_read_error=self.on_read_error,
+            on_nonfinite=self.on_nonfinite,
+        )
+        size = (
+            self.patch_size[0]
+            if isinstance(self.patch_size, tuple)
+            else self.patch_size
+        )
+        setattr(self, f'{split}_dataset', views)
+        setattr(self, f'{split}_places', HeldOutPlaces(dataset, cells, size=int(size)))
+        setattr(self, f'{split}_views_dataset', dataset)
+
+    def held_out_loader(self, split: Split) -> DataLoader[Sample]:
+        """The loader of a held-out split: every place once, its views in order.
+
+        The views are drawn afresh from *seed* at every call, so every epoch sees
+        the same places at the same dates.
+
+        Args:
+            split: ``'val'`` or ``'test'``.
+
+        Returns:
+            A loader of batches of the batch contract, one entry per place.
+        """
+        dataset = getattr(self, f'{split}_views_dataset')
+        places: HeldOutPlaces = getattr(self, f'{split}_places')
+        temporal = TemporalViewSampler(
+            dataset,
+            views=self.views,
+            min_gap=self.min_gap,
+            max_gap=self.max_gap,
+            distinct_periods=self.distinct_periods,
+            insufficient='skip',
+            generator=np.random.SeedSequence(self.seed).spawn(2)[
+                1 if split == 'test' else 0
+            ],
+        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings('ignore', 'random_sampler @ sequential_sampler')
+            sampler = SpatioTemporalSampler(places, temporal)
+        sampler._length = len(places)
+        return DataLoader(
+            getattr(self, f'{split}_dataset'),
+            batch_size=self.batch_size,
+            sampler=sampler,
+            num_workers=self.num_workers,
+            collate_fn=self.collate_fn,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def val_dataloader(self) -> Any:
+        """The validation loader: held-out places at held-out dates.
+
+        Returns:
+            :meth:`held_out_loader` of ``'val'`` with *holdout*, else no loaders.
+        """
+        if self.holdout is None:
+            return super().val_dataloader()
+        return self.held_out_loader('val')
+
+    def test_dataloader(self) -> Any:
+        """The test loader: held-out places at held-out dates, apart from validation.
+
+        Returns:
+            :meth:`held_out_loader` of ``'test'`` with *holdout*, else no loaders.
+        """
+        if self.holdout is None:
+            loaders: list[DataLoader[Sample]] = []
+            return loaders
+        return self.held_out_loader('test')
 
     def _build_dataset(self) -> GeoDataset:
         """Instantiate *dataset_class*, explaining files without a CRS.

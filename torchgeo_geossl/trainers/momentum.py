@@ -12,6 +12,8 @@ from torch.optim.lr_scheduler import CosineAnnealingLR, LRScheduler, MultiStepLR
 from torchgeo.datasets.utils import Sample
 from torchgeo.tasks import BaseTask
 
+from ..evaluation.comparison import held_out_features
+from ..evaluation.knn import PlaceRecognitionAccuracy
 from ..models import copy_as_momentum, create_encoder, update_momentum
 from ..models.distributed import forward_shuffled
 from .reliable import ReliableTrainingMixin
@@ -53,6 +55,11 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
       ``checkpoint['geossl']`` (read by :mod:`torchgeo_geossl.export`) and
       :meth:`on_load_checkpoint` refuses a checkpoint whose queues or heads have
       other shapes (:meth:`check_state_shapes`) before any tensor is loaded.
+    * Held-out evaluation: with a data module that has a held-out split
+      (:class:`~torchgeo_geossl.evaluation.HeldOutSplit`), validation and test
+      log ``val_place_top1`` / ``test_place_top1``, place recognition of
+      held-out places at held-out dates by the backbone's features
+      (:doc:`/user/evaluation`).
     * The collapse monitor ``train_ssl_std``: the standard deviation over the batch
       of L2-normalised backbone features, averaged over dimensions; about
       ``1 / sqrt(d)`` when healthy, near 0 when the representation collapses.
@@ -360,13 +367,75 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
             )
         return {'optimizer': optimizer, 'lr_scheduler': scheduler}
 
+    def configure_metrics(self) -> None:
+        """Create the held-out place recognition metrics of validation and test."""
+        self.val_place_top1 = PlaceRecognitionAccuracy()
+        self.test_place_top1 = PlaceRecognitionAccuracy()
+
+    def held_out_step(self, batch: Sample, batch_idx: int) -> Tensor:
+        """Backbone features of the views of a batch of held-out places.
+
+        The un-augmented views are standardised (:meth:`standardize`) and each is
+        cropped to ``size`` at its own offset, drawn from *batch_idx*
+        (:func:`~torchgeo_geossl.evaluation.held_out_features`), so every epoch
+        sees the same crops.
+
+        Args:
+            batch: A batch of places (one entry per place) of the batch contract.
+            batch_idx: Index of the batch, the seed of the crop offsets.
+
+        Returns:
+            Features ``[B, V, d]``.
+        """
+        views = self.standardize(self.views_from_batch(batch))
+        size = min(int(self.hparams['size']), views.shape[-1], views.shape[-2])
+        return held_out_features(self.forward, views, size, seed=batch_idx)
+
     def validation_step(
         self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
     ) -> None:
-        """No-op: self-supervised pre-training has no validation metric."""
+        """Add the features of held-out places to ``val_place_top1``.
+
+        Args:
+            batch: A batch of held-out places (the data module's validation loader).
+            batch_idx: Index of the batch.
+            dataloader_idx: Index of the dataloader.
+        """
+        self.val_place_top1.update(self.held_out_step(batch, batch_idx))
+
+    def on_validation_epoch_end(self) -> None:
+        """Log ``val_place_top1``: place recognition top-1 of the held-out places."""
+        self._log_place_top1(self.val_place_top1, 'val_place_top1')
 
     def test_step(self, batch: Sample, batch_idx: int, dataloader_idx: int = 0) -> None:
-        """No-op: self-supervised pre-training has no test metric."""
+        """Add the features of held-out places to ``test_place_top1``.
+
+        Args:
+            batch: A batch of held-out places (the data module's test loader).
+            batch_idx: Index of the batch.
+            dataloader_idx: Index of the dataloader.
+        """
+        self.test_place_top1.update(self.held_out_step(batch, batch_idx))
+
+    def on_test_epoch_end(self) -> None:
+        """Log ``test_place_top1``: place recognition top-1 of the held-out places."""
+        self._log_place_top1(self.test_place_top1, 'test_place_top1')
+
+    def _log_place_top1(self, metric: PlaceRecognitionAccuracy, name: str) -> None:
+        """Log a place recognition metric and its chance level, then reset it.
+
+        Nothing is logged for fewer than two places (Lightning's sanity check may
+        run a single small batch).
+
+        Args:
+            metric: The metric of the epoch.
+            name: Name to log it under; the chance level goes to ``{name}_chance``.
+        """
+        places = sum(len(f) for f in metric.features)
+        if places >= 2:
+            self.log(name, metric.compute(), prog_bar=True)
+            self.log(f'{name}_chance', metric.chance())
+        metric.reset()
 
     def predict_step(
         self, batch: Sample, batch_idx: int, dataloader_idx: int = 0

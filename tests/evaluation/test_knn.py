@@ -1,0 +1,119 @@
+"""k-NN prediction and place recognition against independent numpy."""
+
+import numpy as np
+import pytest
+import torch
+
+from torchgeo_geossl.evaluation import (
+    PlaceRecognitionAccuracy,
+    knn_predict,
+    place_recognition_accuracy,
+    place_recognition_chance,
+)
+
+
+def numpy_knn(
+    query: np.ndarray,
+    bank: np.ndarray,
+    labels: np.ndarray,
+    k: int,
+    exclude: np.ndarray | None = None,
+) -> np.ndarray:
+    """Cosine k-NN with similarity-weighted votes, written out in numpy."""
+    q = query / np.linalg.norm(query, axis=1, keepdims=True)
+    b = bank / np.linalg.norm(bank, axis=1, keepdims=True)
+    out = []
+    for i in range(len(q)):
+        sims = b @ q[i]
+        candidates = [j for j in range(len(b)) if exclude is None or not exclude[i, j]]
+        nearest = sorted(candidates, key=lambda j: -sims[j])[:k]
+        votes: dict[int, float] = {}
+        for j in nearest:
+            votes[int(labels[j])] = votes.get(int(labels[j]), 0.0) + sims[j]
+        out.append(max(votes, key=lambda c: votes[c]))
+    return np.array(out)
+
+
+@pytest.mark.parametrize('k', [1, 3, 7])
+def test_knn_predict_matches_numpy(k: int) -> None:
+    rng = np.random.default_rng(0)
+    bank = rng.normal(size=(40, 6))
+    labels = rng.integers(0, 5, 40)
+    query = rng.normal(size=(15, 6))
+    exclude = rng.random((15, 40)) < 0.2
+    expected = numpy_knn(query, bank, labels, k, exclude)
+    got = knn_predict(
+        torch.tensor(query),
+        torch.tensor(bank),
+        torch.tensor(labels),
+        k=k,
+        exclude=torch.tensor(exclude),
+    )
+    np.testing.assert_array_equal(got.numpy(), expected)
+
+
+def test_knn_predict_weighs_votes_by_similarity() -> None:
+    # two far neighbours of class 1 against one exact match of class 0
+    bank = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.1, 1.0]])
+    labels = torch.tensor([0, 1, 1])
+    query = torch.tensor([[1.0, 0.05]])
+    assert knn_predict(query, bank, labels, k=3).tolist() == [0]
+
+
+def test_knn_predict_checks_its_arguments() -> None:
+    bank = torch.zeros(4, 3)
+    with pytest.raises(ValueError, match='must share d'):
+        knn_predict(torch.zeros(2, 2), bank, torch.zeros(4))
+    with pytest.raises(ValueError, match='k=5 must be between 1 and 4'):
+        knn_predict(torch.zeros(2, 3), bank, torch.zeros(4), k=5)
+    with pytest.raises(ValueError, match='k=4 must be between 1 and 3'):
+        knn_predict(
+            torch.zeros(4, 3),
+            bank,
+            torch.zeros(4),
+            k=4,
+            exclude=torch.eye(4, dtype=torch.bool),
+        )
+
+
+def numpy_place_recognition(features: np.ndarray) -> float:
+    n, v, _ = features.shape
+    flat = features.reshape(n * v, -1)
+    flat = flat / np.linalg.norm(flat, axis=1, keepdims=True)
+    sims = flat @ flat.T
+    np.fill_diagonal(sims, -np.inf)
+    nearest = sims.argmax(axis=1)
+    return float(np.mean(nearest // v == np.arange(n * v) // v))
+
+
+def test_place_recognition_matches_numpy() -> None:
+    rng = np.random.default_rng(1)
+    places = rng.normal(size=(12, 1, 8))
+    features = places + 0.9 * rng.normal(size=(12, 3, 8))
+    expected = numpy_place_recognition(features)
+    assert 0 < expected < 1  # the example is neither trivial nor hopeless
+    assert place_recognition_accuracy(torch.tensor(features)) == pytest.approx(expected)
+
+
+def test_place_recognition_chance_is_the_mean_of_unrelated_features() -> None:
+    rng = np.random.default_rng(2)
+    scores = [numpy_place_recognition(rng.normal(size=(5, 3, 4))) for _ in range(4000)]
+    assert place_recognition_chance(5, 3) == pytest.approx(2 / 14)
+    assert np.mean(scores) == pytest.approx(2 / 14, abs=0.01)
+
+
+def test_place_recognition_needs_two_places_and_two_views() -> None:
+    with pytest.raises(ValueError, match='N >= 2 places with V >= 2'):
+        place_recognition_accuracy(torch.zeros(1, 2, 3))
+    with pytest.raises(ValueError, match='N >= 2 places with V >= 2'):
+        place_recognition_accuracy(torch.zeros(3, 1, 3))
+
+
+def test_metric_accumulates_batches() -> None:
+    rng = np.random.default_rng(3)
+    features = rng.normal(size=(9, 2, 5)) + rng.normal(size=(9, 1, 5))
+    metric = PlaceRecognitionAccuracy()
+    metric.update(torch.tensor(features[:4]))
+    metric.update(torch.tensor(features[4:]))
+    assert float(metric.compute()) == pytest.approx(numpy_place_recognition(features))
+    assert metric.chance() == pytest.approx(1 / 17)

@@ -1,0 +1,30 @@
+"""Held-out evaluation of pre-trained backbones: splits, k-NN metrics, comparison."""
+
+from .comparison import (
+    HeldOutComparison,
+    held_out_features,
+    place_recognition,
+    random_init_twin,
+)
+from .crops import shifted_crops
+from .knn import (
+    PlaceRecognitionAccuracy,
+    knn_predict,
+    place_recognition_accuracy,
+    place_recognition_chance,
+)
+from .split import HeldOutPlaces, HeldOutSplit
+
+__all__ = (
+    'HeldOutComparison',
+    'HeldOutPlaces',
+    'HeldOutSplit',
+    'PlaceRecognitionAccuracy',
+    'held_out_features',
+    'knn_predict',
+    'place_recognition',
+    'place_recognition_accuracy',
+    'place_recognition_chance',
+    'random_init_twin',
+    'shifted_crops',
+)
