@@ -86,3 +86,14 @@ def test_files_all_without_crs_follow_the_dataset_crs(tmp_path: Path) -> None:
     write_series(tmp_path, dates=monthly(2), crs=None)  # type: ignore[arg-type]
     ds = SeriesDataset(tmp_path, crs='EPSG:32631')
     check_file_crs(ds)  # the user chose the CRS of all files: nothing mixed
+
+
+def test_files_left_out_on_purpose_are_not_reported(tmp_path: Path) -> None:
+    # an index filtered by the user (here: the last two dates) is not damage
+    write_series(tmp_path, dates=monthly(4))
+    ds = SeriesDataset(tmp_path)
+    ds.index = ds.index.iloc[:2]
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        wrapper = TemporalViewsDataset(ds)
+    assert wrapper.unindexed == {}
