@@ -3,14 +3,20 @@
 Run from anywhere (paths resolve relative to this file)::
 
     .venv/bin/python benchmarks/pretrain_probe.py [--quick] [--device cpu|cuda|mps]
-        [--tracks oscd-rgb,oscd-13,landsat] [--patch-size P] [--steps S]
-        [--batch-size B] [--pool N] [--seeds K] [--data-root DIR] [--out DIR]
+        [--tracks oscd-rgb,oscd-13,landsat] [--methods M,...] [--patch-size P]
+        [--steps S] [--batch-size B] [--pool N] [--seeds K] [--crop-scale LOW HIGH]
+        [--retrieval-shift PX] [--data-root DIR] [--out DIR]
 
-Every method pretrains a ResNet-18 from the same random initialisation, on the
-same unlabelled real samples in the same order, with the same patch size, number
-of steps and batch size, then its frozen backbone is evaluated. The methods:
+For each of ``--seeds`` pretraining seeds, every method pretrains a ResNet-18 from
+the same random initialisation of that seed, on the same unlabelled real samples in
+the same order, with the same patch size, number of steps and batch size, then its
+frozen backbone is evaluated. The methods:
 
-* ``random-init``: the common initialisation, not trained (the floor);
+* ``raw-pixels``: the flattened [0, 1] pixels as features (the baseline any
+  network must beat);
+* ``random-init``: the common initialisation, not trained, with BatchNorm's running
+  statistics re-estimated on the pool (no weight changes): the floor;
+* ``random-init-bn-init``: the same weights with BatchNorm's initial statistics;
 * ``torchgeo-moco-v2``: ``torchgeo.tasks.MoCo(version=2)``, two augmentations of
   one image;
 * ``torchgeo-simclr``: ``torchgeo.tasks.SimCLR(version=2)``, two augmentations of
@@ -18,14 +24,19 @@ of steps and batch size, then its frozen backbone is evaluated. The methods:
 * ``gassl-moco-v2``, ``gassl-geo``, ``gassl-tp``, ``gassl-tp-geo``:
   ``torchgeo_geossl.trainers.GeoMoCoTask`` in the four variants of Table 1 of
   Ayush et al. (ICCV 2021), temporal positives (TP) off/on and geo-location
-  classification (Geo) off/on;
+  classification (Geo) off/on, all with the crop scale ``--crop-scale`` (default
+  (0.2, 1), MoCo-v2's), so that TP is not confounded with the stronger (0.08, 1)
+  crops that the reference code uses for temporal pairs;
 * ``seco``: ``torchgeo_geossl.trainers.SeCoTask``, which needs three acquisitions
   per location in distinct seasons: only the Landsat track has them (OSCD has two
   dates per city), so it is marked as not applicable on the OSCD tracks.
 
-Hyperparameters are each method's own defaults, except what the shared budget
-fixes: the backbone, the patch size (which is also the crop size of every
-augmentation), the number of steps, the batch size and the number of negatives
+The random initialisation is timm's ResNet-18 with ``zero_init_last=False``
+(torchvision's initialisation, as the reference code), loaded into every encoder
+of every task, momentum encoders included. Hyperparameters are each method's own
+defaults, except what the shared budget fixes: the backbone, the patch size (which
+is also the crop size of every augmentation), the crop scale of this package's
+tasks, the number of steps, the batch size and the number of negatives
 (``--queue`` for the queues and TorchGeo's memory banks). Learning rates follow
 each method's linear scaling rule for the batch size: 0.03 · B / 256 for the
 MoCo-family tasks (SGD) and 0.3 · B / 256 for SimCLR (LARS), as TorchGeo's
@@ -52,38 +63,51 @@ use view 0, a uniformly drawn acquisition; GASSL with TP uses views 0 and 1; SeC
 uses three views. The geo-location labels are k-means clusters
 (``GeoClusters``, ``--geo-classes``) of the pool's patch centres.
 
-Evaluation of each frozen backbone (global-average-pooled features):
+Every data set is scaled per band to [0, 1] by its own 2nd and 98th percentiles
+(clipped; nodata set to 0): the augmentations see that range, which Kornia's
+colour jitter clamps to. Standardisation by the pool's per-band mean and standard
+deviation comes last: a forward pre-hook of every encoder during pretraining
+(after the task's augmentation), and explicitly at evaluation.
+
+Evaluation of each frozen backbone (global-average-pooled features, BatchNorm in
+eval mode):
 
 * **linear probe** on ``eurosat-rgb-small`` (1,000 RGB images, 10 classes): a
-  fixed stratified half per class for training and the other half for testing;
-  each seed fits a logistic regression (scikit-learn, standardised features) on a
-  stratified 80 % subsample of the training half and scores top-1 accuracy on the
-  whole test half; mean ± std over seeds. EuroSAT is scaled with its own per-channel
-  statistics. 13-band backbones see RGB through the B04, B03, B02 input channels of
-  their first convolution (the other 10 are dropped, weights not rescaled);
-  Landsat backbones see EuroSAT's R, G, B in their b3, b4, b5 channels, a band
-  mismatch (only red matches), so compare Landsat rows with each other only;
-* **temporal retrieval** on locations never seen in pretraining: a grid of
-  non-overlapping patches of ``--retrieval-patch-size`` (default 32 px, 183
-  locations, whatever ``--patch-size`` is: 64 px patches leave only 35, 128 px
-  patches 4) over OSCD's test cities norcia and rio; each patch at the
-  first date is matched to the most cosine-similar patch at the second date among
-  all locations, and vice versa; top-1 accuracy of the two directions and their
-  mean, chance = 1 / locations. The Landsat track uses OSCD bands B04, B08, B11,
-  the Sentinel-2 counterparts of Landsat b3, b4, b5.
+  fixed stratified half per class for training and the other half for testing; a
+  logistic regression (scikit-learn, standardised features) fit on the training
+  half, top-1 accuracy on the test half. 13-band backbones see RGB through the
+  B04, B03, B02 filters of their first convolution, multiplied by 13 / 3 (the share
+  of the 10 bands not fed, as timm's ``adapt_input_conv`` rescales); Landsat
+  backbones see EuroSAT's R, G, B in their b3, b4, b5 channels, a band mismatch
+  (only red matches), so compare Landsat rows with each other only;
+* **temporal retrieval of a place** on locations never seen in pretraining: a grid
+  of non-overlapping cells of ``--retrieval-patch-size + --retrieval-shift``
+  (default 32 + 8 = 40 px, 108 locations) over OSCD's test cities norcia and rio;
+  each date gets its own crop of ``--retrieval-patch-size`` at an offset drawn
+  uniformly in [0, shift] per axis, so matching is a question of place, not of
+  pixel registration; each crop at the first date is matched to the most
+  cosine-similar crop at the second date among all locations, and vice versa;
+  top-1 accuracy, mean of the two directions, chance = 1 / locations. The same
+  with both dates cropped at the cell centre (co-registered, the earlier protocol)
+  is reported beside it. The Landsat track uses OSCD bands B04, B08, B11, the
+  Sentinel-2 counterparts of Landsat b3, b4, b5.
 
-Every data set is scaled per band to [0, 1] by its own 2nd and 98th percentiles
-(clipped; nodata set to 0), so that the colour augmentations see the value range
-they expect.
+Intervals: each number is the mean over seeds ± the half-width of the 95 %
+Student-t interval over seeds, with the 95 % bootstrap interval over test images
+or locations (``--bootstrap`` resamples). Differences between methods are paired
+by seed and by test item; a verdict is stated only where both intervals of the
+difference exclude 0, else "not resolved at this budget".
 
 The full mode (32 px patches, batch 32, 1,400 steps, pools of 2,048, all of
-EuroSAT and of the held-out grid, 5 seeds) is sized for about one hour on 2 CPU
-cores. ``--quick`` (CI smoke run, under a minute): batch 8, 3 steps, pools of 48,
-10 training and 10 test EuroSAT images per class, 24 retrieval locations, 2 seeds.
-``--device cuda`` with a larger ``--patch-size``, ``--batch-size`` and ``--steps``
-gets closer to the papers' settings; the Landsat track holds patches of at most
-40 px (its footprint is 61 px wide and TorchGeo's samplers keep patch centres half a
-patch diagonal inside it) and is left out above that, with a message.
+EuroSAT and of the held-out grid, 3 seeds, every method and track) takes hours on
+2 CPU cores; ``--tracks``, ``--methods`` and ``--steps`` size a run down.
+``--quick`` (CI smoke run): batch 8, 2 steps, pools of 48, 5 training and 5 test
+EuroSAT images per class, 16 retrieval locations, 2 seeds; it writes to a new
+temporary folder unless ``--out`` is given. ``--device cuda`` with a larger
+``--patch-size``, ``--batch-size`` and ``--steps`` gets closer to the papers'
+settings; the Landsat track holds patches of at most 40 px (its footprint is 61 px
+wide and TorchGeo's samplers keep patch centres half a patch diagonal inside it)
+and is left out above that, with a message.
 
 CPU threads: when run as a script without ``OMP_WAIT_POLICY`` in the environment,
 it re-executes itself with ``OMP_WAIT_POLICY=PASSIVE`` (as ``train_step.py`` does):
@@ -91,11 +115,13 @@ with OpenMP's default spinning, other busy processes on a machine whose every co
 runs a torch thread made training steps about 6 times slower here. Set the variable
 to choose another policy.
 
-Output, in ``--out`` (default ``benchmarks/results/``): ``pretrain_probe.md``
-(markdown tables), ``pretrain_probe.png`` (bar charts with error bars) and
-``pretrain_probe.json`` (all numbers per seed, the configuration, the exact
-command and the machine). If ``--data-root`` or a data folder it needs is missing,
-the script prints one line on stderr and exits with status 2.
+Output, in ``--out`` (default ``benchmarks/results/``; with ``--quick`` a new
+temporary folder): ``pretrain_probe.md`` (markdown tables and verdicts),
+``pretrain_probe.png`` (bar charts with the seeds' 95 % t-intervals) and
+``pretrain_probe.json`` (all numbers per seed, which test item each seed got right,
+the configuration, the exact command and the machine). If ``--data-root`` or a
+data folder it needs is missing, the script prints one line on stderr and exits
+with status 2.
 """
 
 import argparse
@@ -228,12 +254,12 @@ METRICS = {
 BN_CALIBRATION_BATCHES = 16
 QUICK = {
     'patch_size': 32,
-    'steps': 3,
+    'steps': 2,
     'batch_size': 8,
     'pool': 48,
     'seeds': 2,
-    'eurosat_per_class': 10,
-    'retrieval_locations': 24,
+    'eurosat_per_class': 5,
+    'retrieval_locations': 16,
     'bootstrap': 200,
 }
 FULL = {
@@ -1589,6 +1615,12 @@ def run_track(
             for key, value in found.items():
                 per_seed[key].append(value)
                 results[method]['correct'][key].append(encode(value))
+            print(
+                f'  {method:<20} seed {seed}: '
+                + ' '.join(f'{k} {v.mean():.3f}' for k, v in found.items())
+                + f' ({training.get("wall_s", 0.0):.0f} s pretraining)',
+                flush=True,
+            )
         correct[method] = {k: np.stack(v) for k, v in per_seed.items()}
     draws, boot = args.bootstrap, args.seed
     for method, metrics in correct.items():

@@ -409,9 +409,11 @@ def test_quick_run_reports_every_method(shared_data: Path, tmp_path: Path) -> No
     assert '--quick' in payload['command']
     assert payload['machine']['versions']['torchgeo']
     assert payload['config']['quick'] is True
-    assert payload['eurosat']['train'] == payload['eurosat']['test'] == 100
+    assert payload['eurosat']['train'] == payload['eurosat']['test'] == 50
     methods = {
+        'raw-pixels',
         'random-init',
+        'random-init-bn-init',
         'torchgeo-moco-v2',
         'torchgeo-simclr',
         'gassl-moco-v2',
@@ -423,28 +425,47 @@ def test_quick_run_reports_every_method(shared_data: Path, tmp_path: Path) -> No
     assert set(payload['tracks']) == {'oscd-rgb', 'oscd-13', 'landsat'}
     for name, track in payload['tracks'].items():
         assert set(track['methods']) == methods
+        assert track['seeds'] == [0, 1]
         assert track['same_initialisation'] is True
-        assert track['retrieval_set']['locations'] == 24
-        assert track['retrieval_set']['patch_px'] == 32
+        held = track['retrieval_set']
+        assert held['locations'] == 16
+        assert (held['patch_px'], held['shift_px'], held['cell_px']) == (32, 8, 40)
         assert track['pool']['samples'] == 48
         assert f'## {name}:' in report
         for method, row in track['methods'].items():
             if method == 'seco' and name != 'landsat':
                 assert 'needs 3 acquisitions' in row['skipped']
                 continue
-            probe_row = row['probe']
-            assert len(probe_row['per_seed']) == 2
-            assert all(0 <= a <= 1 for a in probe_row['per_seed'])
-            assert probe_row['mean'] == pytest.approx(sum(probe_row['per_seed']) / 2)
-            found = row['retrieval']
-            assert 0 <= found['earlier_to_later'] <= 1
-            assert 0 <= found['later_to_earlier'] <= 1
-            assert found['chance'] == pytest.approx(1 / 24)
-            steps = row['pretraining']['steps']
-            assert steps == (0 if method == 'random-init' else 3)
-            if steps:
-                assert all(math.isfinite(loss) for loss in row['pretraining']['losses'])
+            for metric, size in (('probe', 50), ('retrieval', 16)):
+                summary = row['metrics'][metric]
+                assert len(summary['per_seed']) == 2
+                assert all(0 <= a <= 1 for a in summary['per_seed'])
+                assert summary['mean'] == pytest.approx(sum(summary['per_seed']) / 2)
+                low, high = summary['test_interval']
+                assert 0 <= low <= high <= 1
+                runs = row['correct'][metric]
+                assert len(runs) == (1 if method == 'raw-pixels' else 2)
+                assert all(len(r) == size for run in runs for r in run)
+                # The per-item record gives the per-seed accuracy back.
+                right = [sum(r.count('1') for r in run) for run in runs]
+                total = [sum(len(r) for r in run) for run in runs]
+                assert summary['per_seed'][-1] == pytest.approx(right[-1] / total[-1])
+            steps = [r['steps'] for r in row['pretraining']]
+            if method == 'raw-pixels':
+                assert steps == []
+            else:
+                assert steps == ([0, 0] if 'random-init' in method else [2, 2])
+            for run in row['pretraining']:
+                assert all(math.isfinite(loss) for loss in run.get('losses', []))
+        verdicts = {(c['a'], c['b'], c['metric']): c for c in track['comparisons']}
+        pair = verdicts[('gassl-tp', 'gassl-moco-v2', 'retrieval')]
+        assert pair['verdict'] in {
+            'gassl-tp > gassl-moco-v2',
+            'gassl-tp < gassl-moco-v2',
+            'not resolved at this budget',
+        }
+        assert ('random-init', 'raw-pixels', 'retrieval_aligned') in verdicts
     landsat = payload['tracks']['landsat']
     assert landsat['pool']['scenes']['kept'] == 44
     assert landsat['pool']['views'] == 3
-    assert 'probe' in landsat['methods']['seco']
+    assert 'metrics' in landsat['methods']['seco']
