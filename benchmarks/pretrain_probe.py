@@ -239,9 +239,11 @@ UNTRAINED = ('raw-pixels', 'random-init', 'random-init-bn-init')
 #: Pairs (a, b) whose difference gets an interval and a verdict.
 COMPARISONS = (
     *((m, 'random-init') for m in METHODS if m not in UNTRAINED),
+    *((m, 'random-init-bn-init') for m in METHODS if m not in UNTRAINED),
     ('gassl-tp', 'gassl-moco-v2'),
     ('gassl-tp-geo', 'gassl-geo'),
     ('random-init', 'raw-pixels'),
+    ('random-init-bn-init', 'raw-pixels'),
     *((m, 'raw-pixels') for m in METHODS if m not in UNTRAINED),
 )
 #: Metrics of every method: name in the JSON and in the tables.
