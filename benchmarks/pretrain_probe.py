@@ -3,14 +3,20 @@
 Run from anywhere (paths resolve relative to this file)::
 
     .venv/bin/python benchmarks/pretrain_probe.py [--quick] [--device cpu|cuda|mps]
-        [--tracks oscd-rgb,oscd-13,landsat] [--patch-size P] [--steps S]
-        [--batch-size B] [--pool N] [--seeds K] [--data-root DIR] [--out DIR]
+        [--tracks oscd-rgb,oscd-13,landsat] [--methods M,...] [--patch-size P]
+        [--steps S] [--batch-size B] [--pool N] [--seeds K] [--crop-scale LOW HIGH]
+        [--retrieval-shift PX] [--data-root DIR] [--out DIR]
 
-Every method pretrains a ResNet-18 from the same random initialisation, on the
-same unlabelled real samples in the same order, with the same patch size, number
-of steps and batch size, then its frozen backbone is evaluated. The methods:
+For each of ``--seeds`` pretraining seeds, every method pretrains a ResNet-18 from
+the same random initialisation of that seed, on the same unlabelled real samples in
+the same order, with the same patch size, number of steps and batch size, then its
+frozen backbone is evaluated. The methods:
 
-* ``random-init``: the common initialisation, not trained (the floor);
+* ``raw-pixels``: the flattened [0, 1] pixels as features (the baseline any
+  network must beat);
+* ``random-init``: the common initialisation, not trained, with BatchNorm's running
+  statistics re-estimated on the pool (no weight changes): the floor;
+* ``random-init-bn-init``: the same weights with BatchNorm's initial statistics;
 * ``torchgeo-moco-v2``: ``torchgeo.tasks.MoCo(version=2)``, two augmentations of
   one image;
 * ``torchgeo-simclr``: ``torchgeo.tasks.SimCLR(version=2)``, two augmentations of
@@ -18,14 +24,19 @@ of steps and batch size, then its frozen backbone is evaluated. The methods:
 * ``gassl-moco-v2``, ``gassl-geo``, ``gassl-tp``, ``gassl-tp-geo``:
   ``torchgeo_geossl.trainers.GeoMoCoTask`` in the four variants of Table 1 of
   Ayush et al. (ICCV 2021), temporal positives (TP) off/on and geo-location
-  classification (Geo) off/on;
+  classification (Geo) off/on, all with the crop scale ``--crop-scale`` (default
+  (0.2, 1), MoCo-v2's), so that TP is not confounded with the stronger (0.08, 1)
+  crops that the reference code uses for temporal pairs;
 * ``seco``: ``torchgeo_geossl.trainers.SeCoTask``, which needs three acquisitions
   per location in distinct seasons: only the Landsat track has them (OSCD has two
   dates per city), so it is marked as not applicable on the OSCD tracks.
 
-Hyperparameters are each method's own defaults, except what the shared budget
-fixes: the backbone, the patch size (which is also the crop size of every
-augmentation), the number of steps, the batch size and the number of negatives
+The random initialisation is timm's ResNet-18 with ``zero_init_last=False``
+(torchvision's initialisation, as the reference code), loaded into every encoder
+of every task, momentum encoders included. Hyperparameters are each method's own
+defaults, except what the shared budget fixes: the backbone, the patch size (which
+is also the crop size of every augmentation), the crop scale of this package's
+tasks, the number of steps, the batch size and the number of negatives
 (``--queue`` for the queues and TorchGeo's memory banks). Learning rates follow
 each method's linear scaling rule for the batch size: 0.03 · B / 256 for the
 MoCo-family tasks (SGD) and 0.3 · B / 256 for SimCLR (LARS), as TorchGeo's
@@ -52,38 +63,51 @@ use view 0, a uniformly drawn acquisition; GASSL with TP uses views 0 and 1; SeC
 uses three views. The geo-location labels are k-means clusters
 (``GeoClusters``, ``--geo-classes``) of the pool's patch centres.
 
-Evaluation of each frozen backbone (global-average-pooled features):
+Every data set is scaled per band to [0, 1] by its own 2nd and 98th percentiles
+(clipped; nodata set to 0): the augmentations see that range, which Kornia's
+colour jitter clamps to. Standardisation by the pool's per-band mean and standard
+deviation comes last: a forward pre-hook of every encoder during pretraining
+(after the task's augmentation), and explicitly at evaluation.
+
+Evaluation of each frozen backbone (global-average-pooled features, BatchNorm in
+eval mode):
 
 * **linear probe** on ``eurosat-rgb-small`` (1,000 RGB images, 10 classes): a
-  fixed stratified half per class for training and the other half for testing;
-  each seed fits a logistic regression (scikit-learn, standardised features) on a
-  stratified 80 % subsample of the training half and scores top-1 accuracy on the
-  whole test half; mean ± std over seeds. EuroSAT is scaled with its own per-channel
-  statistics. 13-band backbones see RGB through the B04, B03, B02 input channels of
-  their first convolution (the other 10 are dropped, weights not rescaled);
-  Landsat backbones see EuroSAT's R, G, B in their b3, b4, b5 channels, a band
-  mismatch (only red matches), so compare Landsat rows with each other only;
-* **temporal retrieval** on locations never seen in pretraining: a grid of
-  non-overlapping patches of ``--retrieval-patch-size`` (default 32 px, 183
-  locations, whatever ``--patch-size`` is: 64 px patches leave only 35, 128 px
-  patches 4) over OSCD's test cities norcia and rio; each patch at the
-  first date is matched to the most cosine-similar patch at the second date among
-  all locations, and vice versa; top-1 accuracy of the two directions and their
-  mean, chance = 1 / locations. The Landsat track uses OSCD bands B04, B08, B11,
-  the Sentinel-2 counterparts of Landsat b3, b4, b5.
+  fixed stratified half per class for training and the other half for testing; a
+  logistic regression (scikit-learn, standardised features) fit on the training
+  half, top-1 accuracy on the test half. 13-band backbones see RGB through the
+  B04, B03, B02 filters of their first convolution, multiplied by 13 / 3 (the share
+  of the 10 bands not fed, as timm's ``adapt_input_conv`` rescales); Landsat
+  backbones see EuroSAT's R, G, B in their b3, b4, b5 channels, a band mismatch
+  (only red matches), so compare Landsat rows with each other only;
+* **temporal retrieval of a place** on locations never seen in pretraining: a grid
+  of non-overlapping cells of ``--retrieval-patch-size + --retrieval-shift``
+  (default 32 + 8 = 40 px, 108 locations) over OSCD's test cities norcia and rio;
+  each date gets its own crop of ``--retrieval-patch-size`` at an offset drawn
+  uniformly in [0, shift] per axis, so matching is a question of place, not of
+  pixel registration; each crop at the first date is matched to the most
+  cosine-similar crop at the second date among all locations, and vice versa;
+  top-1 accuracy, mean of the two directions, chance = 1 / locations. The same
+  with both dates cropped at the cell centre (co-registered, the earlier protocol)
+  is reported beside it. The Landsat track uses OSCD bands B04, B08, B11, the
+  Sentinel-2 counterparts of Landsat b3, b4, b5.
 
-Every data set is scaled per band to [0, 1] by its own 2nd and 98th percentiles
-(clipped; nodata set to 0), so that the colour augmentations see the value range
-they expect.
+Intervals: each number is the mean over seeds ± the half-width of the 95 %
+Student-t interval over seeds, with the 95 % bootstrap interval over test images
+or locations (``--bootstrap`` resamples). Differences between methods are paired
+by seed and by test item; a verdict is stated only where both intervals of the
+difference exclude 0, else "not resolved at this budget".
 
 The full mode (32 px patches, batch 32, 1,400 steps, pools of 2,048, all of
-EuroSAT and of the held-out grid, 5 seeds) is sized for about one hour on 2 CPU
-cores. ``--quick`` (CI smoke run, under a minute): batch 8, 3 steps, pools of 48,
-10 training and 10 test EuroSAT images per class, 24 retrieval locations, 2 seeds.
-``--device cuda`` with a larger ``--patch-size``, ``--batch-size`` and ``--steps``
-gets closer to the papers' settings; the Landsat track holds patches of at most
-40 px (its footprint is 61 px wide and TorchGeo's samplers keep patch centres half a
-patch diagonal inside it) and is left out above that, with a message.
+EuroSAT and of the held-out grid, 3 seeds, every method and track) takes hours on
+2 CPU cores; ``--tracks``, ``--methods`` and ``--steps`` size a run down.
+``--quick`` (CI smoke run): batch 8, 2 steps, pools of 48, 5 training and 5 test
+EuroSAT images per class, 16 retrieval locations, 2 seeds; it writes to a new
+temporary folder unless ``--out`` is given. ``--device cuda`` with a larger
+``--patch-size``, ``--batch-size`` and ``--steps`` gets closer to the papers'
+settings; the Landsat track holds patches of at most 40 px (its footprint is 61 px
+wide and TorchGeo's samplers keep patch centres half a patch diagonal inside it)
+and is left out above that, with a message.
 
 CPU threads: when run as a script without ``OMP_WAIT_POLICY`` in the environment,
 it re-executes itself with ``OMP_WAIT_POLICY=PASSIVE`` (as ``train_step.py`` does):
@@ -91,11 +115,13 @@ with OpenMP's default spinning, other busy processes on a machine whose every co
 runs a torch thread made training steps about 6 times slower here. Set the variable
 to choose another policy.
 
-Output, in ``--out`` (default ``benchmarks/results/``): ``pretrain_probe.md``
-(markdown tables), ``pretrain_probe.png`` (bar charts with error bars) and
-``pretrain_probe.json`` (all numbers per seed, the configuration, the exact
-command and the machine). If ``--data-root`` or a data folder it needs is missing,
-the script prints one line on stderr and exits with status 2.
+Output, in ``--out`` (default ``benchmarks/results/``; with ``--quick`` a new
+temporary folder): ``pretrain_probe.md`` (markdown tables and verdicts),
+``pretrain_probe.png`` (bar charts with the seeds' 95 % t-intervals) and
+``pretrain_probe.json`` (all numbers per seed, which test item each seed got right,
+the configuration, the exact command and the machine). If ``--data-root`` or a
+data folder it needs is missing, the script prints one line on stderr and exits
+with status 2.
 """
 
 import argparse
@@ -107,6 +133,7 @@ import logging
 import os
 import shlex
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -124,6 +151,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from machine import describe_machine
 from matplotlib import pyplot as plt
 from real_data import ColoradoLandsat
+from scipy import stats  # type: ignore[import-untyped]
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
@@ -131,6 +159,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
+from torch.utils.hooks import RemovableHandle
 from torchgeo.datasets import DatasetNotFoundError, GeoDataset, RasterDataset
 from torchgeo.datasets.utils import GeoSlice
 from torchgeo.samplers import GriddedPatchSampler
@@ -186,10 +215,10 @@ FEATURE_DIM = 512
 #: Seed of EuroSAT's training/test split, the same for every run.
 EUROSAT_SPLIT_SEED = 0
 OUTPUT_DIM = 128
-#: Share of the EuroSAT training half each probe seed fits on.
-PROBE_TRAIN_FRACTION = 0.8
 METHODS = (
+    'raw-pixels',
     'random-init',
+    'random-init-bn-init',
     'torchgeo-moco-v2',
     'torchgeo-simclr',
     'gassl-moco-v2',
@@ -205,23 +234,45 @@ GASSL_VARIANTS = {
     'gassl-tp': (True, False),
     'gassl-tp-geo': (True, True),
 }
+#: Methods without pretraining: no steps, no learning rate.
+UNTRAINED = ('raw-pixels', 'random-init', 'random-init-bn-init')
+#: Pairs (a, b) whose difference gets an interval and a verdict.
+COMPARISONS = (
+    *((m, 'random-init') for m in METHODS if m not in UNTRAINED),
+    *((m, 'random-init-bn-init') for m in METHODS if m not in UNTRAINED),
+    ('gassl-tp', 'gassl-moco-v2'),
+    ('gassl-tp-geo', 'gassl-geo'),
+    ('random-init', 'raw-pixels'),
+    ('random-init-bn-init', 'raw-pixels'),
+    *((m, 'raw-pixels') for m in METHODS if m not in UNTRAINED),
+)
+#: Metrics of every method: name in the JSON and in the tables.
+METRICS = {
+    'probe': 'EuroSAT probe top-1',
+    'retrieval': 'retrieval top-1 (shifted crops)',
+    'retrieval_aligned': 'retrieval top-1 (co-registered)',
+}
+#: Batches of the pool that re-estimate the BatchNorm statistics of ``random-init``.
+BN_CALIBRATION_BATCHES = 16
 QUICK = {
     'patch_size': 32,
-    'steps': 3,
+    'steps': 2,
     'batch_size': 8,
     'pool': 48,
     'seeds': 2,
-    'eurosat_per_class': 10,
-    'retrieval_locations': 24,
+    'eurosat_per_class': 5,
+    'retrieval_locations': 16,
+    'bootstrap': 200,
 }
 FULL = {
     'patch_size': 32,
     'steps': 1400,
     'batch_size': 32,
     'pool': 2048,
-    'seeds': 5,
+    'seeds': 3,
     'eurosat_per_class': None,
     'retrieval_locations': None,
+    'bootstrap': 2000,
 }
 
 
@@ -680,24 +731,32 @@ def read_pool(
 
 
 def retrieval_pairs(
-    root: Path, bands: Sequence[str], size: int, limit: int | None, seed: int
+    root: Path,
+    bands: Sequence[str],
+    size: int,
+    shift: int,
+    limit: int | None,
+    seed: int,
 ) -> tuple[Tensor, Tensor, dict[str, Any]]:
-    """Held-out patches at both dates of the OSCD test cities.
+    """Held-out grid cells at both dates of the OSCD test cities.
 
     Args:
         root: The shared data folder.
         bands: Bands to read.
-        size: Patch side in pixels.
+        size: Side of the retrieval crops in pixels.
+        shift: Largest offset of a crop inside its cell; cells are
+            ``size + shift`` pixels wide, on a grid of that stride.
         limit: Largest number of locations (evenly spaced over the grid), or None.
         seed: Seed of the view order draw.
 
     Returns:
-        Earlier and later images ``[N, C, H, W]`` scaled to [0, 1], and a
-        description.
+        Earlier and later cells ``[N, C, size + shift, size + shift]`` scaled to
+        [0, 1], and a description.
 
     Raises:
-        BadInputError: If fewer than 2 patches of *size* fit in the cities.
+        BadInputError: If fewer than 2 cells fit in the cities.
     """
+    cell = size + shift
     dataset = oscd(root, HELD_OUT_CITIES, bands)
     temporal = TemporalViewSampler(dataset, views=2, generator=seed)
     city = dataset.index['filepath'].map(lambda f: Path(f).parent.parent.name)
@@ -707,14 +766,15 @@ def retrieval_pairs(
         # One grid per city: a grid over the bounding box of cities on several
         # continents would have millions of empty cells.
         grid = GriddedPatchSampler(
-            dataset, size=size, stride=size, roi=footprints.union_all()
+            dataset, size=cell, stride=cell, roi=footprints.union_all()
         )
         found = list(grid @ temporal)
         per_city[str(name)] = len(found)
         queries += found
     if len(queries) < 2:
         msg = (
-            f'--patch-size {size}: {len(queries)} held-out location(s) in '
+            f'--retrieval-patch-size {size} + --retrieval-shift {shift}: '
+            f'{len(queries)} held-out location(s) of {cell} px in '
             f'{", ".join(HELD_OUT_CITIES)}; retrieval needs at least 2'
         )
         raise BadInputError(msg)
@@ -737,9 +797,48 @@ def retrieval_pairs(
         'locations': len(queries),
         'grid_locations_per_city': per_city,
         'patch_px': size,
-        'grid_stride_px': size,
+        'shift_px': shift,
+        'cell_px': cell,
+        'grid_stride_px': cell,
     }
     return scaled[0], scaled[1], info
+
+
+def crop_views(
+    first: Tensor, second: Tensor, size: int, seed: int
+) -> dict[str, tuple[Tensor, Tensor]]:
+    """The two retrieval protocols: shifted crops and co-registered crops.
+
+    Args:
+        first: ``[N, C, S, S]`` cells at the earlier date.
+        second: ``[N, C, S, S]`` the same cells at the later date.
+        size: Side of the crops, at most ``S``.
+        seed: Seed of the offsets.
+
+    Returns:
+        ``retrieval``: each date cropped at its own offset, drawn uniformly in
+        ``[0, S - size]`` per axis and per location (a question of place, not of
+        pixel alignment); ``retrieval_aligned``: both dates cropped at the centre
+        of the cell (co-registered pixels, the protocol of earlier versions).
+    """
+    shift = first.shape[-1] - size
+    generator = torch.Generator().manual_seed(seed)
+    offsets = torch.randint(0, shift + 1, (2, len(first), 2), generator=generator)
+    centre = shift // 2
+
+    def crop(cells: Tensor, rows: Tensor) -> Tensor:
+        return torch.stack(
+            [
+                c[:, int(y) : int(y) + size, int(x) : int(x) + size]
+                for c, (y, x) in zip(cells, rows, strict=True)
+            ]
+        )
+
+    aligned = torch.full((len(first), 2), centre)
+    return {
+        'retrieval': (crop(first, offsets[0]), crop(second, offsets[1])),
+        'retrieval_aligned': (crop(first, aligned), crop(second, aligned)),
+    }
 
 
 def load_eurosat(
@@ -798,7 +897,6 @@ def load_eurosat(
         'test': len(test),
         'classes': len(np.unique(labels)),
         'split': f'stratified 50/50 per class, random_state={EUROSAT_SPLIT_SEED}',
-        'per_seed_training_subsample': PROBE_TRAIN_FRACTION,
     }
     as_tensor = torch.from_numpy
     return (
@@ -819,13 +917,124 @@ def seed_all(seed: int) -> None:
     lightning.seed_everything(seed, verbose=False)
 
 
+def initial_backbone(in_channels: int, seed: int) -> nn.Module:
+    """The common random initialisation of every method of one seed.
+
+    timm's ResNet with ``zero_init_last=False``: torchvision's initialisation
+    (Kaiming-normal convolutions, BatchNorm γ = 1, β = 0), which the references
+    use (geography-aware-ssl and seasonal-contrast build torchvision ResNets).
+    timm's default zeroes the last BatchNorm γ of every residual block, which makes
+    each untrained block an identity: at 32 px the pooled output then depends only
+    on the top-left 6 × 6 pixels, through the strided 1 × 1 shortcuts.
+
+    Args:
+        in_channels: Input bands.
+        seed: Seed of the weights.
+
+    Returns:
+        The backbone (pooled features).
+    """
+    seed_all(seed)
+    return timm.create_model(
+        MODEL,
+        in_chans=in_channels,
+        num_classes=0,
+        pretrained=False,
+        zero_init_last=False,
+    )
+
+
+def encoders(task: LightningModule) -> list[nn.Module]:
+    """The backbones of a task: the query encoder and its momentum copy, if any.
+
+    Args:
+        task: A TorchGeo or torchgeo_geossl task.
+
+    Returns:
+        The modules (TorchGeo: ``backbone``, ``backbone_momentum``; this package:
+        ``model``, ``key_encoder``).
+    """
+    names = ('backbone', 'backbone_momentum', 'model', 'key_encoder')
+    found = [getattr(task, n, None) for n in names]
+    return [m for m in found if isinstance(m, nn.Module)]
+
+
+@dataclass
+class Standardisation:
+    """Per-band mean/std standardisation, the last step before the network.
+
+    The augmentations see images scaled to [0, 1] (Kornia's colour jitter clamps
+    to that range); this runs after them, as in the reference code, as a forward
+    pre-hook of every encoder during pretraining and explicitly at evaluation.
+
+    Args:
+        mean: ``[C]`` per-band mean.
+        std: ``[C]`` per-band standard deviation.
+    """
+
+    mean: Tensor
+    std: Tensor
+
+    @classmethod
+    def of(cls, images: Tensor) -> 'Standardisation':
+        """Statistics of a pool.
+
+        Args:
+            images: ``[..., C, H, W]`` images in [0, 1].
+
+        Returns:
+            The standardisation.
+        """
+        values = images.movedim(-3, 0).reshape(images.shape[-3], -1).double()
+        return cls(
+            values.mean(dim=1).float(), values.std(dim=1).clamp_min(1e-6).float()
+        )
+
+    def __call__(self, images: Tensor) -> Tensor:
+        """Standardise a batch.
+
+        Args:
+            images: ``[..., C, H, W]`` images.
+
+        Returns:
+            ``(images - mean) / std`` per band.
+        """
+        shape = (-1, 1, 1)
+        mean = self.mean.to(images).reshape(shape)
+        return (images - mean) / self.std.to(images).reshape(shape)
+
+    def hook(self, module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Forward pre-hook: standardise the input of an encoder.
+
+        Args:
+            module: The encoder.
+            args: Its positional inputs, images first.
+
+        Returns:
+            The inputs with the images standardised.
+        """
+        return (self(args[0]), *args[1:])
+
+    def select(self, channels: Sequence[int]) -> 'Standardisation':
+        """The statistics of some bands.
+
+        Args:
+            channels: Band indices.
+
+        Returns:
+            The standardisation of those bands, in that order.
+        """
+        index = torch.tensor(list(channels))
+        return Standardisation(self.mean[index], self.std[index])
+
+
 def build_task(
     method: str, track: Track, args: argparse.Namespace, clusters: GeoClusters | None
 ) -> tuple[LightningModule, Callable[[Tensor, Tensor, Tensor], dict[str, Tensor]]]:
     """Create a method's task and the batch layout it takes.
 
     Args:
-        method: One of :data:`METHODS` but ``random-init``.
+        method: One of :data:`METHODS` but the untrained ones.
         track: The pretraining data.
         args: The command line.
         clusters: Geo-clusters of the pool's locations.
@@ -858,7 +1067,13 @@ def build_task(
             memory_bank_size=args.queue,
         )
     elif method == 'seco':
-        task = SeCoTask(**common, queue_size=args.queue, lr=moco_lr, lr_batch_size=None)
+        task = SeCoTask(
+            **common,
+            queue_size=args.queue,
+            lr=moco_lr,
+            lr_batch_size=None,
+            crop_scale=args.crop_scale,
+        )
         return task, lambda image, time, point: {
             'image': image[:, :3],
             'time': time[:, :3],
@@ -873,6 +1088,7 @@ def build_task(
             queue_size=args.queue,
             lr=moco_lr,
             lr_batch_size=None,
+            crop_scale=args.crop_scale,
         )
         return task, lambda image, time, point: {
             'image': image[:, :2],
@@ -880,21 +1096,6 @@ def build_task(
             'point': point,
         }
     return task, lambda image, time, point: {'image': image[:, 0]}
-
-
-def backbone_of(task: LightningModule) -> nn.Module:
-    """The query encoder of a task.
-
-    Args:
-        task: A trained task.
-
-    Returns:
-        Its timm backbone (pooled features).
-    """
-    # TorchGeo's tasks call it ``backbone``, this package's ``model``.
-    module = task.backbone if hasattr(task, 'backbone') else task.model
-    assert isinstance(module, nn.Module)
-    return module
 
 
 def accelerator(device: torch.device) -> dict[str, Any]:
@@ -911,6 +1112,51 @@ def accelerator(device: torch.device) -> dict[str, Any]:
     return {'accelerator': device.type, 'devices': 1}
 
 
+@torch.no_grad()
+def calibrate_batchnorm(
+    backbone: nn.Module, batches: Sequence[Tensor], device: torch.device
+) -> None:
+    """Re-estimate BatchNorm's running statistics without changing a weight.
+
+    Args:
+        backbone: The network, in place; left in eval mode.
+        batches: Standardised input batches; the statistics are their
+            cumulative average (``momentum=None``).
+        device: Where to run it.
+    """
+    norms = [m for m in backbone.modules() if isinstance(m, nn.BatchNorm2d)]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None
+    backbone.train().to(device)
+    for batch in batches:
+        backbone(batch.to(device))
+    for norm in norms:
+        norm.momentum = 0.1
+    backbone.eval()
+
+
+def start_task(
+    task: LightningModule, start: nn.Module, standardisation: Standardisation
+) -> list[RemovableHandle]:
+    """Load the common initialisation and standardise every encoder's input.
+
+    Args:
+        task: A task from :func:`build_task`.
+        start: The common initialisation, loaded into every encoder (the momentum
+            copies included, so that keys and queries start equal, as in MoCo).
+        standardisation: Registered as a forward pre-hook of every encoder: it
+            runs after the task's augmentation, on the augmented views.
+
+    Returns:
+        The hooks, to remove after pretraining.
+    """
+    state = start.state_dict()
+    for encoder in encoders(task):
+        encoder.load_state_dict(state)
+    return [e.register_forward_pre_hook(standardisation.hook) for e in encoders(task)]
+
+
 def pretrain(
     method: str,
     track: Track,
@@ -918,28 +1164,36 @@ def pretrain(
     order: Tensor,
     args: argparse.Namespace,
     clusters: GeoClusters | None,
+    start: nn.Module,
+    standardisation: Standardisation,
 ) -> tuple[nn.Module, dict[str, Any]]:
-    """Pretrain one method on a pool (or only initialise it).
+    """Pretrain one method on a pool from a common start (or only initialise it).
 
     Args:
-        method: One of :data:`METHODS`.
+        method: One of :data:`METHODS` but ``raw-pixels``.
         track: The pretraining data.
         pool: Its samples.
         order: ``[steps, B]`` sample indices of each batch (the same for all).
         args: The command line.
         clusters: Geo-clusters of the pool's locations.
+        start: The common initialisation (from :func:`initial_backbone`), loaded
+            into every encoder of the task, the momentum copies included.
+        standardisation: Applied to every encoder's input, after the augmentation.
 
     Returns:
         The backbone and what happened (wall time, learning rate, losses).
     """
-    seed_all(args.seed)
-    if method == 'random-init':
-        backbone = timm.create_model(
-            MODEL, in_chans=track.in_channels, num_classes=0, pretrained=False
-        )
-        return backbone, {'steps': 0, 'init_checksum': checksum(backbone)}
+    if method in UNTRAINED:
+        backbone = copy.deepcopy(start)
+        if method == 'random-init':
+            rows = order[:BN_CALIBRATION_BATCHES]
+            calibrate_batchnorm(
+                backbone, [standardisation(pool.image[r, 0]) for r in rows], args.device
+            )
+        return backbone, {'steps': 0, 'init_checksum': checksum(start)}
     task, layout = build_task(method, track, args, clusters)
-    initial = checksum(backbone_of(task))
+    hooks = start_task(task, start, standardisation)
+    initial = checksum(encoders(task)[0])
     recorder = Recorder()
     trainer = Trainer(
         **accelerator(args.device),
@@ -956,9 +1210,11 @@ def pretrain(
     began = time.perf_counter()
     trainer.fit(task, train_dataloaders=loader)
     wall = time.perf_counter() - began
+    for hook in hooks:
+        hook.remove()
     losses = recorder.losses
     tail = losses[-max(1, len(losses) // 10) :]
-    return backbone_of(task), {
+    return encoders(task)[0], {
         'steps': len(losses),
         'wall_s': wall,
         's_per_step': wall / max(1, len(losses)),
@@ -993,7 +1249,10 @@ def with_channels(backbone: nn.Module, channels: Sequence[int | None]) -> nn.Mod
     Returns:
         The backbone itself when it already maps R, G, B to its 3 channels, else a
         copy with a 3-channel ``conv1`` whose filter for EuroSAT channel j is the
-        original filter of the input channel that gets j.
+        original filter of the input channel that gets j, times
+        ``in_channels / 3``: the dropped bands' share of the response is made up,
+        as timm's ``adapt_input_conv`` and TorchGeo do when they change the
+        number of input channels.
     """
     if tuple(channels) == (0, 1, 2):
         return backbone
@@ -1009,7 +1268,7 @@ def with_channels(backbone: nn.Module, channels: Sequence[int | None]) -> nn.Mod
         bias=conv.bias is not None,
     )
     with torch.no_grad():
-        rgb.weight.copy_(conv.weight[:, source])
+        rgb.weight.copy_(conv.weight[:, source] * (conv.in_channels / 3))
         if conv.bias is not None and rgb.bias is not None:
             rgb.bias.copy_(conv.bias)
     copied = copy.deepcopy(backbone)
@@ -1019,11 +1278,11 @@ def with_channels(backbone: nn.Module, channels: Sequence[int | None]) -> nn.Mod
 
 @torch.no_grad()
 def embed(backbone: nn.Module, images: Tensor, device: torch.device) -> Tensor:
-    """Pooled features of a frozen backbone.
+    """Pooled features of a frozen backbone, BatchNorm in eval mode.
 
     Args:
         backbone: The backbone.
-        images: ``[N, C, H, W]`` inputs.
+        images: ``[N, C, H, W]`` inputs (standardised).
         device: Where to run it.
 
     Returns:
@@ -1036,80 +1295,130 @@ def embed(backbone: nn.Module, images: Tensor, device: torch.device) -> Tensor:
     return torch.cat(chunks)
 
 
-def linear_probe(
-    train: Tensor, train_labels: Tensor, test: Tensor, test_labels: Tensor, seeds: int
-) -> list[float]:
-    """Top-1 accuracy of logistic regressions on frozen features.
+def probe_correct(
+    train: Tensor, train_labels: Tensor, test: Tensor, test_labels: Tensor
+) -> np.ndarray:
+    """Which test images a logistic regression on frozen features gets right.
 
     Args:
         train: Training features.
         train_labels: Their classes.
         test: Test features.
         test_labels: Their classes.
-        seeds: Number of seeds; seed s fits on a stratified subsample of
-            :data:`PROBE_TRAIN_FRACTION` of the training set drawn with s.
 
     Returns:
-        The accuracy of each seed.
+        Bool ``[N_test]``: prediction equals the label.
     """
-    x, y = train.numpy(), train_labels.numpy()
+    probe = make_pipeline(
+        StandardScaler(), LogisticRegression(max_iter=2000, random_state=0)
+    )
     # One BLAS thread: these fits are small, and OpenBLAS threads spinning
     # against other busy processes made them 20 to 40 times slower here.
     with threadpool_limits(limits=1, user_api='blas'):
-        return [
-            probe_accuracy(x, y, test.numpy(), test_labels.numpy(), seed)
-            for seed in range(seeds)
-        ]
+        probe.fit(train.numpy(), train_labels.numpy())
+        predicted = probe.predict(test.numpy())
+    return np.asarray(predicted == test_labels.numpy())
 
 
-def probe_accuracy(
-    x: np.ndarray, y: np.ndarray, test: np.ndarray, test_labels: np.ndarray, seed: int
-) -> float:
-    """Top-1 accuracy of one seed's logistic regression.
-
-    Args:
-        x: Training features.
-        y: Their classes.
-        test: Test features.
-        test_labels: Their classes.
-        seed: Seed of the stratified training subsample.
-
-    Returns:
-        The test accuracy.
-    """
-    rows, _ = train_test_split(
-        np.arange(len(y)),
-        train_size=PROBE_TRAIN_FRACTION,
-        stratify=y,
-        random_state=seed,
-    )
-    probe = make_pipeline(
-        StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed)
-    )
-    probe.fit(x[rows], y[rows])
-    return float(probe.score(test, test_labels))
-
-
-def retrieval(first: Tensor, second: Tensor) -> dict[str, float]:
-    """Top-1 temporal retrieval among all held-out locations.
+def retrieval_correct(first: Tensor, second: Tensor) -> np.ndarray:
+    """Top-1 retrieval of the same location at the other date.
 
     Args:
         first: ``[N, d]`` features of the locations at the earlier date.
         second: ``[N, d]`` features of the same locations at the later date.
 
     Returns:
-        Top-1 accuracy from the earlier to the later date, the reverse, their
-        mean and chance (1 / N).
+        Bool ``[2, N]``: row 0, location i at the earlier date is most
+        cosine-similar to location i at the later date among all N; row 1, the
+        reverse.
     """
     similarity = F.normalize(first, dim=1) @ F.normalize(second, dim=1).T
     truth = torch.arange(len(first))
-    forward = float((similarity.argmax(dim=1) == truth).float().mean())
-    backward = float((similarity.argmax(dim=0) == truth).float().mean())
+    forward = similarity.argmax(dim=1) == truth
+    backward = similarity.argmax(dim=0) == truth
+    return torch.stack([forward, backward]).numpy()
+
+
+def t_interval(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and half-width of its two-sided 95 % Student-t interval.
+
+    Args:
+        values: One value per seed, at least 2.
+
+    Returns:
+        ``mean`` and ``t(0.975, n - 1) · s / sqrt(n)`` with the sample standard
+        deviation s.
+    """
+    array = np.asarray(values, dtype=float)
+    n = len(array)
+    half = float(stats.t.ppf(0.975, n - 1) * array.std(ddof=1) / np.sqrt(n))
+    return float(array.mean()), half
+
+
+def bootstrap_interval(
+    outcomes: np.ndarray, draws: int, seed: int
+) -> tuple[float, float]:
+    """95 % percentile bootstrap interval over test items of a mean outcome.
+
+    Args:
+        outcomes: ``[S, K, N]`` per seed, per direction (1 for the probe, 2 for
+            retrieval) and per test item (image or location); correctness (0/1)
+            or a paired difference of correctness (-1/0/1).
+        draws: Number of resamples.
+        seed: Seed of the resampling.
+
+    Returns:
+        The 2.5th and 97.5th percentiles of the mean over seeds, directions and
+        items, resampling the N items with replacement (the same items in every
+        seed and direction: the test set is one sample, shared by the seeds).
+    """
+    n = outcomes.shape[-1]
+    generator = np.random.default_rng(seed)
+    per_item = outcomes.mean(axis=(0, 1))
+    rows = generator.integers(0, n, size=(draws, n))
+    means = per_item[rows].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def verdict(a: str, b: str, intervals: Sequence[tuple[float, float]]) -> str:
+    """A verdict only where every interval of a difference a − b excludes 0.
+
+    Args:
+        a: First method.
+        b: Second method.
+        intervals: Intervals of the difference (seeds, test set).
+
+    Returns:
+        ``'a > b'``, ``'a < b'`` or ``'not resolved at this budget'``.
+    """
+    if all(low > 0 for low, _ in intervals):
+        return f'{a} > {b}'
+    if all(high < 0 for _, high in intervals):
+        return f'{a} < {b}'
+    return 'not resolved at this budget'
+
+
+def summarise(outcomes: np.ndarray, draws: int, seed: int) -> dict[str, Any]:
+    """Per-seed values, seed interval and test-set interval of one metric.
+
+    Args:
+        outcomes: ``[S, K, N]`` correctness, or differences of correctness.
+        draws: Bootstrap resamples.
+        seed: Bootstrap seed.
+
+    Returns:
+        ``per_seed``, ``mean``, ``seed_t95`` (half-width), ``seed_interval``
+        and ``test_interval`` (bootstrap over test items).
+    """
+    per_seed = [float(v) for v in outcomes.mean(axis=(1, 2))]
+    mean, half = t_interval(per_seed)
     return {
-        'earlier_to_later': forward,
-        'later_to_earlier': backward,
-        'mean': (forward + backward) / 2,
-        'chance': 1 / len(first),
+        'per_seed': per_seed,
+        'mean': mean,
+        'seed_t95': half,
+        'seed_interval': [mean - half, mean + half],
+        'test_interval': list(bootstrap_interval(outcomes, draws, seed)),
     }
 
 
@@ -1148,12 +1457,90 @@ def track_pool(track: Track, args: argparse.Namespace) -> Pool:
     )
 
 
+def evaluate(
+    backbone: nn.Module,
+    track: Track,
+    eurosat: tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Any]],
+    views: dict[str, tuple[Tensor, Tensor]],
+    standardisation: Standardisation,
+    device: torch.device,
+) -> dict[str, np.ndarray]:
+    """Correctness of one frozen backbone on every metric.
+
+    Args:
+        backbone: The backbone.
+        track: Its pretraining data.
+        eurosat: Output of :func:`load_eurosat`.
+        views: Output of :func:`crop_views`.
+        standardisation: The pool's, applied to every input (EuroSAT through the
+            bands its R, G, B are fed to).
+        device: Where to run it.
+
+    Returns:
+        Per metric of :data:`METRICS`, bool ``[K, N]``.
+    """
+    train_x, train_y, test_x, test_y, _ = eurosat
+    channels = track.eurosat_channels
+    rgb = standardisation.select([channels.index(j) for j in range(3)])
+    probe_net = with_channels(backbone, channels)
+    found = {
+        'probe': probe_correct(
+            embed(probe_net, rgb(train_x), device),
+            train_y,
+            embed(probe_net, rgb(test_x), device),
+            test_y,
+        )[None]
+    }
+    for name, (first, second) in views.items():
+        found[name] = retrieval_correct(
+            embed(backbone, standardisation(first), device),
+            embed(backbone, standardisation(second), device),
+        )
+    return found
+
+
+def evaluate_pixels(
+    eurosat: tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Any]],
+    views: dict[str, tuple[Tensor, Tensor]],
+) -> dict[str, np.ndarray]:
+    """Correctness of the raw-pixel baseline: flattened [0, 1] pixels as features.
+
+    Args:
+        eurosat: Output of :func:`load_eurosat`.
+        views: Output of :func:`crop_views`.
+
+    Returns:
+        Per metric of :data:`METRICS`, bool ``[K, N]``.
+    """
+    train_x, train_y, test_x, test_y, _ = eurosat
+    found = {
+        'probe': probe_correct(train_x.flatten(1), train_y, test_x.flatten(1), test_y)[
+            None
+        ]
+    }
+    for name, (first, second) in views.items():
+        found[name] = retrieval_correct(first.flatten(1), second.flatten(1))
+    return found
+
+
+def encode(correct: np.ndarray) -> list[str]:
+    """Correctness rows as strings of 0 and 1, for the JSON.
+
+    Args:
+        correct: Bool ``[K, N]``.
+
+    Returns:
+        One string per row.
+    """
+    return [''.join('1' if v else '0' for v in row) for row in correct]
+
+
 def run_track(
     track: Track,
     args: argparse.Namespace,
     eurosat: tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Any]],
 ) -> dict[str, Any]:
-    """Pretrain and evaluate every method on one track.
+    """Pretrain and evaluate every method on one track, for every seed.
 
     Args:
         track: The track.
@@ -1170,9 +1557,12 @@ def run_track(
         args.data_root,
         track.retrieval_bands,
         args.retrieval_patch_size,
+        args.retrieval_shift,
         args.retrieval_locations,
         args.seed,
     )
+    views = crop_views(first, second, args.retrieval_patch_size, args.seed)
+    standardisation = Standardisation.of(pool.image)
     try:
         clusters = GeoClusters(num_clusters=args.geo_classes, seed=args.seed).fit(
             pool.point
@@ -1181,76 +1571,137 @@ def run_track(
         msg = f'--geo-classes {args.geo_classes} on {track.name}: {err}'
         raise BadInputError(msg) from err
     labels = clusters.predict(pool.point)
-    generator = torch.Generator().manual_seed(args.seed)
-    draws = -(-args.steps * args.batch_size // len(pool.image))
-    order = torch.cat(
-        [torch.randperm(len(pool.image), generator=generator) for _ in range(draws)]
-    )
-    order = order[: args.steps * args.batch_size].reshape(args.steps, args.batch_size)
-    train_x, train_y, test_x, test_y, _ = eurosat
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    methods = [m for m in METHODS if m in args.methods]
     results: dict[str, Any] = {}
-    for method in METHODS:
+    correct: dict[str, dict[str, np.ndarray]] = {}
+    for method in methods:
         if method == 'seco' and track.views < 3:
             results[method] = {
                 'skipped': 'SeCo needs 3 acquisitions in distinct seasons per '
                 f'location; {track.name} has {track.views}'
             }
-            print(f'  {method:<18} n/a ({track.views} dates per location)')
+            print(f'  {method:<20} n/a ({track.views} dates per location)')
             continue
-        backbone, training = pretrain(method, track, pool, order, args, clusters)
-        began = time.perf_counter()
-        probe_net = with_channels(backbone, track.eurosat_channels)
-        accuracies = linear_probe(
-            embed(probe_net, train_x, args.device),
-            train_y,
-            embed(probe_net, test_x, args.device),
-            test_y,
-            args.seeds,
-        )
-        found = retrieval(
-            embed(backbone, first, args.device), embed(backbone, second, args.device)
-        )
-        results[method] = {
-            'pretraining': training,
-            'probe': {
-                'per_seed': accuracies,
-                'mean': float(np.mean(accuracies)),
-                'std': float(np.std(accuracies, ddof=1))
-                if len(accuracies) > 1
-                else 0.0,
-            },
-            'retrieval': found,
-            'evaluation_s': time.perf_counter() - began,
+        if method == 'raw-pixels':
+            found = evaluate_pixels(eurosat, views)
+            results[method] = {'pretraining': [], 'correct': {}}
+            correct[method] = {k: np.stack([v] * len(seeds)) for k, v in found.items()}
+            results[method]['correct'] = {k: [encode(v)] for k, v in found.items()}
+            continue
+        results[method] = {'pretraining': [], 'correct': {k: [] for k in METRICS}}
+        correct[method] = {}
+        per_seed: dict[str, list[np.ndarray]] = {k: [] for k in METRICS}
+        for seed in seeds:
+            start = initial_backbone(track.in_channels, seed)
+            generator = torch.Generator().manual_seed(seed)
+            draws = -(-args.steps * args.batch_size // len(pool.image))
+            order = torch.cat(
+                [
+                    torch.randperm(len(pool.image), generator=generator)
+                    for _ in range(draws)
+                ]
+            )[: args.steps * args.batch_size].reshape(args.steps, args.batch_size)
+            seed_all(seed)
+            backbone, training = pretrain(
+                method, track, pool, order, args, clusters, start, standardisation
+            )
+            began = time.perf_counter()
+            found = evaluate(
+                backbone, track, eurosat, views, standardisation, args.device
+            )
+            training['evaluation_s'] = time.perf_counter() - began
+            training['seed'] = seed
+            training['start_checksum'] = checksum(start)
+            results[method]['pretraining'].append(training)
+            for key, value in found.items():
+                per_seed[key].append(value)
+                results[method]['correct'][key].append(encode(value))
+            print(
+                f'  {method:<20} seed {seed}: '
+                + ' '.join(f'{k} {v.mean():.3f}' for k, v in found.items())
+                + f' ({training.get("wall_s", 0.0):.0f} s pretraining)',
+                flush=True,
+            )
+        correct[method] = {k: np.stack(v) for k, v in per_seed.items()}
+    draws, boot = args.bootstrap, args.seed
+    for method, metrics in correct.items():
+        results[method]['metrics'] = {
+            k: summarise(v.astype(float), draws, boot) for k, v in metrics.items()
         }
+        summary = results[method]['metrics']
         print(
-            f'  {method:<18} probe {np.mean(accuracies):.3f} '
-            f'retrieval {found["mean"]:.3f} '
-            f'({training.get("wall_s", 0.0):.1f} s pretraining)'
+            f'  {method:<20} '
+            + ' '.join(
+                f'{k} {summary[k]["mean"]:.3f} ± {summary[k]["seed_t95"]:.3f}'
+                for k in METRICS
+            )
         )
-    inits = {
-        m: r['pretraining']['init_checksum']
-        for m, r in results.items()
-        if 'skipped' not in r
-    }
+    comparisons = []
+    for a, b in COMPARISONS:
+        if a not in correct or b not in correct:
+            continue
+        for metric in METRICS:
+            difference = correct[a][metric].astype(float) - correct[b][metric]
+            row = summarise(difference, draws, boot)
+            row |= {
+                'a': a,
+                'b': b,
+                'metric': metric,
+                'verdict': verdict(
+                    a, b, [tuple(row['seed_interval']), tuple(row['test_interval'])]
+                ),
+            }
+            comparisons.append(row)
+    same = all(
+        len(
+            {
+                round(r['pretraining'][i]['init_checksum'], 3)
+                for r in results.values()
+                if r.get('pretraining')
+            }
+        )
+        <= 1
+        for i in range(len(seeds))
+    )
     return {
         'description': track.description,
         'note': track.note,
         'in_channels': track.in_channels,
         'pool': pool.info | {'read_s': read_s},
+        'standardisation': {
+            'mean': standardisation.mean.tolist(),
+            'std': standardisation.std.tolist(),
+        },
         'geo_clusters': {
             'k': args.geo_classes,
             'sizes': torch.bincount(labels, minlength=args.geo_classes).tolist(),
             'centroids_lonlat': clusters.centroids_lonlat.tolist(),
         },
         'retrieval_set': held_out,
-        'same_initialisation': len({round(v, 3) for v in inits.values()}) == 1,
+        'seeds': seeds,
+        'same_initialisation': same,
         'methods': results,
+        'comparisons': comparisons,
         'wall_s': time.perf_counter() - track_began,
     }
 
 
+def cell(summary: dict[str, Any]) -> str:
+    """A table cell: mean ± seed t-interval, and the test-set interval.
+
+    Args:
+        summary: Output of :func:`summarise`.
+
+    Returns:
+        The text.
+    """
+    low, high = summary['test_interval']
+    return f'{summary["mean"]:.3f} ± {summary["seed_t95"]:.3f} [{low:.3f}, {high:.3f}]'
+
+
 def markdown(payload: dict[str, Any]) -> str:
-    """Markdown report: configuration and one table per track.
+    """Markdown report: configuration, one table per track and the verdicts.
 
     Args:
         payload: The JSON payload.
@@ -1260,7 +1711,7 @@ def markdown(payload: dict[str, Any]) -> str:
     """
     config = payload['config']
     machine = payload['machine']
-    mode = 'quick (smoke run, not a measurement)' if config['quick'] else 'full'
+    mode = 'quick (smoke run, not a measurement)' if config['quick'] else 'measurement'
     lines = [
         '# Pretraining probe: same data, same budget',
         '',
@@ -1274,13 +1725,21 @@ def markdown(payload: dict[str, Any]) -> str:
         f'{payload["wall_s"]:.0f} s.',
         '',
         (
-            f'Budget for every method: {MODEL}, {config["patch_size"]} px patches '
-            f'(also the crop size), {config["steps"]} steps of {config["batch_size"]} '
-            f'samples from a pool of {config["pool"]} per track, {config["queue"]} '
-            f'negatives, geo head K = {config["geo_classes"]}. EuroSAT linear probe: '
-            f'{payload["eurosat"]["train"]} training / {payload["eurosat"]["test"]} test '
-            f'images, {config["seeds"]} seeds (mean ± std). Retrieval: top-1, mean of '
-            'both directions.'
+            f'Budget for every method and seed: {MODEL} (torchvision init), '
+            f'{config["patch_size"]} px patches (also the crop size), crop scale '
+            f'{tuple(config["crop_scale"])} for every GASSL variant and SeCo, '
+            f'{config["steps"]} steps of {config["batch_size"]} samples from a pool '
+            f'of {config["pool"]} per track, {config["queue"]} negatives, geo head '
+            f'K = {config["geo_classes"]}; {config["seeds"]} pretraining seeds. '
+            f'EuroSAT linear probe: {payload["eurosat"]["train"]} training / '
+            f'{payload["eurosat"]["test"]} test images.'
+        ),
+        '',
+        (
+            'Cells: mean over seeds ± half-width of the 95 % Student-t interval over '
+            'seeds [95 % bootstrap interval over the test images or locations, '
+            f'{config["bootstrap"]} resamples]. A verdict is given only where both '
+            'intervals of the difference exclude 0.'
         ),
     ]
     for name, track in payload['tracks'].items():
@@ -1300,50 +1759,60 @@ def markdown(payload: dict[str, Any]) -> str:
                 else ''
             )
             + f'; geo-cluster sizes {track["geo_clusters"]["sizes"]}. '
-            f'Retrieval over {held["locations"]} held-out {held["patch_px"]} px '
-            'locations of '
+            f'Retrieval over {held["locations"]} held-out locations of '
             f'{", ".join(held["cities"])} (bands {", ".join(held["bands"])}; chance '
-            f'{1 / held["locations"]:.3f}). Same initialisation for every method: '
-            f'{"yes" if track["same_initialisation"] else "NO"}.'
+            f'{1 / held["locations"]:.3f}): {held["patch_px"]} px crops of '
+            f'{held["cell_px"]} px grid cells, each date at its own random offset '
+            '(shifted) or both at the centre (co-registered). Same initialisation '
+            f'for every method of a seed: {"yes" if track["same_initialisation"] else "NO"}.'
             + (f' Note: {track["note"]}.' if track['note'] else ''),
             '',
-            (
-                '| method | EuroSAT probe top-1 | retrieval top-1 (earlier→later / '
-                'later→earlier) | pretraining s | s/step | lr | loss first → last |'
-            ),
-            '|---|---:|---:|---:|---:|---:|---:|',
+            '| method | '
+            + ' | '.join(METRICS.values())
+            + ' | s/step | loss first → last |',
+            '|---|' + '---:|' * (len(METRICS) + 2),
         ]
         for method, row in track['methods'].items():
             if 'skipped' in row:
-                lines.append(f'| {method} | n/a | n/a | | | | {row["skipped"]} |')
+                lines.append(
+                    f'| {method} | '
+                    + 'n/a | ' * len(METRICS)
+                    + f' | {row["skipped"]} |'
+                )
                 continue
-            found = row['retrieval']
-            train = row['pretraining']
-            cells = [
-                f'{row["probe"]["mean"]:.3f} ± {row["probe"]["std"]:.3f}',
-                (
-                    f'{found["mean"]:.3f} ({found["earlier_to_later"]:.3f} / '
-                    f'{found["later_to_earlier"]:.3f})'
-                ),
-            ]
-            if train['steps']:
+            cells = [cell(row['metrics'][k]) for k in METRICS]
+            runs = row['pretraining']
+            if runs and runs[0]['steps']:
                 cells += [
-                    f'{train["wall_s"]:.1f}',
-                    f'{train["s_per_step"]:.3f}',
-                    f'{train["lr"]:.4g}',
+                    f'{np.mean([r["s_per_step"] for r in runs]):.3f}',
                     (
-                        f'{train["first_loss"]:.2f} → '
-                        f'{train["last_loss_mean_of_last_10pct"]:.2f}'
+                        f'{np.mean([r["first_loss"] for r in runs]):.2f} → '
+                        f'{np.mean([r["last_loss_mean_of_last_10pct"] for r in runs]):.2f}'
                     ),
                 ]
             else:
-                cells += ['0', '', '', '']
+                cells += ['', '']
             lines.append(f'| {method} | ' + ' | '.join(cells) + ' |')
+        lines += [
+            '',
+            f'Differences a − b on {name} (paired by seed and test item):',
+            '',
+            '| a − b | metric | mean | seed 95 % t | test-set 95 % | verdict |',
+            '|---|---|---:|---:|---:|---|',
+        ]
+        for row in track['comparisons']:
+            seed_low, seed_high = row['seed_interval']
+            low, high = row['test_interval']
+            lines.append(
+                f'| {row["a"]} − {row["b"]} | {row["metric"]} | {row["mean"]:+.3f} | '
+                f'[{seed_low:+.3f}, {seed_high:+.3f}] | [{low:+.3f}, {high:+.3f}] | '
+                f'{row["verdict"]} |'
+            )
     return '\n'.join(lines) + '\n'
 
 
 def plot(payload: dict[str, Any], path: Path) -> None:
-    """Bar charts: probe accuracy and retrieval accuracy per method and track.
+    """Bar charts per metric and track, error bars the seeds' 95 % t-interval.
 
     Args:
         payload: The JSON payload.
@@ -1351,36 +1820,32 @@ def plot(payload: dict[str, Any], path: Path) -> None:
     """
     tracks = payload['tracks']
     fig, axes = plt.subplots(
-        2, len(tracks), figsize=(4.5 * len(tracks), 7), squeeze=False
+        len(METRICS), len(tracks), figsize=(4.5 * len(tracks), 9), squeeze=False
     )
     for column, (name, track) in enumerate(tracks.items()):
         rows = {m: r for m, r in track['methods'].items() if 'skipped' not in r}
         names = list(rows)
-        top, bottom = axes[0][column], axes[1][column]
-        top.bar(
-            names,
-            [rows[m]['probe']['mean'] for m in names],
-            yerr=[rows[m]['probe']['std'] for m in names],
-            capsize=3,
-            color='tab:blue',
-        )
-        top.set_title(f'{name}: EuroSAT linear probe', fontsize=9)
-        top.set_ylim(0, 1)
-        bottom.bar(
-            names, [rows[m]['retrieval']['mean'] for m in names], color='tab:green'
-        )
         chance = 1 / track['retrieval_set']['locations']
-        bottom.axhline(chance, color='tab:red', linestyle='--', label='chance')
-        bottom.set_title(f'{name}: temporal retrieval (held-out)', fontsize=9)
-        bottom.set_ylim(0, 1)
-        bottom.legend(fontsize=7)
-        for ax in (top, bottom):
+        for line, (metric, title) in enumerate(METRICS.items()):
+            ax = axes[line][column]
+            ax.bar(
+                names,
+                [rows[m]['metrics'][metric]['mean'] for m in names],
+                yerr=[rows[m]['metrics'][metric]['seed_t95'] for m in names],
+                capsize=3,
+                color=('tab:blue', 'tab:green', 'tab:olive')[line],
+            )
+            if metric != 'probe':
+                ax.axhline(chance, color='tab:red', linestyle='--', label='chance')
+                ax.legend(fontsize=7)
+            ax.set_title(f'{name}: {title}', fontsize=9)
+            ax.set_ylim(0, 1)
             ax.set_ylabel('top-1 accuracy')
             ax.tick_params(axis='x', labelsize=7, labelrotation=60)
     config = payload['config']
     fig.suptitle(
         f'{MODEL}, {config["patch_size"]} px, {config["steps"]} steps × '
-        f'{config["batch_size"]}, {config["seeds"]} probe seeds'
+        f'{config["batch_size"]}, {config["seeds"]} pretraining seeds (95 % t)'
         + (' (quick smoke run)' if config['quick'] else ''),
         fontsize=10,
     )
@@ -1411,9 +1876,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
         ('steps', 'training steps per method'),
         ('batch-size', 'samples per step'),
         ('pool', 'pretraining samples read per track'),
-        ('seeds', 'linear-probe seeds'),
+        ('seeds', 'pretraining seeds (at least 2)'),
         ('retrieval-locations', 'largest number of held-out locations'),
         ('eurosat-per-class', 'EuroSAT images per class in each half'),
+        ('bootstrap', 'bootstrap resamples of the test-set intervals'),
     ):
         key = name.replace('-', '_')
         parser.add_argument(
@@ -1425,8 +1891,29 @@ def parse(argv: list[str]) -> argparse.Namespace:
         '--retrieval-patch-size',
         type=int,
         default=32,
-        help='side of the held-out retrieval patches in px, whatever --patch-size '
-        'is (32: 183 locations)',
+        help='side of the held-out retrieval crops in px, whatever --patch-size '
+        'is (default 32)',
+    )
+    parser.add_argument(
+        '--retrieval-shift',
+        type=int,
+        default=8,
+        help="largest offset in px of each date's crop in its grid cell; cells "
+        'are crop + shift wide (default 8: 40 px cells)',
+    )
+    parser.add_argument(
+        '--crop-scale',
+        type=float,
+        nargs=2,
+        default=(0.2, 1.0),
+        metavar=('LOW', 'HIGH'),
+        help='crop area range of every GASSL variant and SeCo, the same with and '
+        "without temporal positives (default 0.2 1.0, MoCo-v2's)",
+    )
+    parser.add_argument(
+        '--methods',
+        default=','.join(METHODS),
+        help=f'comma-separated methods (default all: {",".join(METHODS)})',
     )
     parser.add_argument('--queue', type=int, default=4096, help='negatives (4096)')
     parser.add_argument(
@@ -1445,8 +1932,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         '--out',
         type=Path,
-        default=REPO / 'benchmarks' / 'results',
-        help='output folder (default benchmarks/results)',
+        help='output folder (default benchmarks/results; with --quick a new '
+        'temporary folder, so that a smoke run never overwrites the results)',
     )
     args = parser.parse_args(argv)
     for key, value in (QUICK if args.quick else FULL).items():
@@ -1460,11 +1947,29 @@ def parse(argv: list[str]) -> argparse.Namespace:
         'pool',
         'queue',
         'geo_classes',
+        'bootstrap',
     ):
         if getattr(args, key) < 1:
             parser.error(f'--{key.replace("_", "-")} must be positive')
+    if args.retrieval_shift < 0:
+        parser.error('--retrieval-shift must be 0 or more (px)')
+    low, high = args.crop_scale
+    if not 0 < low <= high <= 1:
+        parser.error(f'--crop-scale {low} {high}: need 0 < LOW <= HIGH <= 1')
+    args.crop_scale = (low, high)
     if args.seeds < 2:
-        parser.error('--seeds must be at least 2 (the probe reports mean ± std)')
+        parser.error('--seeds must be at least 2 (the t-interval over seeds needs 2)')
+    methods = [m.strip() for m in args.methods.split(',') if m.strip()]
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown or not methods:
+        parser.error(f'--methods: unknown {unknown}, choose from {", ".join(METHODS)}')
+    args.methods = [m for m in METHODS if m in methods]
+    if args.out is None:
+        args.out = (
+            Path(tempfile.mkdtemp(prefix='pretrain_probe_quick_'))
+            if args.quick
+            else REPO / 'benchmarks' / 'results'
+        )
     for key in ('retrieval_locations', 'eurosat_per_class'):
         value = getattr(args, key)
         if value is not None and value < 2:
@@ -1537,17 +2042,30 @@ def main(argv: list[str] | None = None) -> int:
             key: str(value) if isinstance(value, Path | torch.device) else value
             for key, value in vars(args).items()
         }
-        | {'model': MODEL, 'output_dim': OUTPUT_DIM, 'methods': list(METHODS)},
+        | {
+            'model': MODEL,
+            'output_dim': OUTPUT_DIM,
+            'init': 'timm zero_init_last=False',
+        },
         'machine': describe_machine(args.device),
         'eurosat': eurosat[4],
         'definitions': {
             'probe': 'top-1 accuracy of a logistic regression on standardised, '
-            'global-average-pooled frozen features; seed s fits on a stratified '
-            f'{PROBE_TRAIN_FRACTION:.0%} subsample (drawn with s) of the fixed '
-            'training half and scores the fixed test half',
+            'global-average-pooled frozen features, fit on the fixed training half '
+            'and scored on the fixed test half',
             'retrieval': 'top-1 accuracy of finding the same held-out location at '
             'the other date among all held-out locations by cosine similarity of '
-            'pooled features; mean of both directions',
+            'pooled features, each date cropped at its own random offset in the '
+            'grid cell; mean of both directions',
+            'retrieval_aligned': 'the same with both dates cropped at the centre '
+            'of the cell (co-registered pixels)',
+            'seed_t95': 'half-width of the 95 % Student-t interval of the mean '
+            'over pretraining seeds',
+            'test_interval': '95 % percentile bootstrap interval of the mean over '
+            'seeds, resampling test images (probe) or locations (retrieval)',
+            'verdict': 'given only where the seed interval and the test-set '
+            'interval of the paired difference both exclude 0',
+            'correct': 'per seed, per direction, 1 where the test item was right',
             'lr': 'learning rate of the first step, after the task scheduler',
         },
         'tracks': tracks,
