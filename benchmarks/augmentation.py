@@ -59,6 +59,7 @@ from typing import Any
 import torch
 from machine import describe_machine
 from matplotlib import pyplot as plt
+from output import output_folder
 from torch import Tensor, nn
 from torchgeo.tasks.moco import moco_augmentations
 from torchvision.transforms import v2
@@ -289,8 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         '--out',
         type=Path,
-        default=REPO / 'benchmarks' / 'results',
-        help='output folder',
+        default=None,
+        help='output folder (default benchmarks/results; with --quick a new '
+        'temporary folder)',
     )
     parser.add_argument(
         '--quick', action='store_true', help='smaller batch, fewer repeats (< 30 s)'
@@ -340,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         'geossl-same-ops is the like-for-like comparison.'
     )
 
+    args.out = output_folder(args.out, args.quick, 'augmentation')
     args.out.mkdir(parents=True, exist_ok=True)
     payload = {
         'config': {

@@ -30,6 +30,7 @@ from typing import Any
 
 import matplotlib
 from machine import describe_machine
+from output import output_folder
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt
@@ -47,7 +48,6 @@ from torchgeo_geossl.trainers.csp import CSPTask
 
 CSV = Path('power-plants') / 'global_power_plant_database_v1.csv'
 DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[2] / 'shared' / 'data'
-DEFAULT_OUT = Path(__file__).resolve().parent / 'results'
 CREDIT = (
     'Global Energy Observatory, Google, KTH Royal Institute of Technology in '
     'Stockholm, Enipedia, World Resources Institute. 2018. Global Power Plant '
@@ -298,7 +298,12 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--data-root', type=Path, default=DEFAULT_DATA_ROOT)
-    parser.add_argument('--out', type=Path, default=DEFAULT_OUT)
+    parser.add_argument(
+        '--out',
+        type=Path,
+        default=None,
+        help='folder (default benchmarks/results; with --quick a new temporary folder)',
+    )
     parser.add_argument('--quick', action='store_true', help='small budget (~1 min)')
     parser.add_argument(
         '--skip-csp', action='store_true', help='only the per-encoding comparison'
@@ -479,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
         print(SYNTHETIC_NOTE)
     print(f'Data: {CREDIT}')
 
+    args.out = output_folder(args.out, args.quick, 'location_encoders')
     args.out.mkdir(parents=True, exist_ok=True)
     best = max(encodings, key=lambda k: encodings[k]['macro']['mean'])
     plot_bars(encodings, csp, base, args.out / 'location_encoders.png', mode)

@@ -133,7 +133,6 @@ import logging
 import os
 import shlex
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -150,6 +149,7 @@ import torch.nn.functional as F
 from lightning.pytorch import Callback, LightningModule, Trainer
 from machine import describe_machine
 from matplotlib import pyplot as plt
+from output import output_folder
 from real_data import ColoradoLandsat
 from scipy import stats  # type: ignore[import-untyped]
 from sklearn.linear_model import LogisticRegression
@@ -1964,12 +1964,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     if unknown or not methods:
         parser.error(f'--methods: unknown {unknown}, choose from {", ".join(METHODS)}')
     args.methods = [m for m in METHODS if m in methods]
-    if args.out is None:
-        args.out = (
-            Path(tempfile.mkdtemp(prefix='pretrain_probe_quick_'))
-            if args.quick
-            else REPO / 'benchmarks' / 'results'
-        )
+    args.out = output_folder(args.out, args.quick, 'pretrain_probe')
     for key in ('retrieval_locations', 'eurosat_per_class'):
         value = getattr(args, key)
         if value is not None and value < 2:

@@ -69,6 +69,7 @@ import pandas as pd
 import shapely
 from machine import describe_machine
 from matplotlib import pyplot as plt
+from output import output_folder
 from pyproj import CRS
 from real_data import ColoradoLandsat
 from torchgeo.datasets import GeoDataset
@@ -508,8 +509,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         '--out',
         type=Path,
-        default=REPO / 'benchmarks' / 'results',
-        help='folder for sampling.json and sampling.png (default benchmarks/results)',
+        default=None,
+        help='folder for sampling.json and sampling.png (default benchmarks/results; '
+        'with --quick a new temporary folder)',
     )
     parser.add_argument(
         '--quick',
@@ -567,6 +569,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
 
     print(markdown(reads, scales))
+    args.out = output_folder(args.out, args.quick, 'sampling')
     args.out.mkdir(parents=True, exist_ok=True)
     results = {
         'machine': describe_machine(),

@@ -92,6 +92,7 @@ import timm
 import torch
 from machine import describe_machine
 from matplotlib import pyplot as plt
+from output import output_folder
 from torch import Tensor, nn
 from torch.optim import Optimizer
 from torchgeo.tasks import MoCo
@@ -683,7 +684,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
-        '--out', type=Path, default=REPO / 'benchmarks' / 'results', help='folder'
+        '--out',
+        type=Path,
+        default=None,
+        help='folder (default benchmarks/results; with --quick a new temporary folder)',
     )
     parser.add_argument(
         '--quick', action='store_true', help='small batch and images (< 60 s, 2 cores)'
@@ -806,6 +810,7 @@ def main(argv: list[str] | None = None) -> int:
                 'timings (absolute and ratios) are then unreliable: run again idle.'
             )
 
+    args.out = output_folder(args.out, args.quick, 'train_step')
     args.out.mkdir(parents=True, exist_ok=True)
     prefix = ['env', '-u', 'OMP_WAIT_POLICY'] if policy is None else []
     prefix += [f'OMP_WAIT_POLICY={policy}'] if policy else []
