@@ -93,8 +93,13 @@ def test_out_of_scale_images_are_warned_about(root: Path) -> None:
     with pytest.warns(UserWarning, match=r'143 of 144 image values lie outside'):
         dm.on_after_batch_transfer({'image': image}, 0)
     with warnings.catch_warnings():
-        warnings.simplefilter('error')  # once per data module
+        warnings.simplefilter('error')  # the first batch only
         dm.on_after_batch_transfer({'image': image}, 0)
+    fine = make(root)
+    fine.on_after_batch_transfer({'image': torch.rand(2, 2, 4, 3, 3)}, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # checked once, on the first batch
+        fine.on_after_batch_transfer({'image': image}, 0)
 
 
 def test_fitted_clusters_are_used(root: Path) -> None:

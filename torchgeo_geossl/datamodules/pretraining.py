@@ -171,9 +171,9 @@ class PretrainingMixin(ResumableTrainMixin):
         """Check the views of a batch and bring them to the augmentation scale.
 
         Standardisation is left to the task (:attr:`standardize`), after its
-        augmentation. Warns once when more than 1 % of the values lie outside
-        :data:`AUGMENTATION_RANGE` (the images are then not on the augmentation
-        scale: check *scale*).
+        augmentation. Warns when more than 1 % of the values of the first batch lie
+        outside :data:`AUGMENTATION_RANGE` (the images are then not on the
+        augmentation scale: check *scale*).
 
         Args:
             batch: A batch whose ``image`` is ``[B, V, C, H, W]`` (or
@@ -190,11 +190,13 @@ class PretrainingMixin(ResumableTrainMixin):
         check_finite_batch(batch)
         image = self.rescale(batch['image'])
         batch['image'] = image
-        if not getattr(self, '_warned_scale', False) and image.numel():
+        if not getattr(self, '_checked_scale', False) and image.numel():
+            # a wrong scale is a configuration error: the first batch shows it,
+            # and checking every batch would cost a device sync per step
+            self._checked_scale = True
             low, high = AUGMENTATION_RANGE
             outside = int(((image < low) | (image > high)).sum())
             if outside > OUT_OF_SCALE_TOLERANCE * image.numel():
-                self._warned_scale = True
                 rank_zero_warn(
                     f'{type(self).__name__}: {outside} of {image.numel()} image values '
                     f'lie outside [{low}, {high}] after rescaling (scale='

@@ -143,8 +143,7 @@ def _why_unreadable(path: str) -> str | None:
     if size == 0:
         return 'empty file (0 bytes)'
     try:
-        with rasterio.open(path):
-            pass
+        rasterio.open(path).close()
     except (RasterioError, CPLE_BaseError, OSError) as err:
         return f'{type(err).__name__}: {err} ({size} bytes)'
     return None
@@ -183,7 +182,7 @@ def check_file_crs(dataset: GeoDataset, *, max_files: int | None = 1000) -> None
                 f'{len(without)} of {len(files)} files of {type(member).__name__} '
                 f'have no CRS: {shown}{more}. TorchGeo would place them in the '
                 f"dataset's CRS ({member.crs.to_string()}) without a word; give them "
-                'their CRS (for example gdal_edit.py -a_srs EPSG:XXXX FILE) or remove '
+                'their CRS (for example gdal_edit.py -a_srs EPSG:<code> FILE) or remove '
                 'them.'
             )
             raise MissingCRSError(msg)
