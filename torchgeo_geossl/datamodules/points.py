@@ -1,9 +1,9 @@
-"""Data module of labelled points read from a CSV file (geo-prior training)."""
+"""Data module of labelled points read from a CSV or vector file (geo-prior training)."""
 
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -14,6 +14,7 @@ from torchgeo.datamodules import NonGeoDataModule
 from torchgeo.datasets import NonGeoDataset
 from torchgeo.datasets.utils import Sample
 
+from ..datasets.vector import read_labelled_points
 from .resumable import ResumableTrainMixin
 
 
@@ -51,10 +52,13 @@ class _PointsSplit(NonGeoDataset):
 
 
 class PointsDataModule(ResumableTrainMixin, NonGeoDataModule):
-    """Labelled ``(lon, lat)`` points from a CSV file, split randomly or by blocks.
+    """Labelled ``(lon, lat)`` points from a CSV or vector file, split randomly or by blocks.
 
     Each row is one observation: a longitude and latitude in degrees (WGS84) and a
-    class name. Batches hold ``point`` (``[B, 2]``, float64, ``(lon, lat)``) and
+    class name. A file that does not end in ``.csv`` is read as a vector file
+    (GeoPackage, Shapefile, GeoJSON; :func:`~torchgeo_geossl.datasets.read_labelled_points`):
+    one Point feature per observation, in any CRS (reprojected to longitude and
+    latitude), with the class name in the attribute *label_column*. Batches hold ``point`` (``[B, 2]``, float64, ``(lon, lat)``) and
     ``label`` (``[B]``, int64), the input of
     :class:`~torchgeo_geossl.trainers.GeoPriorTask`. Class names are mapped to
     indices in alphabetical order (:attr:`classes`), unless *classes* fixes them.
@@ -96,10 +100,11 @@ class PointsDataModule(ResumableTrainMixin, NonGeoDataModule):
         """Initialize a new PointsDataModule instance.
 
         Args:
-            path: CSV file with one row per point.
-            lon_column: Column of the longitudes in degrees.
-            lat_column: Column of the latitudes in degrees.
-            label_column: Column of the class names.
+            path: CSV file with one row per point, or a vector file of Point
+                features (any other suffix than ``.csv``).
+            lon_column: Column of the longitudes in degrees (CSV only).
+            lat_column: Column of the latitudes in degrees (CSV only).
+            label_column: Column (attribute of a vector file) of the class names.
             classes: Class names in label order; None for the sorted distinct
                 values of *label_column*.
             split: ``'random'`` or ``'block'`` (spatial blocks).
@@ -112,6 +117,9 @@ class PointsDataModule(ResumableTrainMixin, NonGeoDataModule):
 
         Raises:
             ValueError: If a parameter is out of range.
+
+        .. versionchanged:: 0.2
+           *path* may be a vector file.
         """
         if split not in ('random', 'block'):
             raise ValueError(f"split must be 'random' or 'block', got {split!r}")
@@ -142,7 +150,7 @@ class PointsDataModule(ResumableTrainMixin, NonGeoDataModule):
         self.labels: Tensor | None = None
 
     def load(self) -> tuple[Tensor, Tensor]:
-        """Read and check the CSV file; set :attr:`classes`.
+        """Read and check the CSV or vector file; set :attr:`classes`.
 
         Returns:
             Points ``[N, 2]`` (float64, ``(lon, lat)``) and labels ``[N]`` (int64).
@@ -151,12 +159,56 @@ class PointsDataModule(ResumableTrainMixin, NonGeoDataModule):
             FileNotFoundError: If the file does not exist.
             ValueError: If a column is missing, a value is missing or not a
                 number, a coordinate is out of range, or a label is not in
-                *classes*.
+                *classes*; for a vector file also if it has no CRS, no
+                feature, or a feature that is not a Point.
         """
         if not self.path.is_file():
             raise FileNotFoundError(
                 f'PointsDataModule: no such file {str(self.path)!r}'
             )
+        if self.path.suffix.lower() == '.csv':
+            coords, labels = self._read_csv()
+            # rows are reported by line number, after the header
+            first, unit, where = 2, 'row(s)', 'lines'
+        else:
+            coords, labels = read_labelled_points(self.path, self.label_column)
+            first, unit, where = 0, 'feature(s)', 'features'
+        lon, lat = coords[:, 0], coords[:, 1]
+        bad = ~np.isfinite(coords).all(axis=1)
+        bad |= (np.abs(lon) > 180) | (np.abs(lat) > 90)
+        bad |= pd.isna(pd.Series(labels, dtype=object)).to_numpy()
+        if bad.any():
+            rows = (np.flatnonzero(bad)[:5] + first).tolist()
+            msg = (
+                f'{str(self.path)!r}: {int(bad.sum())} {unit} have a missing label or '
+                f'a longitude outside [-180, 180] / latitude outside [-90, 90] or not '
+                f'a number, e.g. {where} {rows}'
+            )
+            raise ValueError(msg)
+        names = np.array([str(name) for name in labels], dtype=str)
+        if self.classes is None:
+            self.classes = sorted(set(names.tolist()))
+        index = {name: i for i, name in enumerate(self.classes)}
+        unknown = sorted(set(names.tolist()) - index.keys())
+        if unknown:
+            msg = (
+                f'{str(self.path)!r}: labels {unknown[:10]} are not in classes '
+                f'{self.classes}'
+            )
+            raise ValueError(msg)
+        codes = np.array([index[name] for name in names], dtype=np.int64)
+        return torch.from_numpy(coords), torch.from_numpy(codes)
+
+    def _read_csv(self) -> tuple[npt.NDArray[np.float64], list[Any]]:
+        """Read the coordinates and labels of the CSV file.
+
+        Returns:
+            ``[N, 2]`` coordinates (NaN where not a number) and the N labels (NaN
+            where missing).
+
+        Raises:
+            ValueError: If a column is missing.
+        """
         columns = [self.lon_column, self.lat_column, self.label_column]
         frame = pd.read_csv(self.path, dtype={self.label_column: str})
         missing = [c for c in columns if c not in frame.columns]
@@ -170,31 +222,7 @@ class PointsDataModule(ResumableTrainMixin, NonGeoDataModule):
             pd.to_numeric, errors='coerce'
         )
         coords = lonlat.to_numpy(dtype=np.float64, copy=True)
-        lon, lat = coords[:, 0], coords[:, 1]
-        bad = ~np.isfinite(coords).all(axis=1)
-        bad |= (np.abs(lon) > 180) | (np.abs(lat) > 90)
-        bad |= frame[self.label_column].isna().to_numpy()
-        if bad.any():
-            rows = (np.flatnonzero(bad)[:5] + 2).tolist()  # 1-based, after the header
-            msg = (
-                f'{str(self.path)!r}: {int(bad.sum())} row(s) have a missing label or '
-                f'a longitude outside [-180, 180] / latitude outside [-90, 90] or not '
-                f'a number, e.g. lines {rows}'
-            )
-            raise ValueError(msg)
-        names = frame[self.label_column].to_numpy(dtype=str)
-        if self.classes is None:
-            self.classes = sorted(set(names.tolist()))
-        index = {name: i for i, name in enumerate(self.classes)}
-        unknown = sorted(set(names.tolist()) - index.keys())
-        if unknown:
-            msg = (
-                f'{str(self.path)!r}: labels {unknown[:10]} are not in classes '
-                f'{self.classes}'
-            )
-            raise ValueError(msg)
-        labels = np.array([index[name] for name in names], dtype=np.int64)
-        return torch.from_numpy(coords), torch.from_numpy(labels)
+        return coords, frame[self.label_column].tolist()
 
     def split_indices(
         self, points: Tensor

@@ -28,7 +28,12 @@ from ..datasets.views import (
 )
 from ..evaluation.split import HeldOutPlaces, HeldOutSplit, Split
 from ..location.clusters import AddGeoClusterLabel, GeoClusters
-from ..samplers.spatial import ScatteredPatchSampler, _check_count, _check_patch_size
+from ..samplers.spatial import (
+    ScatteredPatchSampler,
+    _check_count,
+    _check_patch_size,
+    _resolve_roi,
+)
 from ..samplers.temporal_views import TemporalViewSampler
 from .pretraining import PretrainingMixin
 
@@ -82,7 +87,7 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
         max_gap: pd.Timedelta | str | None = None,
         distinct_periods: str | None = None,
         toi: pd.Interval | None = None,
-        roi: Polygon | None = None,
+        roi: Polygon | MultiPolygon | str | os.PathLike[str] | None = None,
         insufficient: Literal['skip', 'repeat', 'error'] = 'skip',
         max_nodata_fraction: float | None = None,
         nodata: float | None = None,
@@ -116,7 +121,14 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
             distinct_periods: Pandas period alias (e.g. ``'Q'``): views fall in
                 distinct periods, as SeCo's seasons do.
             toi: Time of interest to draw acquisitions from.
-            roi: Region of interest (in the dataset CRS) to draw patches from.
+            roi: Region of interest to draw patches from: a (multi)polygon in the
+                dataset's CRS, or the path of a vector file (GeoPackage,
+                Shapefile, GeoJSON; ``roi: region.gpkg`` in a YAML config), whose
+                polygons are united and reprojected to the dataset's CRS at setup
+                (:func:`~torchgeo_geossl.datasets.read_region`).
+
+                .. versionchanged:: 0.2
+                   The path of a vector file.
             insufficient: What to do at a location with fewer than *views* dates:
                 ``'skip'`` it, ``'repeat'`` dates (counted), or raise (``'error'``).
             max_nodata_fraction: Largest share of nodata pixels allowed in a view;
@@ -223,8 +235,10 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
             stage: Either 'fit', 'validate', 'test', or 'predict'.
 
         Raises:
-            ValueError: If the region of interest does not intersect the dataset, or
-                files of the dataset have no CRS.
+            FileNotFoundError: If *roi* names a vector file that does not exist.
+            ValueError: If the region of interest does not intersect the dataset or
+                its file is not a usable region, or files of the dataset have no
+                CRS.
         """
         if stage != 'fit' and (self.holdout is None or stage == 'predict'):
             return
@@ -236,7 +250,8 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
         if stage != 'fit':
             return
         dataset = self.geo_dataset
-        roi: Polygon | MultiPolygon | None = self.roi
+        requested = _resolve_roi(self.roi, dataset)
+        roi: Polygon | MultiPolygon | None = requested
         if self.holdout is not None:
             dataset = self.holdout.dates(dataset, 'train')
             train = self.holdout.region(dataset, 'train')
@@ -245,11 +260,11 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
                 if roi is None
                 else cast(Polygon, shapely.intersection(train, roi))
             )
-        if self.roi is not None:
+        if requested is not None:
             footprint = dataset.index.geometry.union_all()
-            if not shapely.intersects(footprint, self.roi):
+            if not shapely.intersects(footprint, requested):
                 msg = (
-                    f'roi {self.roi.bounds} selects nothing: it does not intersect the '
+                    f'roi {requested.bounds} selects nothing: it does not intersect the '
                     f'footprints of {type(dataset).__name__} (bounds '
                     f'{footprint.bounds} in {dataset.crs.to_string()})'
                 )
@@ -281,8 +296,7 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
             dataset,
             size=self.patch_size,
             length=self.length,
-            # TorchGeo clips with any (Multi)Polygon; its annotation says Polygon
-            roi=cast(Polygon | None, roi),
+            roi=roi,
             generator=int(spatial_seed),
         )
         self.temporal_sampler = TemporalViewSampler(

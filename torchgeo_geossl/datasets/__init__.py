@@ -19,6 +19,7 @@ from .indexing import (
 )
 from .skipping import SkipUnreadable
 from .ssl import DatasetLayoutError, SeasonalContrastS2Views, SSL4EOS12Views
+from .vector import read_labelled_points, read_region
 from .views import (
     TemporalViewsDataset,
     ViewReadError,
@@ -50,6 +51,8 @@ __all__ = (
     'demo_filename',
     'generate_demo_data',
     'read_fmow_metadata',
+    'read_labelled_points',
+    'read_region',
     'stack_samples_skipping',
     'timestamp_seconds',
     'unindexed_files',

@@ -1,13 +1,15 @@
 """Random and gridded patches from footprints scattered over a large extent."""
 
 import math
+import os
 import warnings
 from collections.abc import Iterator
+from typing import cast
 
 import numpy as np
 import shapely
 from numpy.random import BitGenerator, Generator, RandomState, SeedSequence
-from shapely import Polygon
+from shapely import MultiPolygon, Polygon
 from torchgeo.datasets import GeoDataset
 from torchgeo.samplers import (
     GriddedPatchSampler,
@@ -18,7 +20,34 @@ from torchgeo.samplers import (
 )
 from torchgeo.samplers.utils import convolution_arithmetic
 
+from ..datasets.vector import read_region
 from .temporal_views import TemporalViewSampler
+
+#: A region of interest: a polygon in the dataset's CRS, or a vector file.
+_Region = Polygon | MultiPolygon | str | os.PathLike[str]
+
+
+def _resolve_roi(
+    roi: _Region | None, dataset: GeoDataset
+) -> Polygon | MultiPolygon | None:
+    """A region of interest as a polygon in the CRS of *dataset*.
+
+    Args:
+        roi: None, a (multi)polygon already in the dataset's CRS, or the path of a
+            vector file (read with :func:`~torchgeo_geossl.datasets.read_region`).
+        dataset: The dataset whose CRS the region must be in.
+
+    Returns:
+        None or the region, a Polygon or MultiPolygon.
+
+    Raises:
+        FileNotFoundError: If *roi* names a file that does not exist.
+        ValueError: If the file cannot be used as a region (see
+            :func:`~torchgeo_geossl.datasets.read_region`).
+    """
+    if isinstance(roi, str | os.PathLike):
+        return read_region(roi, dataset.crs)
+    return roi
 
 
 def _check_patch_size(name: str, value: tuple[float, float] | float | None) -> None:
@@ -100,7 +129,7 @@ class ScatteredPatchSampler(RandomPatchSampler):
         *,
         size: tuple[float, float] | float,
         length: int | None = None,
-        roi: Polygon | None = None,
+        roi: _Region | None = None,
         units: Units = Units.PIXELS,
         generator: int
         | BitGenerator
@@ -117,18 +146,33 @@ class ScatteredPatchSampler(RandomPatchSampler):
             length: Number of random samples to draw per epoch (defaults to about the
                 number of non-overlapping patches that fit in the dataset).
             roi: Region of interest to sample from (defaults to the footprints of
-                ``dataset.index``).
+                ``dataset.index``): a (multi)polygon in the dataset's CRS, or the
+                path of a vector file (GeoPackage, Shapefile, GeoJSON), read with
+                :func:`~torchgeo_geossl.datasets.read_region` and reprojected to the
+                dataset's CRS.
             units: Whether *size* is in pixels or CRS units.
             generator: Pseudo-random number generator (PRNG) or seed.
 
         Raises:
-            ValueError: If *size* or *length* is not positive, or no patch of *size*
-                fits inside any footprint (within *roi*).
+            FileNotFoundError: If *roi* names a file that does not exist.
+            ValueError: If *size* or *length* is not positive, no patch of *size*
+                fits inside any footprint (within *roi*), or the *roi* file is
+                not a usable region.
+
+        .. versionchanged:: 0.2
+           *roi* may be the path of a vector file.
         """
         _check_patch_size('size', size)
         _check_count('length', length, 1)
+        # TorchGeo clips with any (Multi)Polygon; its annotation says Polygon
+        region = cast(Polygon | None, _resolve_roi(roi, dataset))
         super().__init__(
-            dataset, size=size, length=length, roi=roi, units=units, generator=generator
+            dataset,
+            size=size,
+            length=length,
+            roi=region,
+            units=units,
+            generator=generator,
         )
         # TorchGeo erodes the footprints by half the patch diagonal; snapping to the
         # pixel grid moves a patch by up to half a pixel diagonal more, enough for a
@@ -225,7 +269,7 @@ class ScatteredGridSampler(GriddedPatchSampler):
         *,
         size: tuple[float, float] | float,
         stride: tuple[float, float] | float | None = None,
-        roi: Polygon | None = None,
+        roi: _Region | None = None,
         units: Units = Units.PIXELS,
     ) -> None:
         """Initialize a new ScatteredGridSampler instance.
@@ -236,15 +280,22 @@ class ScatteredGridSampler(GriddedPatchSampler):
             stride: Distance between the patches of a row or column, a number or
                 ``(height, width)`` (defaults to *size*).
             roi: Region of interest to sample from (defaults to the footprints of
-                ``dataset.index``).
+                ``dataset.index``): a (multi)polygon in the dataset's CRS, or the
+                path of a vector file, as for :class:`ScatteredPatchSampler`.
             units: Whether *size* and *stride* are in pixels or CRS units.
 
         Raises:
-            ValueError: If *size* or *stride* is not positive.
+            FileNotFoundError: If *roi* names a file that does not exist.
+            ValueError: If *size* or *stride* is not positive, or the *roi* file
+                is not a usable region.
+
+        .. versionchanged:: 0.2
+           *roi* may be the path of a vector file.
         """
         _check_patch_size('size', size)
         _check_patch_size('stride', stride)
-        super().__init__(dataset, size=size, stride=stride, roi=roi, units=units)
+        region = cast(Polygon | None, _resolve_roi(roi, dataset))
+        super().__init__(dataset, size=size, stride=stride, roi=region, units=units)
         self.parts = [
             part
             for part in shapely.get_parts(self.geometry)
