@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+import fiona
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,7 +25,7 @@ from conftest import SeriesDataset, monthly, write_series
 from torchgeo.datasets import DatasetNotFoundError
 
 from torchgeo_geossl.checkpoint import AtomicCheckpointIO, CheckpointReadError
-from torchgeo_geossl.datamodules import TemporalGeoDataModule
+from torchgeo_geossl.datamodules import PointsDataModule, TemporalGeoDataModule
 from torchgeo_geossl.datasets import (
     BandCountError,
     MissingCRSError,
@@ -54,6 +55,7 @@ ERRORS: dict[str, type[BaseException] | type[Warning]] = {
         NonFiniteError,
         BandCountError,
         CheckpointReadError,
+        FileNotFoundError,
     )
 }
 SITES = {
@@ -62,6 +64,10 @@ SITES = {
     'fij': ('EPSG:32760', (700_000.0, 8_150_000.0)),
 }
 FIRST = 'site_20210115.tif'
+VECTOR = Path(__file__).resolve().parent / 'data' / 'vector'
+SQUARE = fiona.Geometry(
+    type='Polygon', coordinates=[[(0, 0), (1, 0), (1, 1), (0, 1), (0, 0)]]
+)
 
 
 def rows() -> list[dict[str, str]]:
@@ -213,6 +219,48 @@ def export_out_file(tmp: Path) -> None:
     export_backbone(tmp / 'any.ckpt', notes)
 
 
+def write_squares(path: Path, count: int, **options: object) -> Path:
+    """Write *count* unit squares into a vector file."""
+    schema = {'geometry': 'Polygon', 'properties': {}}
+    with fiona.open(path, 'w', schema=schema, **options) as dst:
+        for _ in range(count):
+            dst.write(fiona.Feature(geometry=SQUARE, properties=fiona.Properties()))
+    return path
+
+
+def patches_within(tmp: Path, roi: Path) -> None:
+    ScatteredPatchSampler(SeriesDataset(series(tmp / 'tiles')), size=4, roi=roi)
+
+
+def roi_file_missing(tmp: Path) -> None:
+    datamodule(series(tmp), roi=tmp / 'nope.gpkg').setup('fit')
+
+
+def roi_no_crs(tmp: Path) -> None:
+    shp = write_squares(tmp / 'region.shp', 1, driver='ESRI Shapefile')
+    patches_within(tmp, shp)
+
+
+def roi_no_features(tmp: Path) -> None:
+    empty = write_squares(tmp / 'empty.gpkg', 0, driver='GPKG', crs='EPSG:32631')
+    patches_within(tmp, empty)
+
+
+def roi_not_polygon(tmp: Path) -> None:
+    patches_within(tmp, VECTOR / 'points.gpkg')
+
+
+def vector_layers(tmp: Path) -> None:
+    path = tmp / 'layers.gpkg'
+    for layer in ('a', 'b'):
+        write_squares(path, 1, driver='GPKG', crs='EPSG:32631', layer=layer)
+    patches_within(tmp, path)
+
+
+def points_label_column(tmp: Path) -> None:
+    PointsDataModule(VECTOR / 'points.gpkg').load()
+
+
 BUILDERS: dict[str, Callable[[Path], None]] = {
     f.__name__: f
     for f in (
@@ -240,6 +288,12 @@ BUILDERS: dict[str, Callable[[Path], None]] = {
         empty_checkpoint,
         truncated_checkpoint,
         export_out_file,
+        roi_file_missing,
+        roi_no_crs,
+        roi_no_features,
+        roi_not_polygon,
+        vector_layers,
+        points_label_column,
     )
 }
 

@@ -8,6 +8,7 @@ import torch
 from torchgeo_geossl.datamodules.points import PointsDataModule
 
 FIXTURE = Path(__file__).resolve().parents[1] / 'data' / 'points' / 'points.csv'
+VECTOR = Path(__file__).resolve().parents[1] / 'data' / 'vector' / 'points.gpkg'
 COLUMNS = {'lon_column': 'lon', 'lat_column': 'lat', 'label_column': 'biome'}
 
 
@@ -89,6 +90,37 @@ def test_errors(tmp_path: Path) -> None:
         PointsDataModule(FIXTURE, val_split_pct=0.5, test_split_pct=0.5)
     with pytest.raises(ValueError, match='block_size'):
         PointsDataModule(FIXTURE, block_size=0)
+
+
+def test_vector_points_in_another_crs() -> None:
+    # points.gpkg holds the points of points.csv in Web Mercator (EPSG:3857)
+    dm = PointsDataModule(VECTOR, label_column='biome', batch_size=8)
+    points, labels = dm.load()
+    frame = pd.read_csv(FIXTURE)
+    np.testing.assert_allclose(
+        points.numpy(), frame[['lon', 'lat']].to_numpy(), rtol=0, atol=1e-9
+    )
+    assert dm.classes == ['desert', 'forest', 'tundra']
+    assert [dm.classes[i] for i in labels.tolist()] == frame['biome'].tolist()
+    dm.setup('fit')
+    assert next(iter(dm.train_dataloader()))['point'].dtype == torch.float64
+
+
+def test_vector_points_errors(tmp_path: Path) -> None:
+    with pytest.raises(
+        ValueError, match=r"points\.gpkg.* no label column 'primary_fuel'"
+    ):
+        PointsDataModule(VECTOR).load()
+    nameless = tmp_path / 'nameless.geojson'
+    nameless.write_text(
+        '{"type": "FeatureCollection", "features": ['
+        '{"type": "Feature", "properties": {"biome": "a"},'
+        ' "geometry": {"type": "Point", "coordinates": [10, 20]}},'
+        '{"type": "Feature", "properties": {"biome": null},'
+        ' "geometry": {"type": "Point", "coordinates": [11, 21]}}]}'
+    )
+    with pytest.raises(ValueError, match=r'1 feature\(s\) have a missing label.*\[1\]'):
+        PointsDataModule(nameless, label_column='biome').load()
 
 
 def test_power_plants(shared_data: Path) -> None:

@@ -7,7 +7,12 @@ import shapely
 import torch
 from conftest import SeriesDataset, monthly, write_series
 from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch.cli import LightningCLI
+from pyproj import Transformer
 from torch import Tensor
+from torchgeo.datamodules import BaseDataModule
+from torchgeo.main import main as torchgeo_main
+from torchgeo.tasks import BaseTask
 
 from torchgeo_geossl.datamodules import TemporalGeoDataModule
 from torchgeo_geossl.location import GeoClusters
@@ -185,3 +190,64 @@ def test_nodata_option(root: Path) -> None:
     given = make(root, nodata=-9999)
     given.setup('fit')
     assert given.train_dataset.nodata == -9999
+
+
+VECTOR = Path(__file__).resolve().parents[1] / 'data' / 'vector'
+DEMO = Path(__file__).resolve().parents[1] / 'data' / 'demo'
+
+
+def roi_config(tmp_path: Path) -> Path:
+    """A YAML config of the demo fixture with ``roi:`` a vector file."""
+    config = tmp_path / 'roi.yaml'
+    config.write_text(
+        f"""
+model:
+  class_path: torchgeo_geossl.trainers.GeoMoCoTask
+  init_args: {{model: resnet18, in_channels: 4, geo_classes: 0, queue_size: 64, size: 16}}
+data:
+  class_path: torchgeo_geossl.datamodules.TemporalGeoDataModule
+  init_args:
+    dataset_class: torchgeo_geossl.datasets.DemoTimeSeries
+    batch_size: 2
+    patch_size: 8
+    length: 16
+    std: 10000.0
+    roi: {VECTOR / 'beauce.geojson'}
+  dict_kwargs:
+    paths: {DEMO}
+    crs: EPSG:8857
+"""
+    )
+    return config
+
+
+def test_roi_vector_file_from_yaml(tmp_path: Path) -> None:
+    cli = LightningCLI(
+        model_class=BaseTask,
+        datamodule_class=BaseDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        run=False,
+        args=['--config', str(roi_config(tmp_path))],
+    )
+    dm = cli.datamodule
+    assert isinstance(dm, TemporalGeoDataModule)
+    dm.setup('fit')
+    # patch centres, back in longitude/latitude: all at the one demo site inside
+    # beauce.geojson (lon 1.595-1.605, lat 48.295-48.305), none at the 9 others
+    to_lonlat = Transformer.from_crs('EPSG:8857', 'EPSG:4326', always_xy=True)
+    queries = list(dm.train_sampler)
+    assert len(queries) == 16
+    for query in queries:
+        x, y = query[0], query[1]
+        lon, lat = to_lonlat.transform((x.start + x.stop) / 2, (y.start + y.stop) / 2)
+        assert 1.595 < lon < 1.605
+        assert 48.295 < lat < 48.305
+
+
+@pytest.mark.slow
+def test_roi_vector_file_with_torchgeo_fit(tmp_path: Path) -> None:
+    torchgeo_main([
+        'fit', '--config', str(roi_config(tmp_path)), '--trainer.fast_dev_run=1',
+        '--trainer.accelerator=cpu', f'--trainer.default_root_dir={tmp_path}',
+    ])  # fmt: skip

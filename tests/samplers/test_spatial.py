@@ -1,9 +1,11 @@
 import warnings
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from conftest import SeriesDataset, monthly, write_series
 from torchgeo.samplers import (
     GriddedPatchSampler,
     RandomTimestampSampler,
@@ -138,3 +140,50 @@ def test_grid_composes_with_temporal_views(demo: DemoTimeSeries) -> None:
     assert temporal.stats['uncovered'] > 0
     points = {(q[0].start, q[1].start) for q in queries}
     assert points <= {(x, y) for x, y, _, _ in grid_patches(spatial)}
+
+
+VECTOR = Path(__file__).resolve().parents[1] / 'data' / 'vector'
+
+
+@pytest.fixture(scope='module')
+def utm_tile(tmp_path_factory: pytest.TempPathFactory) -> SeriesDataset:
+    """A 2 × 2 km tile in EPSG:32631 at 10 m, which the vector regions lie inside."""
+    root = tmp_path_factory.mktemp('tile')
+    write_series(root, dates=monthly(2), size=200)
+    return SeriesDataset(root)
+
+
+def region_in_utm(name: str) -> shapely.Geometry:
+    """The region of a vector fixture in EPSG:32631, computed with geopandas."""
+    frame = gpd.read_file(VECTOR / name, engine='pyogrio')
+    # densify in the file's CRS, as a straight edge there is curved in UTM
+    xmin, ymin, xmax, ymax = frame.total_bounds
+    frame = frame.set_geometry(frame.segmentize(max(xmax - xmin, ymax - ymin) / 1000))
+    return frame.to_crs('EPSG:32631').union_all()
+
+
+def test_random_patches_from_a_vector_roi(utm_tile: SeriesDataset) -> None:
+    # region.geojson is drawn in longitude/latitude, the tile is in UTM
+    sampler = ScatteredPatchSampler(
+        utm_tile, size=4, length=500, roi=VECTOR / 'region.geojson', generator=0
+    )
+    region = region_in_utm('region.geojson')
+    boxes = [shapely.box(*patch) for patch in grid_patches(sampler)]
+    assert len(boxes) == 500
+    assert all(region.buffer(0.01).covers(box) for box in boxes)
+    # the patches reach every side of the region (within one 40 m patch)
+    sampled = np.array(shapely.union_all(boxes).bounds)
+    inward = (sampled - np.array(region.bounds)) * [1, 1, -1, -1]
+    assert np.all((inward >= -0.01) & (inward < 60.0)), inward
+
+
+def test_grid_patches_from_a_vector_roi(utm_tile: SeriesDataset) -> None:
+    # region.gpkg is stored in Web Mercator (EPSG:3857)
+    sampler = ScatteredGridSampler(utm_tile, size=10, roi=str(VECTOR / 'region.gpkg'))
+    region = region_in_utm('region.gpkg')
+    boxes = [shapely.box(*patch) for patch in grid_patches(sampler)]
+    for box in boxes:
+        assert region.intersects(box)
+        assert not region.touches(box)
+    # the grid covers the region, up to the snapping to the pixel grid
+    assert shapely.union_all(boxes).buffer(5.0, join_style='mitre').covers(region)

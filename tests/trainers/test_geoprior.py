@@ -287,6 +287,17 @@ def test_demo_config_runs_with_the_torchgeo_cli(
     ])  # fmt: skip
 
 
+def test_vector_points_with_the_torchgeo_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    points = ROOT / 'tests' / 'data' / 'vector' / 'points.gpkg'
+    torchgeo_main([
+        'fit', '--config', str(CONFIG), '--trainer.fast_dev_run=1',
+        f'--trainer.default_root_dir={tmp_path}', f'--data.init_args.path={points}',
+    ])  # fmt: skip
+
+
 def test_cli_refuses_a_class_count_mismatch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

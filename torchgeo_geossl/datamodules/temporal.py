@@ -87,7 +87,7 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
         max_gap: pd.Timedelta | str | None = None,
         distinct_periods: str | None = None,
         toi: pd.Interval | None = None,
-        roi: Polygon | MultiPolygon | str | os.PathLike[str] | None = None,
+        roi: Polygon | MultiPolygon | pathlib.Path | str | None = None,
         insufficient: Literal['skip', 'repeat', 'error'] = 'skip',
         max_nodata_fraction: float | None = None,
         nodata: float | None = None,

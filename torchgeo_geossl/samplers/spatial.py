@@ -1,7 +1,7 @@
 """Random and gridded patches from footprints scattered over a large extent."""
 
 import math
-import os
+import pathlib
 import warnings
 from collections.abc import Iterator
 from typing import cast
@@ -23,8 +23,10 @@ from torchgeo.samplers.utils import convolution_arithmetic
 from ..datasets.vector import read_region
 from .temporal_views import TemporalViewSampler
 
-#: A region of interest: a polygon in the dataset's CRS, or a vector file.
-_Region = Polygon | MultiPolygon | str | os.PathLike[str]
+#: A region of interest: a polygon in the dataset's CRS, or a vector file. Not
+#: os.PathLike: jsonargparse would then read a GeoJSON file given in a YAML config
+#: as a config and pass its content as the string.
+_Region = Polygon | MultiPolygon | pathlib.Path | str
 
 
 def _resolve_roi(
@@ -45,7 +47,7 @@ def _resolve_roi(
         ValueError: If the file cannot be used as a region (see
             :func:`~torchgeo_geossl.datasets.read_region`).
     """
-    if isinstance(roi, str | os.PathLike):
+    if isinstance(roi, str | pathlib.Path):
         return read_region(roi, dataset.crs)
     return roi
 
