@@ -12,15 +12,18 @@ from ..datasets.views import OnReadError
 from ..location.clusters import GeoClusters
 from .pretraining import PretrainingMixin
 
-#: ImageNet mean and standard deviation on [0, 1], the augmentation scale: the
-#: GASSL code's ``Normalize(mean, std)`` after the augmentations and ``ToTensor()``
+#: ImageNet mean on [0, 1], the augmentation scale: the GASSL code's
+#: ``Normalize(mean, std)`` after the augmentations and ``ToTensor()``
 #: (geography-aware-ssl ``moco_fmow/main_moco_geo+tp.py``).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
+#: ImageNet standard deviation on [0, 1], the *std* of the same ``Normalize``.
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-#: The same statistics on the 0-255 scale of :class:`~torchgeo_geossl.datasets.fmow.FMoW`
-#: images (the data module's *mean* and *std*, in raw units).
+#: :data:`IMAGENET_MEAN` on the 0-255 scale of
+#: :class:`~torchgeo_geossl.datasets.fmow.FMoW` images (the data module's *mean*, in
+#: raw units).
 IMAGENET_MEAN_255 = tuple(255 * m for m in IMAGENET_MEAN)
+#: :data:`IMAGENET_STD` on the 0-255 scale (the data module's *std*, in raw units).
 IMAGENET_STD_255 = tuple(255 * s for s in IMAGENET_STD)
 
 
