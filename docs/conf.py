@@ -14,6 +14,8 @@ extensions = [
     'sphinx.ext.intersphinx',
     'sphinx.ext.viewcode',
     'myst_parser',
+    # MathJax from the package's own copy (no CDN): mathjax_path is set to it
+    'sphinx-mathjax-offline',
 ]
 
 # reStructuredText pages, and Markdown pages through MyST (the changelog and the
@@ -28,9 +30,18 @@ napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 nitpicky = False
 
-# No network at build time: cross-references to other projects stay plain text.
+# No network at build time (here and in CI), so intersphinx cannot fetch the
+# objects.inv of TorchGeo, Lightning, PyTorch and Kornia, and none of them ships its
+# inventory with the installed package. Inventories written by hand from the
+# installed APIs would have to guess on which page of each project's docs every
+# object lives (the four use different layouts, which change between releases), and
+# a wrong guess is a link that silently leads nowhere; so cross-references to other
+# projects stay plain text until their inventories can be fetched at build time.
 intersphinx_mapping: dict[str, tuple[str, str | None]] = {}
 
 html_theme = 'alabaster'
-html_static_path: list[str] = []
+# docs/_static/css/geossl.css: code lines and wide tables scroll instead of being
+# cut off by alabaster's fixed-width body.
+html_static_path = ['_static/css']
+html_css_files = ['geossl.css']
 exclude_patterns = ['_build']
