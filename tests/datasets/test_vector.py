@@ -84,6 +84,11 @@ def test_errors(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match='no such vector file'):
         read_region(tmp_path / 'nope.gpkg', UTM)
 
+    text = tmp_path / 'region.txt'
+    text.write_text('not a vector file')
+    with pytest.raises(ValueError, match=r'region\.txt.* is not a vector file'):
+        read_region(text, UTM)
+
     shp = write(tmp_path / 'nocrs.shp', [SQUARE], driver='ESRI Shapefile')
     with pytest.raises(ValueError, match=r'nocrs\.shp.* has no CRS'):
         read_region(shp, UTM)

@@ -8,6 +8,7 @@ import fiona
 import numpy as np
 import numpy.typing as npt
 import shapely
+from fiona.errors import DriverError
 from pyproj import CRS, Transformer
 from shapely import MultiPolygon, Polygon
 from shapely.geometry import shape
@@ -27,12 +28,17 @@ def _open_layer(path: str | os.PathLike[str]) -> tuple[Path, list[Any], CRS]:
 
     Raises:
         FileNotFoundError: If *path* does not exist.
-        ValueError: If the file holds several layers, no feature, or no CRS.
+        ValueError: If the file is not a vector file, or holds several layers, no
+            feature, or no CRS.
     """
     file = Path(path)
     if not file.exists():
         raise FileNotFoundError(f'no such vector file: {str(file)!r}')
-    layers = fiona.listlayers(file)
+    try:
+        layers = fiona.listlayers(file)
+    except DriverError as err:
+        msg = f'{str(file)!r} is not a vector file that fiona can read ({err})'
+        raise ValueError(msg) from err
     if len(layers) != 1:
         msg = (
             f'{str(file)!r} holds {len(layers)} layers {layers}; give a file with '
@@ -72,8 +78,9 @@ def read_region(path: str | os.PathLike[str], crs: Any) -> Polygon | MultiPolygo
 
     Raises:
         FileNotFoundError: If *path* does not exist.
-        ValueError: If the file holds several layers, no feature, no CRS, a feature
-            that is not a (multi)polygon, or an invalid polygon.
+        ValueError: If the file is not a vector file, or holds several layers, no
+            feature, no CRS, a feature that is not a (multi)polygon, or an invalid
+            polygon.
 
     .. versionadded:: 0.2
     """
@@ -126,8 +133,9 @@ def read_labelled_points(
 
     Raises:
         FileNotFoundError: If *path* does not exist.
-        ValueError: If the file holds several layers, no feature, no CRS, a feature
-            that is not a Point, or no attribute *label_column*.
+        ValueError: If the file is not a vector file, or holds several layers, no
+            feature, no CRS, a feature that is not a Point, or no attribute
+            *label_column*.
 
     .. versionadded:: 0.2
     """
