@@ -22,6 +22,7 @@ from .ssl import DatasetLayoutError, SeasonalContrastS2Views, SSL4EOS12Views
 from .views import (
     TemporalViewsDataset,
     ViewReadError,
+    plot_sample_views,
     stack_samples_skipping,
     timestamp_seconds,
 )
@@ -49,6 +50,7 @@ __all__ = (
     'demo_dates',
     'demo_filename',
     'generate_demo_data',
+    'plot_sample_views',
     'read_fmow_metadata',
     'stack_samples_skipping',
     'timestamp_seconds',
