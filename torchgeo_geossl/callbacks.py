@@ -10,6 +10,7 @@ from typing import Any
 from lightning.fabric.utilities.types import _PATH
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers.logger import DummyLogger
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_warn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
@@ -406,7 +407,8 @@ class LogSampledViews(Callback):
     :meth:`~torchgeo_geossl.datamodules.PretrainingMixin.plot`) and logged as
     the image *tag* to every logger whose ``experiment`` has ``add_figure``
     (:class:`~lightning.pytorch.loggers.TensorBoardLogger`); other loggers, such
-    as :class:`~lightning.pytorch.loggers.CSVLogger`, are passed over. The
+    as :class:`~lightning.pytorch.loggers.CSVLogger` and the stand-in logger of
+    ``fast_dev_run``, are passed over. The
     images are those the task receives: after the data module's rescaling to the
     augmentation scale, before the augmentation.
 
@@ -445,23 +447,21 @@ class LogSampledViews(Callback):
         if self._logged:
             return
         self._logged = True
-        writers = [
-            experiment
-            for logger in trainer.loggers
-            if callable(
-                getattr(
-                    experiment := getattr(logger, 'experiment', None),
-                    'add_figure',
-                    None,
-                )
-            )
-        ]
+        writers: list[Any] = []
+        for logger in trainer.loggers:
+            # DummyLogger (fast_dev_run) answers every attribute
+            if isinstance(logger, DummyLogger):
+                continue
+            experiment = getattr(logger, 'experiment', None)
+            if callable(getattr(experiment, 'add_figure', None)):
+                writers.append(experiment)
         if not writers or not trainer.is_global_zero:
             return
-        plot = getattr(trainer.datamodule, 'plot', None)
+        datamodule = getattr(trainer, 'datamodule', None)
+        plot = getattr(datamodule, 'plot', None)
         if not callable(plot) or not isinstance(batch, dict) or 'image' not in batch:
             rank_zero_warn(
-                f'LogSampledViews: {type(trainer.datamodule).__name__} has no plot '
+                f'LogSampledViews: {type(datamodule).__name__} has no plot '
                 'method or its batches no image; no figure of views is logged'
             )
             return

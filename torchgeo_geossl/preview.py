@@ -15,7 +15,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-import yaml
+import yaml  # type: ignore[import-untyped]
 from lightning.pytorch import LightningDataModule
 from lightning.pytorch.cli import LightningArgumentParser
 from matplotlib.figure import Figure
@@ -161,7 +161,9 @@ def datamodule_from_config(
     except argparse.ArgumentError as err:
         msg = f'the data section of {config} is not a TorchGeo data module: {err}'
         raise ValueError(msg) from err
-    datamodule: LightningDataModule = parser.instantiate_classes(parsed).data
+    # jsonargparse 4.49 renamed instantiate_classes to instantiate
+    instantiate = getattr(parser, 'instantiate', parser.instantiate_classes)
+    datamodule: LightningDataModule = instantiate(parsed).data
     return datamodule
 
 

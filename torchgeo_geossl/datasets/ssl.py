@@ -764,6 +764,8 @@ class SSL4EOS12Views(_SeasonViews, SSL4EOS12):
         except DatasetNotFoundError as err:
             raise DatasetLayoutError(self._not_found(root, split)) from err
         self.min_distinct_seasons = min_distinct_seasons
+        #: Bands shown by :meth:`plot`: B4, B3, B2 of Sentinel-2, VV of Sentinel-1.
+        self.rgb_bands = ('VV',) if split == 's1' else ('B4', 'B3', 'B2')
         date_format = Sentinel1.date_format if split == 's1' else Sentinel2.date_format
         example = (
             'S1A_IW_GRDH_1SDV_20200329T001515_20200329T001540_031883_03AE27_9BAF'
@@ -780,17 +782,6 @@ class SSL4EOS12Views(_SeasonViews, SSL4EOS12):
             required=max(seasons, min_distinct_seasons or 0),
             seed=seed,
         )
-
-    @property
-    def rgb_bands(self) -> tuple[str, ...]:
-        """Bands shown by :meth:`plot`: B4, B3, B2 of Sentinel-2, VV of Sentinel-1.
-
-        Returns:
-            The band names, among :attr:`bands`.
-
-        .. versionadded:: 0.2
-        """
-        return ('VV',) if self.split == 's1' else ('B4', 'B3', 'B2')
 
     def _not_found(self, root: Path, split: str) -> str:
         """Explain where the data was expected and what is there.
