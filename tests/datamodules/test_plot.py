@@ -15,6 +15,7 @@ from torchgeo.datasets import unbind_samples
 from torchgeo_geossl.datamodules import (
     DemoDataModule,
     FMoWDataModule,
+    PointsDataModule,
     S2100kDataModule,
     SeasonalContrastS2ViewsDataModule,
     SSL4EOS12ViewsDataModule,
@@ -94,3 +95,25 @@ def test_plot_before_setup() -> None:
     datamodule = DemoDataModule(root=DATA / 'demo', tile_size=64)
     with pytest.raises(RuntimeError, match=r'call setup\("fit"\) first'):
         datamodule.plot({'image': torch.zeros(2, 4, 8, 8)})
+
+
+def test_points_plot() -> None:
+    datamodule = PointsDataModule(
+        path=DATA / 'points' / 'points.csv',
+        lon_column='lon',
+        lat_column='lat',
+        label_column='biome',
+        batch_size=4,
+    )
+    with pytest.raises(RuntimeError, match='call setup'):
+        datamodule.plot({'point': torch.zeros(2), 'label': torch.tensor(0)})
+    datamodule.setup('fit')
+    batch = next(iter(datamodule.train_dataloader()))
+    fig = datamodule.plot(unbind_samples(batch)[0], suptitle='one point')
+    (ax,) = fig.axes
+    names = sorted({'desert', 'forest', 'tundra'})
+    assert ax.get_title() == names[int(batch['label'][0])]
+    # grey: all 90 points of the file; then the sample's point at its (lon, lat)
+    assert len(ax.collections[0].get_offsets()) == 90
+    offsets = ax.collections[1].get_offsets()
+    assert offsets.tolist() == [batch['point'][0].tolist()]
