@@ -3,7 +3,6 @@
 import argparse
 import json
 import math
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -322,4 +321,4 @@ def _preview_config(
     figure = plot_views(batch, rgb=rgb, vmax=None)
     figure.savefig(args.out, dpi=110)
     plt.close(figure)
-    print(f'Saved a grid of the views to {args.out}', file=sys.stdout)
+    print(f'Saved a grid of the views to {args.out}')
