@@ -11,4 +11,4 @@ venv="$(bash "$root/scripts/bootstrap.sh")"
 cd "$root"
 "$venv/bin/torchgeo" fit --config configs/demo.yaml "$@"
 "$venv/bin/geossl-export" outputs/demo/checkpoints/last.ckpt --out outputs/demo/export
-echo "Training logs (CSV): outputs/demo/gassl/; checkpoint of this run: outputs/demo/checkpoints/last.ckpt"
+echo "Training logs (CSV): outputs/demo/gassl/; TensorBoard: tensorboard --logdir outputs/demo; checkpoint of this run: outputs/demo/checkpoints/last.ckpt"

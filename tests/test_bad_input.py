@@ -25,9 +25,14 @@ from conftest import SeriesDataset, monthly, write_series
 from torchgeo.datasets import DatasetNotFoundError
 
 from torchgeo_geossl.checkpoint import AtomicCheckpointIO, CheckpointReadError
-from torchgeo_geossl.datamodules import PointsDataModule, TemporalGeoDataModule
+from torchgeo_geossl.datamodules import (
+    PointsDataModule,
+    Sentinel2ViewsDataModule,
+    TemporalGeoDataModule,
+)
 from torchgeo_geossl.datasets import (
     BandCountError,
+    DatasetLayoutError,
     MissingCRSError,
     TemporalViewsDataset,
     ViewReadError,
@@ -36,6 +41,7 @@ from torchgeo_geossl.datasets import views as views_module
 from torchgeo_geossl.export import export_backbone
 from torchgeo_geossl.faults import NonFiniteError
 from torchgeo_geossl.location import GeoClusters, lonlat_to_unit_vectors
+from torchgeo_geossl.preview import datamodule_from_config, first_batch
 from torchgeo_geossl.samplers import (
     ScatteredPatchSampler,
     TemporalViewSampler,
@@ -50,6 +56,7 @@ ERRORS: dict[str, type[BaseException] | type[Warning]] = {
         ValueError,
         UserWarning,
         DatasetNotFoundError,
+        DatasetLayoutError,
         MissingCRSError,
         ViewReadError,
         NonFiniteError,
@@ -261,6 +268,16 @@ def points_label_column(tmp: Path) -> None:
     PointsDataModule(VECTOR / 'points.gpkg').load()
 
 
+def preview_data_absent(tmp: Path) -> None:
+    config = Path(__file__).resolve().parents[1] / 'configs' / 'seco' / 'seco_s2.yaml'
+    root = f'--data.init_args.root={tmp / "absent"}'
+    first_batch(datamodule_from_config(config, [root]), 'seco_s2.yaml')
+
+
+def sentinel2_band(tmp: Path) -> None:
+    Sentinel2ViewsDataModule(root=tmp, bands=['B02', 'B13'])
+
+
 BUILDERS: dict[str, Callable[[Path], None]] = {
     f.__name__: f
     for f in (
@@ -294,6 +311,8 @@ BUILDERS: dict[str, Callable[[Path], None]] = {
         roi_not_polygon,
         vector_layers,
         points_label_column,
+        preview_data_absent,
+        sentinel2_band,
     )
 }
 

@@ -80,7 +80,7 @@ def test_sample_temporal_views(tmp_path: Path) -> None:
         assert batch['point'] == {'shape': [4, 2], 'dtype': 'torch.float64'}
         assert batch['time'] == {'shape': [4, views], 'dtype': 'torch.float64'}
         assert batch['label'] == {'shape': [4], 'dtype': 'torch.int64'}
-        assert batch['skipped'] == {'shape': [], 'dtype': 'torch.int64'}
+        assert batch['skipped'] == {'shape': [4], 'dtype': 'torch.int64'}
         assert len(set(part['sites'])) == 4  # one location per site
         for row in part['dates']:
             dates = pd.to_datetime(row)

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,98 @@ def test_sampling_seed_reuses_the_data(
     second = capsys.readouterr().out
     assert first.splitlines()[3:] != second.splitlines()[3:]  # other draws
     assert 'Saved a grid' in second
+
+
+CONFIGS = Path(__file__).resolve().parents[1] / 'configs'
+DATA = Path(__file__).resolve().parent / 'data'
+
+
+@pytest.mark.parametrize(
+    ('config', 'args', 'shape'),
+    [
+        (
+            'gassl/own_sentinel2.yaml',
+            [
+                f'--data.init_args.root={DATA / "sentinel2"}',
+                '--data.init_args.patch_size=16',
+            ],
+            'image (3, 2, 4, 16, 16)',
+        ),
+        (
+            'gassl/fmow_tp_geo.yaml',
+            [
+                f'--data.init_args.root={DATA / "fmow"}',
+                '--data.init_args.size=16',
+                '--data.init_args.geo_clusters=null',
+            ],
+            'image (3, 2, 3, 16, 16)',
+        ),
+        (
+            'csp/s2100k.yaml',
+            [f'--data.init_args.root={DATA / "s2100k"}'],
+            'image (3, 12, 8, 8)',
+        ),
+    ],
+)
+def test_any_config(
+    config: str,
+    args: list[str],
+    shape: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / 'preview.png'
+    main(
+        [
+            '--config',
+            str(CONFIGS / config),
+            '--out',
+            str(out),
+            '--batch-size',
+            '3',
+            '--data.init_args.num_workers=0',
+            *args,
+        ]
+    )
+    text = capsys.readouterr().out
+    assert shape in text
+    assert len([line for line in text.splitlines() if line[:3].strip().isdigit()]) == 3
+    assert f'Saved a grid of the views to {out}' in text
+    with Image.open(out) as image:
+        width, height = image.size
+    assert width > 0
+    assert height > 0
+
+
+@pytest.mark.parametrize(
+    ('config', 'args', 'message'),
+    [
+        (
+            'gassl/fmow_tp_geo.yaml',
+            ['--data.init_args.root=absent'],
+            'The data of .*fmow_tp_geo.yaml is absent .*--data.init_args.root PATH',
+        ),
+        (
+            'csp/geoprior_demo.yaml',
+            [f'--data.init_args.path={DATA / "points" / "points.csv"}'],
+            'serves no images',
+        ),
+        (
+            'demo.yaml',
+            ['--data.init_args.no_such_option=1'],
+            'not a TorchGeo data module',
+        ),
+    ],
+)
+def test_config_errors(
+    config: str,
+    args: list[str],
+    message: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit):
+        main(['--config', str(CONFIGS / config), *args])
+    assert re.search(message, capsys.readouterr().err)

@@ -1,4 +1,4 @@
-"""Lightning callbacks that keep a failed run resumable and report skipped samples."""
+"""Lightning callbacks: keep a failed run resumable, report skipped samples, show views."""
 
 import logging
 import os
@@ -10,10 +10,14 @@ from typing import Any
 from lightning.fabric.utilities.types import _PATH
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers.logger import DummyLogger
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_warn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
+from matplotlib import pyplot as plt
+from matplotlib.figure import Figure
 from torch import Tensor
+from torchgeo.datasets import unbind_samples
 
 log = logging.getLogger(__name__)
 
@@ -391,3 +395,83 @@ class SkippedSamplesMonitor(Callback):
             state_dict: A dict from :meth:`state_dict`.
         """
         self.total = int(state_dict.get('total', 0))
+
+
+class LogSampledViews(Callback):
+    """Log a figure of the views of the first training batch to the loggers.
+
+    At the first training batch of a run, the first *samples* samples of the
+    batch (split with :func:`torchgeo.datasets.unbind_samples`) are drawn with the
+    data module's ``plot`` (the views of each sample side by side, titled with
+    their dates, e.g.
+    :meth:`~torchgeo_geossl.datamodules.PretrainingMixin.plot`) and logged as
+    the image *tag* to every logger whose ``experiment`` has ``add_figure``
+    (:class:`~lightning.pytorch.loggers.TensorBoardLogger`); other loggers, such
+    as :class:`~lightning.pytorch.loggers.CSVLogger` and the stand-in logger of
+    ``fast_dev_run``, are passed over. The
+    images are those the task receives: after the data module's rescaling to the
+    augmentation scale, before the augmentation.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(self, samples: int = 4, tag: str = 'train_views') -> None:
+        """Initialize a new LogSampledViews instance.
+
+        Args:
+            samples: Number of samples of the first batch to show (at most the
+                batch size).
+            tag: Name of the logged image.
+
+        Raises:
+            ValueError: If *samples* is less than 1.
+        """
+        if samples < 1:
+            msg = f'samples must be at least 1, got {samples}'
+            raise ValueError(msg)
+        self.samples = samples
+        self.tag = tag
+        self._logged = False
+
+    def on_train_batch_start(
+        self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        """Plot and log the first batch's views once.
+
+        Args:
+            trainer: The trainer.
+            pl_module: The module being trained.
+            batch: The batch, a dict with ``image`` (and ``time``).
+            batch_idx: Index of the batch.
+        """
+        if self._logged:
+            return
+        self._logged = True
+        writers: list[Any] = []
+        for logger in trainer.loggers:
+            # DummyLogger (fast_dev_run) answers every attribute
+            if isinstance(logger, DummyLogger):
+                continue
+            experiment = getattr(logger, 'experiment', None)
+            if callable(getattr(experiment, 'add_figure', None)):
+                writers.append(experiment)
+        if not writers or not trainer.is_global_zero:
+            return
+        datamodule = getattr(trainer, 'datamodule', None)
+        plot = getattr(datamodule, 'plot', None)
+        if not callable(plot) or not isinstance(batch, dict) or 'image' not in batch:
+            rank_zero_warn(
+                f'LogSampledViews: {type(datamodule).__name__} has no plot '
+                'method or its batches no image; no figure of views is logged'
+            )
+            return
+        figures: list[Figure] = [
+            plot(sample, suptitle=f'sample {i}')
+            for i, sample in enumerate(unbind_samples(batch)[: self.samples])
+        ]
+        for writer in writers:
+            writer.add_figure(
+                self.tag, figures, global_step=trainer.global_step, close=False
+            )
+        for figure in figures:
+            plt.close(figure)

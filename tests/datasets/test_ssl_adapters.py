@@ -5,6 +5,7 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 import torch
@@ -370,6 +371,9 @@ def test_ssl4eo_bad_parameters() -> None:
 
 def test_ssl4eo_plot() -> None:
     ds = SSL4EOS12Views(SSL4EO, split='s1', seasons=3)
-    figure = ds.plot(ds[0])
-    assert len(figure.axes) == 6  # two rows (VV, VH) of three seasons
+    sample = ds[0]
+    figure = ds.plot(sample)
+    assert len(figure.axes) == 3  # one panel (VV in grey) per season
+    dates = [pd.Timestamp(float(t), unit='s') for t in sample['time']]
+    assert [ax.get_title() for ax in figure.axes] == [f'{d:%Y-%m-%d}' for d in dates]
     plt.close(figure)

@@ -168,7 +168,7 @@ def test_skipped_samples_leave_the_batch_with_workers(
     )
     batches = list(loader)
     assert [len(b['image']) for b in batches] == [1, 1]
-    assert [int(b['skipped']) for b in batches] == [1, 1]
+    assert [b['skipped'].tolist() for b in batches] == [[1], [1]]
     assert batches[0]['time'][0].tolist() == [seconds(dates[0]), seconds(dates[2])]
     # the worker's counts stay in the worker; its warning reaches stderr
     assert wrapper.stats['read_errors'] == 0
@@ -180,8 +180,11 @@ def test_stack_samples_skipping() -> None:
     batch = stack_samples_skipping([None, sample, sample])
     assert batch['image'].shape == (2, 2, 4, 3, 3)
     assert batch['skipped'].dtype == torch.int64
-    assert int(batch['skipped']) == 1
-    assert int(stack_samples_skipping([sample])['skipped']) == 0
+    assert batch['skipped'].tolist() == [1, 0]
+    assert stack_samples_skipping([sample])['skipped'].tolist() == [0]
+    # each drop is counted on the next kept sample, trailing drops on the last
+    counts = stack_samples_skipping([sample, None, None, sample, None])['skipped']
+    assert counts.tolist() == [0, 3]
     with pytest.raises(ValueError, match='all 2 samples of a batch were skipped'):
         stack_samples_skipping([None, None])
 

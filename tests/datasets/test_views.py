@@ -19,6 +19,7 @@ from rasterio.errors import RasterioError
 from rasterio.transform import from_origin
 from torch.utils.data import DataLoader
 from torchgeo.datasets import GeoDataset, RasterDataset, stack_samples
+from torchgeo.datasets.errors import RGBBandsMissingError
 from torchgeo.samplers import RandomPatchSampler
 
 from torchgeo_geossl.datasets import views
@@ -541,3 +542,48 @@ def test_real_landsat_colorado(shared_data: Path) -> None:
         timestamp_seconds(intervals[0].left),
         timestamp_seconds(intervals[5].left),
     ]
+
+
+class RGBSeries(SeriesDataset):
+    """SeriesDataset whose red, green and blue are b3, b2 and b1."""
+
+    rgb_bands = ('b3', 'b2', 'b1')
+
+
+def plot_query(dates: list[dt.date]) -> ViewsQuery:
+    return ViewsQuery(X, Y, tuple(day(d) for d in dates))
+
+
+@pytest.mark.parametrize(
+    ('dataset_class', 'expected'),
+    [(RGBSeries, [1.0, 0.5, 0.0]), (SeriesDataset, [0.0, 0.5, 1.0])],
+)
+def test_plot_views_side_by_side_with_dates(
+    tmp_path: Path, dataset_class: type[RasterDataset], expected: list[float]
+) -> None:
+    dates = monthly(3)
+    write_series(tmp_path, dates=dates)
+    ds = TemporalViewsDataset(dataset_class(paths=str(tmp_path)))
+    sample = ds[plot_query(dates)]
+    fig = ds.plot(sample, suptitle='three dates')
+    assert len(fig.axes) == 3
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == [f'{d:%Y-%m-%d}' for d in dates]
+    assert fig.texts[0].get_text() == 'three dates'  # the suptitle
+    # every band is constant, b1 < b2 < b3 equally spaced (pixel_value): the pooled
+    # 2-98 % stretch of the shown bands maps b1 to 0, b2 to 0.5 and b3 to 1, shown
+    # in the order of rgb_bands (the first three bands when none are declared)
+    for ax in fig.axes:
+        shown = np.asarray(ax.images[0].get_array())
+        np.testing.assert_allclose(shown[5, 5], expected, atol=1e-9)
+    untitled = ds.plot(sample, show_titles=False)
+    assert [ax.get_title() for ax in untitled.axes] == ['', '', '']
+
+
+def test_plot_missing_rgb_bands(tmp_path: Path) -> None:
+    dates = monthly(2)
+    write_series(tmp_path, dates=dates)
+    ds = TemporalViewsDataset(RGBSeries(paths=str(tmp_path), bands=['b1', 'b4']))
+    sample = ds[plot_query(dates)]
+    with pytest.raises(RGBBandsMissingError):
+        ds.plot(sample)

@@ -6,6 +6,7 @@ import pytest
 import torch
 from lightning.pytorch import Trainer
 from lightning.pytorch.cli import LightningCLI
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import Tensor
 from torchgeo.datamodules import BaseDataModule
 from torchgeo.main import main as torchgeo_main
@@ -419,3 +420,44 @@ def test_points_without_clusters_are_not_replaced_by_class_labels() -> None:
         match='no geo-clusters were fitted: give the data module geo_clusters=3',
     ):
         task.geo_labels(data)
+
+
+@pytest.mark.slow
+def test_demo_config_logs_to_tensorboard_and_csv(
+    demo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # fast_dev_run would replace the loggers: two real steps instead
+    monkeypatch.chdir(tmp_path)
+    torchgeo_main(
+        [
+            'fit',
+            '--config',
+            str(CONFIGS / 'demo.yaml'),
+            '--trainer.max_steps=2',
+            '--trainer.max_epochs=1',
+            '--trainer.log_every_n_steps=1',
+            f'--data.init_args.root={demo_root}',
+            '--data.init_args.tile_size=64',
+            '--data.init_args.patch_size=32',
+            '--data.init_args.batch_size=4',
+            '--data.init_args.length=8',
+            '--data.init_args.num_workers=0',
+            '--data.init_args.holdout=null',
+            '--model.init_args.size=24',
+        ]
+    )
+    events = sorted((tmp_path / 'outputs' / 'demo' / 'tensorboard').rglob('events.*'))
+    assert len(events) == 1
+    accumulator = EventAccumulator(str(events[0]), size_guidance={'images': 0})
+    accumulator.Reload()
+    tags = accumulator.Tags()
+    assert {'train_loss', 'train_contrastive_loss', 'epoch'} <= set(tags['scalars'])
+    assert len(accumulator.Scalars('train_loss')) == 2  # one per step
+    assert tags['images'] == ['train_views']
+    (image,) = accumulator.Images('train_views')
+    assert image.step == 0
+    assert image.width > 0
+    assert image.encoded_image_string.startswith(b'\x89PNG')
+    csv = sorted((tmp_path / 'outputs' / 'demo' / 'gassl').rglob('metrics.csv'))
+    assert len(csv) == 1
+    assert 'train_loss' in csv[0].read_text().splitlines()[0]

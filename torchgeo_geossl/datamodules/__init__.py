@@ -7,6 +7,7 @@ from .points import PointsDataModule
 from .pretraining import PretrainingMixin
 from .resumable import ResumableTrainMixin
 from .s2100k import S2100kDataModule
+from .sentinel2 import Sentinel2ViewsDataModule
 from .ssl import (
     SeasonalContrastS2ViewsDataModule,
     SSL4EOS12ViewsDataModule,
@@ -25,6 +26,7 @@ __all__ = (
     'S2100kDataModule',
     'SSL4EOS12ViewsDataModule',
     'SeasonalContrastS2ViewsDataModule',
+    'Sentinel2ViewsDataModule',
     'TemporalGeoDataModule',
     'as_band_tensor',
     'seco_normalization',

@@ -5,10 +5,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import matplotlib.pyplot as plt
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import torch
+from matplotlib.figure import Figure
 from torch import Tensor
 from torchgeo.datamodules import NonGeoDataModule
 from torchgeo.datasets import NonGeoDataset
@@ -298,3 +300,58 @@ class PointsDataModule(ResumableTrainMixin, NonGeoDataModule):
             The batch.
         """
         return batch
+
+    def plot(
+        self, sample: Sample, show_titles: bool = True, suptitle: str | None = None
+    ) -> Figure:
+        """Plot labelled points on a longitude/latitude map.
+
+        The points of the CSV file are drawn in grey, those of *sample* (one
+        point, or a batch) in colour by class.
+
+        Args:
+            sample: A sample or batch with ``point`` (``[2]`` or ``[B, 2]``,
+                ``(lon, lat)``) and ``label``.
+            show_titles: Flag indicating whether to title the map with the class
+                name(s) of the sample.
+            suptitle: Optional string to use as a suptitle.
+
+        Returns:
+            A matplotlib Figure with one map.
+
+        Raises:
+            RuntimeError: If the points are not read yet (call ``setup`` first).
+
+        .. versionadded:: 0.2
+        """
+        if self.points is None or self.classes is None:
+            msg = 'PointsDataModule.plot needs the points: call setup("fit") first'
+            raise RuntimeError(msg)
+        points = sample['point'].detach().cpu().reshape(-1, 2).numpy()
+        labels = sample['label'].detach().cpu().reshape(-1).tolist()
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        everything = self.points.numpy()
+        ax.scatter(everything[:, 0], everything[:, 1], s=4, c='lightgrey')
+        colours = plt.get_cmap('tab10')
+        for label in sorted(set(labels)):
+            mine = points[[i for i, other in enumerate(labels) if other == label]]
+            ax.scatter(
+                mine[:, 0],
+                mine[:, 1],
+                s=30,
+                color=colours(label % 10),
+                label=self.classes[label],
+            )
+        ax.set_xlim(-180, 180)
+        ax.set_ylim(-90, 90)
+        ax.set_aspect('equal')
+        ax.set_xlabel('longitude (°)')
+        ax.set_ylabel('latitude (°)')
+        ax.legend(loc='lower left', fontsize=8)
+        if show_titles:
+            ax.set_title(
+                ', '.join(self.classes[label] for label in sorted(set(labels)))
+            )
+        if suptitle is not None:
+            fig.suptitle(suptitle)
+        return fig

@@ -5,10 +5,12 @@ from typing import Any
 
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
+from matplotlib.figure import Figure
 from torch import Tensor
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 from torchgeo.datasets.utils import Sample
 
+from ..datasets.skipping import SkipUnreadable
 from ..faults import check_finite_batch
 from .normalize import NormalizeViews, as_band_tensor
 from .resumable import ResumableTrainMixin
@@ -215,3 +217,43 @@ class PretrainingMixin(ResumableTrainMixin):
         """
         loaders: list[DataLoader[Sample]] = []
         return loaders
+
+    def plot(self, *args: Any, **kwargs: Any) -> Figure:
+        """Plot a sample with the ``plot`` method of this data module's dataset.
+
+        As TorchGeo's :meth:`~torchgeo.datamodules.BaseDataModule.plot`, but the
+        training set comes first (self-supervised pre-training often has no
+        validation set), datasets wrapped in ``Subset`` or
+        :class:`~torchgeo_geossl.datasets.SkipUnreadable` are unwrapped, and a
+        data module without a dataset raises instead of returning None. The
+        views of a sample are shown side by side, titled with their dates
+        (for example
+        :meth:`~torchgeo_geossl.datasets.TemporalViewsDataset.plot`). Samples of a
+        batch come from :func:`torchgeo.datasets.unbind_samples`.
+
+        Args:
+            *args: Arguments passed to the dataset's ``plot`` (the sample).
+            **kwargs: Keyword arguments passed to it (``show_titles``,
+                ``suptitle``).
+
+        Returns:
+            A matplotlib Figure with one panel per view.
+
+        Raises:
+            RuntimeError: If no dataset with a ``plot`` method is set up yet.
+
+        .. versionadded:: 0.2
+        """
+        names = ('dataset', 'train_dataset', 'val_dataset', 'test_dataset')
+        for name in names:
+            dataset = getattr(self, name, None)
+            while isinstance(dataset, Subset | SkipUnreadable):
+                dataset = dataset.dataset
+            if dataset is not None and hasattr(dataset, 'plot'):
+                figure: Figure = dataset.plot(*args, **kwargs)
+                return figure
+        msg = (
+            f'{type(self).__name__}.plot needs a dataset with a plot method, but none '
+            f'of {", ".join(names)} is set: call setup("fit") first'
+        )
+        raise RuntimeError(msg)

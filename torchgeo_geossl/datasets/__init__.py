@@ -23,6 +23,7 @@ from .vector import read_labelled_points, read_region
 from .views import (
     TemporalViewsDataset,
     ViewReadError,
+    plot_sample_views,
     stack_samples_skipping,
     timestamp_seconds,
 )
@@ -50,6 +51,7 @@ __all__ = (
     'demo_dates',
     'demo_filename',
     'generate_demo_data',
+    'plot_sample_views',
     'read_fmow_metadata',
     'read_labelled_points',
     'read_region',

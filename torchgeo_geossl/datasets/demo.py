@@ -25,9 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 import rasterio
 import shapely
 import shapely.geometry
@@ -44,6 +42,8 @@ from shapely import Polygon
 from torchgeo.datasets import RasterDataset
 from torchgeo.datasets.errors import RGBBandsMissingError
 from torchgeo.datasets.utils import Sample
+
+from .views import plot_sample_views
 
 Array = NDArray[np.float64]
 
@@ -890,40 +890,14 @@ class DemoTimeSeries(RasterDataset):
         if not set(self.rgb_bands) <= set(self.bands):
             raise RGBBandsMissingError()
         rgb = [list(self.bands).index(band) for band in self.rgb_bands]
-        image = sample['image'].detach().cpu()
-        if image.ndim == 3:
-            image = image.unsqueeze(0)
-        if image.ndim != 4 or image.shape[1] != len(self.bands):
+        image = sample['image']
+        if image.ndim not in (3, 4) or image.shape[-3] != len(self.bands):
             msg = (
-                f'image of shape {tuple(sample["image"].shape)} is neither [C, H, W] '
+                f'image of shape {tuple(image.shape)} is neither [C, H, W] '
                 f'nor [V, C, H, W] with C={len(self.bands)} bands {tuple(self.bands)}'
             )
             raise ValueError(msg)
-        views = image[:, rgb].permute(0, 2, 3, 1).double().numpy()
-        stretched = np.zeros_like(views)
-        for view, out in zip(views, stretched, strict=True):
-            valid = (view != self.nodata).any(axis=-1)
-            if valid.any():
-                low, high = np.percentile(view[valid], (2, 98))
-                out[valid] = np.clip((view[valid] - low) / max(high - low, 1e-6), 0, 1)
-
-        count = len(views)
-        titles = ['Image'] if count == 1 else [f'View {i + 1}' for i in range(count)]
-        times = sample.get('time')
-        if times is not None and times.numel() == count:
-            titles = [
-                f'{pd.Timestamp(float(t), unit="s"):%Y-%m-%d}' for t in times.flatten()
-            ]
-
-        fig, axs = plt.subplots(1, count, figsize=(4 * count, 4), squeeze=False)
-        for ax, panel, title in zip(axs[0], stretched, titles, strict=True):
-            ax.imshow(panel)
-            ax.axis('off')
-            if show_titles:
-                ax.set_title(title)
-        if suptitle is not None:
-            fig.suptitle(suptitle)
-        return fig
+        return plot_sample_views(sample, rgb, self.nodata, show_titles, suptitle)
 
 
 def _positive_int(text: str) -> int:

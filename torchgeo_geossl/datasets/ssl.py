@@ -41,7 +41,7 @@ from torchgeo.datasets.errors import DatasetNotFoundError
 from torchgeo.datasets.utils import Path, Sample, disambiguate_timestamp
 
 from ..location.coordinates import to_lonlat
-from .views import timestamp_seconds
+from .views import _rgb_indices, plot_sample_views, timestamp_seconds
 
 _T = TypeVar('_T')
 
@@ -331,23 +331,27 @@ class _SeasonViews(abc.ABC):
     def plot(
         self, sample: Sample, show_titles: bool = True, suptitle: str | None = None
     ) -> Figure:
-        """Plot the views of a sample side by side with TorchGeo's ``plot``.
+        """Plot the views (seasons) of a sample side by side, titled with their dates.
+
+        Red, green and blue are the dataset's ``rgb_bands`` (one grey band for
+        Sentinel-1); each view is stretched on its own from the 2nd to the 98th
+        percentile of its values (:func:`~torchgeo_geossl.datasets.plot_sample_views`).
 
         Args:
-            sample: A sample returned by :meth:`__getitem__` (``[V, C, H, W]``) or
-                a channel-stacked one.
-            show_titles: Flag indicating whether to show titles above each panel.
+            sample: A sample returned by :meth:`__getitem__` (``image`` of shape
+                ``[V, C, H, W]``, ``time`` of V seconds), or one sample of a batch.
+            show_titles: Flag indicating whether to show the date above each view.
             suptitle: Optional string to use as a suptitle.
 
         Returns:
-            A matplotlib Figure with the rendered sample.
+            A matplotlib Figure with one panel per view.
+
+        .. versionchanged:: 0.2
+           One panel per view titled with its date, percentile-stretched, instead
+           of TorchGeo's ``plot`` of the channel-stacked sample.
         """
-        image = sample['image']
-        stacked = (
-            {**sample, 'image': image.flatten(0, 1)} if image.ndim == 4 else sample
-        )
-        figure: Figure = cast(Any, super()).plot(stacked, show_titles, suptitle)
-        return figure
+        rgb = _rgb_indices(self, int(sample['image'].shape[-3]))
+        return plot_sample_views(sample, rgb, None, show_titles, suptitle)
 
     @abc.abstractmethod
     def _read_season(self, location: str, season: str) -> Tensor:
@@ -760,6 +764,8 @@ class SSL4EOS12Views(_SeasonViews, SSL4EOS12):
         except DatasetNotFoundError as err:
             raise DatasetLayoutError(self._not_found(root, split)) from err
         self.min_distinct_seasons = min_distinct_seasons
+        #: Bands shown by :meth:`plot`: B4, B3, B2 of Sentinel-2, VV of Sentinel-1.
+        self.rgb_bands = ('VV',) if split == 's1' else ('B4', 'B3', 'B2')
         date_format = Sentinel1.date_format if split == 's1' else Sentinel2.date_format
         example = (
             'S1A_IW_GRDH_1SDV_20200329T001515_20200329T001540_031883_03AE27_9BAF'

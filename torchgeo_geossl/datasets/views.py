@@ -7,17 +7,20 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any, Literal, get_args
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import rasterio
 import shapely
 import torch
 from geopandas import GeoDataFrame
+from matplotlib.figure import Figure
 from pyproj import CRS
 from rasterio._err import CPLE_BaseError
 from rasterio.errors import RasterioError
 from torch import Tensor
 from torchgeo.datasets import GeoDataset, RasterDataset, stack_samples
+from torchgeo.datasets.errors import RGBBandsMissingError
 from torchgeo.datasets.utils import GeoSlice, Sample
 
 from ..faults import NonFiniteError, nonfinite_summary
@@ -268,6 +271,115 @@ def _check_choice(name: str, value: str, choices: Any) -> None:
         raise ValueError(f'{name} must be one of {list(allowed)}, got {value!r}')
 
 
+def _rgb_indices(dataset: Any, channels: int) -> list[int]:
+    """Channels of a dataset's images shown as red, green and blue.
+
+    Args:
+        dataset: A dataset, possibly an IntersectionDataset/UnionDataset (whose
+            first member with bands decides) or a wrapper with ``dataset``.
+        channels: Number of channels of the images.
+
+    Returns:
+        The channels of the dataset's ``rgb_bands`` within its ``bands`` when it
+        declares them for images of *channels* bands; else ``[0, 1, 2]`` for
+        images of three or more bands and ``[0]`` (grey) for fewer.
+
+    Raises:
+        RGBBandsMissingError: If the dataset declares ``rgb_bands`` that its
+            selected ``bands`` lack (TorchGeo's convention).
+    """
+    members = getattr(dataset, 'datasets', None)
+    if isinstance(members, Sequence) and members:
+        for member in members:
+            if getattr(member, 'rgb_bands', None):
+                return _rgb_indices(member, channels)
+    inner = getattr(dataset, 'dataset', None)
+    if inner is not None and not getattr(dataset, 'rgb_bands', None):
+        return _rgb_indices(inner, channels)
+    rgb = list(getattr(dataset, 'rgb_bands', None) or ())
+    bands = list(getattr(dataset, 'bands', None) or ())
+    if rgb and len(bands) == channels:
+        if not set(rgb) <= set(bands):
+            raise RGBBandsMissingError()
+        return [bands.index(band) for band in rgb]
+    return [0, 1, 2] if channels >= 3 else [0]
+
+
+def plot_sample_views(
+    sample: Sample,
+    rgb: Sequence[int],
+    nodata: float | None = None,
+    show_titles: bool = True,
+    suptitle: str | None = None,
+) -> Figure:
+    """Plot the views of one sample side by side, titled with their dates.
+
+    Each panel is stretched on its own, from the 2nd to the 98th percentile of
+    its valid values in the shown bands (pooled over them, which keeps the
+    hues), so that a cloudy view does not darken the others and the same code
+    shows raw digital numbers, reflectance and standardised images. Pixels that
+    equal *nodata* in every shown band are black and left out of the stretch.
+
+    Args:
+        sample: A sample with ``image`` of shape ``[V, C, H, W]`` (one panel per
+            view) or ``[C, H, W]`` (one panel); an optional ``time`` of V POSIX
+            seconds titles the panels with dates (UTC).
+        rgb: The channels shown as red, green and blue (three), or one channel
+            shown in grey.
+        nodata: Nodata value of the image, or None.
+        show_titles: Flag indicating whether to show titles above each panel.
+        suptitle: Optional string to use as a suptitle.
+
+    Returns:
+        A matplotlib Figure with one panel per view.
+
+    Raises:
+        ValueError: If the image is not ``[C, H, W]`` or ``[V, C, H, W]``, or
+            *rgb* names channels it does not have.
+
+    .. versionadded:: 0.2
+    """
+    image = sample['image'].detach().cpu()
+    if image.ndim == 3:
+        image = image.unsqueeze(0)
+    if image.ndim != 4 or len(rgb) not in (1, 3) or max(rgb) >= image.shape[1]:
+        msg = (
+            f'image of shape {tuple(sample["image"].shape)} is neither [C, H, W] nor '
+            f'[V, C, H, W] with the channels {list(rgb)} to show (three for RGB, '
+            'one for grey)'
+        )
+        raise ValueError(msg)
+    views = image[:, list(rgb)].permute(0, 2, 3, 1).double().numpy()
+    stretched = np.zeros_like(views)
+    for view, out in zip(views, stretched, strict=True):
+        valid = (
+            np.ones(view.shape[:2], dtype=bool)
+            if nodata is None
+            else (view != nodata).any(axis=-1)
+        )
+        valid &= np.isfinite(view).all(axis=-1)
+        if valid.any():
+            low, high = np.percentile(view[valid], (2, 98))
+            out[valid] = np.clip((view[valid] - low) / max(high - low, 1e-6), 0, 1)
+
+    count = len(views)
+    titles = ['Image'] if count == 1 else [f'View {i + 1}' for i in range(count)]
+    times = sample.get('time')
+    if isinstance(times, Tensor) and times.numel() == count:
+        titles = [
+            f'{pd.Timestamp(float(t), unit="s"):%Y-%m-%d}' for t in times.flatten()
+        ]
+    fig, axs = plt.subplots(1, count, figsize=(4 * count, 4), squeeze=False)
+    for ax, panel, title in zip(axs[0], stretched, titles, strict=True):
+        ax.imshow(panel[..., 0] if panel.shape[-1] == 1 else panel, cmap='gray')
+        ax.axis('off')
+        if show_titles:
+            ax.set_title(title)
+    if suptitle is not None:
+        fig.suptitle(suptitle)
+    return fig
+
+
 def stack_samples_skipping(samples: Iterable[Sample | None]) -> Sample:
     """Collate samples, leaving out those a TemporalViewsDataset skipped.
 
@@ -275,9 +387,14 @@ def stack_samples_skipping(samples: Iterable[Sample | None]) -> Sample:
     file with ``on_read_error='skip'``, too much nodata with ``on_nodata='skip'``);
     this collate function drops them and stacks the others with TorchGeo's
     :func:`~torchgeo.datasets.stack_samples`, so the batch is smaller. The batch
-    gets a ``skipped`` entry, a 0-dim int64 tensor counting the dropped samples,
-    which reaches the main process even when the samples were read by DataLoader
-    workers (whose :attr:`TemporalViewsDataset.stats` do not).
+    gets a ``skipped`` entry, an int64 tensor of shape ``[B]`` (one entry per kept
+    sample, like every other key, so that
+    :func:`torchgeo.datasets.unbind_samples` splits the batch): ``skipped[i]``
+    counts the samples dropped right before kept sample ``i`` in the loader's
+    order, the last entry also those dropped after the last kept sample, so
+    ``skipped.sum()`` is the number of samples left out of the batch. It reaches
+    the main process even when the samples were read by DataLoader workers (whose
+    :attr:`TemporalViewsDataset.stats` do not).
 
     Args:
         samples: Samples of one batch, None for skipped ones.
@@ -289,6 +406,9 @@ def stack_samples_skipping(samples: Iterable[Sample | None]) -> Sample:
         ValueError: If every sample of the batch was skipped.
 
     .. versionadded:: 0.1
+
+    .. versionchanged:: 0.2
+       ``skipped`` has one entry per kept sample instead of being a 0-dim count.
     """
     samples = list(samples)
     kept = [sample for sample in samples if sample is not None]
@@ -298,8 +418,19 @@ def stack_samples_skipping(samples: Iterable[Sample | None]) -> Sample:
             'views without enough valid pixels, see the warnings above and '
             'TemporalViewsDataset.stats): check the files of the dataset'
         )
+    skipped = torch.zeros(len(kept), dtype=torch.int64)
+    dropped = 0
+    kept_so_far = 0
+    for sample in samples:
+        if sample is None:
+            dropped += 1
+            continue
+        skipped[kept_so_far] = dropped
+        kept_so_far += 1
+        dropped = 0
+    skipped[-1] += dropped
     batch = stack_samples(kept)
-    batch['skipped'] = torch.tensor(len(samples) - len(kept))
+    batch['skipped'] = skipped
     return batch
 
 
@@ -981,3 +1112,37 @@ class TemporalViewsDataset(GeoDataset):
                 )
             sample[key] = torch.stack([v[key] for v in views])
         return sample
+
+    def plot(
+        self, sample: Sample, show_titles: bool = True, suptitle: str | None = None
+    ) -> Figure:
+        """Plot the views of a sample side by side, titled with their dates.
+
+        Red, green and blue are the wrapped dataset's ``rgb_bands`` among its
+        ``bands`` (for example B04, B03, B02 of TorchGeo's ``Sentinel2``); a
+        dataset that declares no ``rgb_bands`` shows its first three bands, or
+        its first band in grey if it has fewer. Each view is stretched on its
+        own from the 2nd to the 98th percentile of its valid values (see
+        :func:`plot_sample_views`), so the plot works on raw samples and on batches
+        already rescaled or standardised; nodata pixels are black.
+
+        Args:
+            sample: A sample returned by :meth:`__getitem__` (``image`` of shape
+                ``[V, C, H, W]``, ``time`` of V seconds), or one sample of a batch
+                (:func:`torchgeo.datasets.unbind_samples`).
+            show_titles: Flag indicating whether to show the date above each view.
+            suptitle: Optional string to use as a suptitle.
+
+        Returns:
+            A matplotlib Figure with one panel per view.
+
+        Raises:
+            RGBBandsMissingError: If the wrapped dataset declares ``rgb_bands``
+                that its selected ``bands`` lack.
+            ValueError: If the image is not ``[V, C, H, W]`` or ``[C, H, W]``.
+
+        .. versionadded:: 0.2
+        """
+        image = sample['image']
+        rgb = _rgb_indices(self.dataset, int(image.shape[-3]))
+        return plot_sample_views(sample, rgb, self.nodata, show_titles, suptitle)
