@@ -1,19 +1,22 @@
-"""Lightning callbacks that keep a failed run resumable and report skipped samples."""
+"""Lightning callbacks: resumable failed runs, skipped samples, pre-trained backbones."""
 
 import logging
 import os
 import signal
 import sys
 import traceback
+import weakref
 from typing import Any
 
 from lightning.fabric.utilities.types import _PATH
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.trainer.states import TrainerFn
-from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from torch import Tensor
+
+from .export import load_into
 
 log = logging.getLogger(__name__)
 
@@ -391,3 +394,64 @@ class SkippedSamplesMonitor(Callback):
             state_dict: A dict from :meth:`state_dict`.
         """
         self.total = int(state_dict.get('total', 0))
+
+
+class LoadPretrainedBackbone(Callback):
+    """Load a pre-trained backbone into any TorchGeo task when a run starts.
+
+    In its ``setup`` hook, :func:`~torchgeo_geossl.export.load_into` copies the
+    encoder of a checkpoint of this package (or of a file written by
+    ``geossl-export``) into the task's backbone, found by parameter name:
+    ``Classification`` and ``Regression`` (the timm ``model``),
+    ``SemanticSegmentation`` and ``ChangeDetection`` (the smp ``model.encoder``,
+    shared by both dates in ``fcsiamdiff``/``fcsiamconc``), ``ObjectDetection``
+    and ``InstanceSegmentation`` (the torchvision ``model.backbone.body``). It
+    says how many tensors it loaded, and raises an error when none match, when the
+    input channels differ, or when the backbone is another architecture or depth.
+    Heads and decoders keep their initialisation.
+
+    In a YAML config of ``torchgeo fit``::
+
+        trainer:
+          callbacks:
+            - class_path: torchgeo_geossl.callbacks.LoadPretrainedBackbone
+              init_args:
+                checkpoint: outputs/demo/checkpoints/last.ckpt
+
+    The weights are loaded once per task (a later ``validate`` or ``test`` of the
+    same trainer keeps the fine-tuned weights); a checkpoint given with
+    ``--ckpt_path`` is restored after ``setup`` and so replaces them, as resuming
+    a fine-tuning run must.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(self, checkpoint: _PATH) -> None:
+        """Initialize a new LoadPretrainedBackbone instance.
+
+        Args:
+            checkpoint: A pre-training checkpoint of this package, or a file
+                written by ``geossl-export``.
+        """
+        self.checkpoint = checkpoint
+        self._loaded: weakref.WeakSet[LightningModule] = weakref.WeakSet()
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        """Load the backbone into the task, once.
+
+        Args:
+            trainer: The trainer.
+            pl_module: The downstream task.
+            stage: The stage that starts.
+        """
+        if pl_module in self._loaded:
+            return
+        result = load_into(pl_module, os.fspath(self.checkpoint))
+        self._loaded.add(pl_module)
+        rank_zero_info(
+            f'LoadPretrainedBackbone: loaded {result.loaded} tensors of '
+            f'{result.meta.get("model")} ({result.meta.get("method", "unknown")}) '
+            f'from {self.checkpoint} into {result.module}; '
+            f'{len(result.kept)} tensors of {result.module} kept their '
+            'initialisation'
+        )
