@@ -244,7 +244,9 @@ def export_backbone(checkpoint: str | Path, out: str | Path) -> tuple[Path, Path
     return weights, info
 
 
-def normalization_from(path: str | Path) -> K.AugmentationSequential:
+def normalization_from(
+    path: str | Path, video: bool = False
+) -> K.AugmentationSequential:
     """The normalisation of pre-training, as a Kornia module for downstream data.
 
     The network saw ``(clip(x, low, high) - mean) / std`` per band, in the raw
@@ -256,6 +258,9 @@ def normalization_from(path: str | Path) -> K.AugmentationSequential:
 
     Args:
         path: A checkpoint of one of this package's tasks, or an exported file.
+        video: For images with a time dimension, ``[B, T, C, H, W]`` (e.g.
+            TorchGeo's ``OSCDDataModule`` for ``ChangeDetection``): the steps
+            go into a ``VideoSequential``, as in those data modules.
 
     Returns:
         ``AugmentationSequential(ClipValues(low, high), Normalize(mean, std))``
@@ -281,6 +286,10 @@ def normalization_from(path: str | Path) -> K.AugmentationSequential:
     if low is not None or high is not None:
         steps.append(ClipValues(low=low, high=high))
     steps.append(K.Normalize(mean=torch.tensor(mean), std=torch.tensor(std)))
+    if video:
+        return K.AugmentationSequential(
+            K.VideoSequential(*steps), data_keys=None, keepdim=True
+        )
     return K.AugmentationSequential(*steps, data_keys=None, keepdim=True)
 
 
