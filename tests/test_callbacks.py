@@ -144,7 +144,7 @@ def test_loads_once_per_task(pretrained: Callable[[str], Path]) -> None:
             lambda: Classification(model='resnet18', in_channels=3, num_classes=3),
             (
                 r'takes 4 input channels \(bands \[.red., .green., .blue., .nir.\]\), '
-                r'the backbone model of Classification takes 3: set in_channels=4'
+                r'the backbone Classification.model takes 3: set in_channels=4'
             ),
         ),
         (

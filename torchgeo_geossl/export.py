@@ -415,6 +415,7 @@ def load_into(model: nn.Module, checkpoint: str | Path) -> LoadedBackbone:
         raise ValueError(msg)
     prefix = prefixes[0]
     module_name = prefix.removesuffix('.')
+    backbone = '.'.join(n for n in (type(model).__name__, module_name) if n)
     own = {
         key.removeprefix(prefix): value
         for key, value in target.items()
@@ -431,8 +432,8 @@ def load_into(model: nn.Module, checkpoint: str | Path) -> LoadedBackbone:
         if theirs != ours:
             msg = (
                 f'the encoder in {described} takes {theirs} input channels '
-                f'(bands {meta.get("bands")}), the backbone {module_name or "model"} '
-                f'of {type(model).__name__} takes {ours}: set in_channels={theirs} '
+                f'(bands {meta.get("bands")}), the backbone {backbone} takes '
+                f'{ours}: set in_channels={theirs} '
                 'and give the bands of pre-training'
             )
             raise ValueError(msg)
@@ -454,9 +455,8 @@ def load_into(model: nn.Module, checkpoint: str | Path) -> LoadedBackbone:
             else '',
         ]
         msg = (
-            f'the backbone {module_name or "model"} of {type(model).__name__} is '
-            f'not the architecture of the encoder in {described}: '
-            + ', '.join(p for p in problems if p)
+            f'the backbone {backbone} is not the architecture of the encoder in '
+            f'{described}: ' + ', '.join(p for p in problems if p)
         )
         raise ValueError(msg)
     loaded = {prefix + k: v for k, v in state_dict.items() if k in own}

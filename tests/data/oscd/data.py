@@ -51,7 +51,7 @@ def main() -> None:
         for date, image in ((1, before), (2, after)):
             folder = city_dir / f'imgs_{date}_rect'
             folder.mkdir(parents=True)
-            for band, values in zip(BANDS, image):
+            for band, values in zip(BANDS, image, strict=True):
                 Image.fromarray(values.astype(np.uint16)).save(
                     folder / f'{band}.tif', compression='tiff_deflate'
                 )
