@@ -1,6 +1,6 @@
 """TorchGeo's OSCD change-detection data module, with crops that Kornia 0.9 accepts."""
 
-from typing import Any
+from typing import Any, cast
 
 import kornia.augmentation as K
 import torch
@@ -23,12 +23,13 @@ class MaskOverFrames(nn.Module):
     .. versionadded:: 0.2
     """
 
-    def __init__(self, augmentation: K.AugmentationSequential) -> None:
+    def __init__(self, augmentation: nn.Module) -> None:
         """Initialize a new MaskOverFrames instance.
 
         Args:
-            augmentation: A Kornia container with a ``VideoSequential`` and
-                ``data_keys=None`` (it takes and returns a dict).
+            augmentation: A Kornia ``AugmentationSequential`` with a
+                ``VideoSequential`` and ``data_keys=None`` (it takes and returns a
+                dict).
         """
         super().__init__()
         self.augmentation = augmentation
@@ -85,7 +86,7 @@ class OSCDChangeDataModule(OSCDDataModule):
                 ``bands``, ...).
         """
         super().__init__(batch_size, patch_size, val_split_pct, num_workers, **kwargs)
-        self.aug = MaskOverFrames(self.aug)
+        self.aug = MaskOverFrames(cast(nn.Module, self.aug))
 
     def setup(self, stage: str) -> None:
         """Set up the datasets, as TorchGeo's OSCDDataModule does.
