@@ -229,6 +229,7 @@ def oscd_config(tmp_path: Path, checkpoint: Path, root: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_oscd_config_with_the_torchgeo_cli(
     pretrained: Callable[[str], Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
