@@ -502,8 +502,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     """
     parser = argparse.ArgumentParser(
         prog='geossl-export',
-        description='Write the backbone of a torchgeo-geossl checkpoint as a plain '
-        'timm state dict and a JSON of its metadata.',
+        description='Write the backbone of a torchgeo-geossl checkpoint as one file '
+        "that TorchGeo's weights= and timm load, with a JSON of its metadata.",
     )
     parser.add_argument('checkpoint', type=Path)
     parser.add_argument(
