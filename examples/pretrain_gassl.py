@@ -5,9 +5,10 @@ A few steps of :class:`~torchgeo_geossl.trainers.GeoMoCoTask` (temporal positive
 and the geo-location head) on the SYNTHETIC demo data, sized to run in seconds on
 a CPU, then:
 
-1. export the backbone as a plain timm state dict with JSON metadata
-   (:func:`~torchgeo_geossl.export.export_backbone`, as ``geossl-export`` does);
-2. load the checkpoint into TorchGeo's ``Classification`` with no conversion and
+1. export the backbone as one file that TorchGeo and timm load, with JSON metadata
+   beside it (:func:`~torchgeo_geossl.export.export_backbone`, as ``geossl-export``
+   does);
+2. load the exported file into TorchGeo's ``Classification`` with no conversion and
    check that the weights arrived;
 3. fit a linear probe (scikit-learn logistic regression) on frozen features to
    tell the ten demo sites apart, next to the same probe on a randomly
@@ -43,7 +44,7 @@ from torchgeo.tasks import Classification
 
 from torchgeo_geossl.datamodules import DemoDataModule
 from torchgeo_geossl.datasets import DEMO_LOCATIONS
-from torchgeo_geossl.export import export_backbone
+from torchgeo_geossl.export import export_backbone, load_backbone
 from torchgeo_geossl.trainers import GeoMoCoTask
 
 BANDS = 4
@@ -177,24 +178,24 @@ def main() -> None:
     checkpoint = Path(checkpointing.last_model_path)
     losses = trainer.logged_metrics
 
-    # 2. Export the backbone: a timm state dict and its metadata
+    # 2. Export the backbone: one file for TorchGeo and timm, and its metadata
     weights, info = export_backbone(checkpoint, out / 'export')
     metadata: dict[str, Any] = json.loads(info.read_text())
 
-    # 3. TorchGeo's Classification loads the checkpoint as it is
+    # 3. TorchGeo's Classification loads the exported file (or the checkpoint)
     classifier = Classification(
         model='resnet18',
-        weights=str(checkpoint),
+        weights=str(weights),
         in_channels=BANDS,
         num_classes=len(DEMO_LOCATIONS),
     )
-    exported = torch.load(weights, weights_only=True)
+    exported, _ = load_backbone(weights)  # the plain timm state dict
     loaded = classifier.model.state_dict()
     assert all(torch.equal(loaded[k], v) for k, v in exported.items())
 
     # 4. Linear probe on frozen features: pre-trained vs random initialisation
     pretrained = timm.create_model('resnet18', in_chans=BANDS, num_classes=0)
-    pretrained.load_state_dict(exported)
+    timm.models.load_checkpoint(pretrained, str(weights))  # timm reads it too
     random_init = timm.create_model('resnet18', in_chans=BANDS, num_classes=0)
     accuracy = {}
     for name, encoder in (('pretrained', pretrained), ('random_init', random_init)):

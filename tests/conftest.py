@@ -174,3 +174,48 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[Any]) -> No
         raise pytest.UsageError(
             f"--test-order must be 'file', 'reverse' or 'shuffle:SEED', got {order!r}"
         )
+
+
+@pytest.fixture(scope='session')
+def pretrained(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """Checkpoints of a GASSL pre-training step on the demo data, per timm model.
+
+    4 bands (red, green, blue, nir), 1 optimiser step, one checkpoint per model
+    name, written once per test session.
+    """
+    from lightning.pytorch import Trainer
+
+    from torchgeo_geossl.datamodules import DemoDataModule
+    from torchgeo_geossl.trainers import GeoMoCoTask
+
+    made: dict[str, Path] = {}
+
+    def make(model: str = 'resnet18') -> Path:
+        if model not in made:
+            tmp = tmp_path_factory.mktemp(f'pretrained-{model}')
+            datamodule = DemoDataModule(
+                root=tmp / 'demo',
+                tile_size=48,
+                patch_size=24,
+                batch_size=4,
+                length=4,
+                geo_clusters=3,
+                bands=('red', 'green', 'blue', 'nir'),
+            )
+            task = GeoMoCoTask(
+                model=model, in_channels=4, size=16, queue_size=16, geo_classes=3
+            )
+            trainer = Trainer(
+                max_epochs=1,
+                accelerator='cpu',
+                logger=False,
+                enable_progress_bar=False,
+                enable_checkpointing=False,
+                default_root_dir=tmp,
+            )
+            trainer.fit(task, datamodule=datamodule)
+            made[model] = tmp / 'gassl.ckpt'
+            trainer.save_checkpoint(made[model])
+        return made[model]
+
+    return make

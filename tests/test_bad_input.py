@@ -20,9 +20,12 @@ import pandas as pd
 import pytest
 import rasterio
 import shapely
+import timm
 import torch
 from conftest import SeriesDataset, monthly, write_series
+from torch import nn
 from torchgeo.datasets import DatasetNotFoundError
+from torchgeo.tasks import Classification
 
 from torchgeo_geossl.checkpoint import AtomicCheckpointIO, CheckpointReadError
 from torchgeo_geossl.datamodules import (
@@ -38,7 +41,7 @@ from torchgeo_geossl.datasets import (
     ViewReadError,
 )
 from torchgeo_geossl.datasets import views as views_module
-from torchgeo_geossl.export import export_backbone
+from torchgeo_geossl.export import export_backbone, load_into, normalization_from
 from torchgeo_geossl.faults import NonFiniteError
 from torchgeo_geossl.location import GeoClusters, lonlat_to_unit_vectors
 from torchgeo_geossl.preview import datamodule_from_config, first_batch
@@ -278,6 +281,33 @@ def sentinel2_band(tmp: Path) -> None:
     Sentinel2ViewsDataModule(root=tmp, bands=['B02', 'B13'])
 
 
+def exported_resnet18(tmp: Path, **meta: object) -> Path:
+    """A file in geossl-export's layout: a random 4-band ResNet-18, no training."""
+    state = timm.create_model('resnet18', in_chans=4, num_classes=0).state_dict()
+    path = tmp / 'backbone.pth'
+    description = {'model': 'resnet18', 'in_chans': 4, 'bands': None} | meta
+    torch.save({'geossl_export': 1, 'state_dict_ema': state, 'meta': description}, path)
+    return path
+
+
+def backbone_channels(tmp: Path) -> None:
+    task = Classification(model='resnet18', in_channels=3, num_classes=2)
+    load_into(task, exported_resnet18(tmp))
+
+
+def backbone_architecture(tmp: Path) -> None:
+    task = Classification(model='resnet34', in_channels=4, num_classes=2)
+    load_into(task, exported_resnet18(tmp))
+
+
+def backbone_no_match(tmp: Path) -> None:
+    load_into(nn.Sequential(nn.Linear(2, 2)), exported_resnet18(tmp))
+
+
+def normalization_missing(tmp: Path) -> None:
+    normalization_from(exported_resnet18(tmp, mean=None, std=None))
+
+
 BUILDERS: dict[str, Callable[[Path], None]] = {
     f.__name__: f
     for f in (
@@ -313,6 +343,10 @@ BUILDERS: dict[str, Callable[[Path], None]] = {
         points_label_column,
         preview_data_absent,
         sentinel2_band,
+        backbone_channels,
+        backbone_architecture,
+        backbone_no_match,
+        normalization_missing,
     )
 }
 

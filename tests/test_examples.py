@@ -105,9 +105,11 @@ def test_pretrain_gassl(tmp_path: Path, demo64: Path) -> None:
     assert metadata['in_channels'] == 4
     assert metadata['bands'] == ['blue', 'green', 'red', 'nir']
 
-    weights = torch.load(result['backbone_weights'], weights_only=True)
+    exported = torch.load(result['backbone_weights'], weights_only=True)
+    weights = exported['state_dict_ema']  # the plain timm names, for timm
     encoder = timm.create_model('resnet18', in_chans=4, num_classes=0)
     encoder.load_state_dict(weights)  # strict: the export is a complete backbone
+    assert exported['state_dict'].keys() == {f'model.{k}' for k in weights}
     assert result['classification_loaded_tensors'] == len(weights)
     assert (out / 'checkpoints' / 'last.ckpt').is_file()
 

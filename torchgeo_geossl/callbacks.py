@@ -1,23 +1,27 @@
-"""Lightning callbacks: keep a failed run resumable, report skipped samples, show views."""
+"""Lightning callbacks: resumable failed runs, skipped samples, views, pre-trained backbones."""
 
 import logging
 import os
 import signal
 import sys
 import traceback
+import weakref
 from typing import Any
 
+import kornia.augmentation as K
 from lightning.fabric.utilities.types import _PATH
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers.logger import DummyLogger
 from lightning.pytorch.trainer.states import TrainerFn
-from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
-from torch import Tensor
+from torch import Tensor, nn
 from torchgeo.datasets import unbind_samples
+
+from .export import load_into, normalization_from
 
 log = logging.getLogger(__name__)
 
@@ -475,3 +479,147 @@ class LogSampledViews(Callback):
             )
         for figure in figures:
             plt.close(figure)
+
+
+class LoadPretrainedBackbone(Callback):
+    """Load a pre-trained backbone into any TorchGeo task when a run starts.
+
+    In its ``setup`` hook, :func:`~torchgeo_geossl.export.load_into` copies the
+    encoder of a checkpoint of this package (or of a file written by
+    ``geossl-export``) into the task's backbone, found by parameter name:
+    ``Classification`` and ``Regression`` (the timm ``model``),
+    ``SemanticSegmentation`` and ``ChangeDetection`` (the smp ``model.encoder``,
+    shared by both dates in ``fcsiamdiff``/``fcsiamconc``), ``ObjectDetection``
+    and ``InstanceSegmentation`` (the torchvision ``model.backbone.body``). It
+    says how many tensors it loaded, and raises an error when none match, when the
+    input channels differ, or when the backbone is another architecture or depth.
+    Heads and decoders keep their initialisation.
+
+    In a YAML config of ``torchgeo fit``::
+
+        trainer:
+          callbacks:
+            - class_path: torchgeo_geossl.callbacks.LoadPretrainedBackbone
+              init_args:
+                checkpoint: outputs/demo/checkpoints/last.ckpt
+
+    The weights are loaded once per task (a later ``validate`` or ``test`` of the
+    same trainer keeps the fine-tuned weights); a checkpoint given with
+    ``--ckpt_path`` is restored after ``setup`` and so replaces them, as resuming
+    a fine-tuning run must.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(self, checkpoint: _PATH, normalize: bool = False) -> None:
+        """Initialize a new LoadPretrainedBackbone instance.
+
+        Args:
+            checkpoint: A pre-training checkpoint of this package, or a file
+                written by ``geossl-export``.
+            normalize: Also replace the data module's ``aug`` (TorchGeo's
+                normalisation of every split) with the normalisation of
+                pre-training, :func:`~torchgeo_geossl.export.normalization_from`
+                (in a ``VideoSequential`` where the data module's ``aug`` has
+                one, as for ``ChangeDetection``), so that the backbone sees
+                images scaled as in pre-training; it changes ``image`` only, not
+                masks or boxes. The data module must have an
+                ``aug`` and no split-specific ``train_aug``/``val_aug``/
+                ``test_aug``/``predict_aug`` (those would hold other
+                augmentations too).
+        """
+        self.checkpoint = checkpoint
+        self.normalize = normalize
+        self._loaded: weakref.WeakSet[LightningModule] = weakref.WeakSet()
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        """Load the backbone into the task, once.
+
+        Args:
+            trainer: The trainer.
+            pl_module: The downstream task.
+            stage: The stage that starts.
+        """
+        if self.normalize:
+            self._replace_normalization(trainer)
+        if pl_module in self._loaded:
+            return
+        result = load_into(pl_module, os.fspath(self.checkpoint))
+        self._loaded.add(pl_module)
+        rank_zero_info(
+            f'LoadPretrainedBackbone: loaded {result.loaded} tensors of '
+            f'{result.meta.get("model")} ({result.meta.get("method", "unknown")}) '
+            f'from {self.checkpoint} into {result.module}; '
+            f'{len(result.kept)} tensors of {result.module} kept their '
+            'initialisation'
+        )
+
+    def _replace_normalization(self, trainer: Trainer) -> None:
+        """Normalise the data module's images as in pre-training.
+
+        Args:
+            trainer: The trainer, with the data module attached.
+
+        Raises:
+            TypeError: If the data module has no ``aug``.
+            ValueError: If it has split-specific ones.
+        """
+        datamodule = getattr(trainer, 'datamodule', None)
+        aug = getattr(datamodule, 'aug', None)
+        if not isinstance(aug, nn.Module):
+            msg = (
+                'LoadPretrainedBackbone(normalize=True) needs a TorchGeo data module '
+                f'with an aug, got {type(datamodule).__name__}'
+            )
+            raise TypeError(msg)
+        own = [
+            name
+            for name in ('train_aug', 'val_aug', 'test_aug', 'predict_aug')
+            if getattr(datamodule, name, None) is not None
+        ]
+        if own:
+            msg = (
+                f'LoadPretrainedBackbone(normalize=True): {type(datamodule).__name__} '
+                f'has {", ".join(own)}, which may hold other augmentations than the '
+                'normalisation: put torchgeo_geossl.export.normalization_from('
+                f'{os.fspath(self.checkpoint)!r}) into them yourself'
+            )
+            raise ValueError(msg)
+        video = any(isinstance(m, K.VideoSequential) for m in aug.modules())
+        normalization = normalization_from(os.fspath(self.checkpoint), video=video)
+        datamodule.aug = _NormalizeImages(normalization)  # type: ignore[union-attr]
+        rank_zero_info(
+            f'LoadPretrainedBackbone: {type(datamodule).__name__} now normalises '
+            f'as in pre-training: {normalization}'
+        )
+
+
+class _NormalizeImages(nn.Module):
+    """Apply a normalisation to the ``image`` of a batch dict only.
+
+    Kornia checks every key of a dict it is given; it refuses the one-frame change
+    mask next to the two-date images of TorchGeo's ``OSCDDataModule`` ("Video and
+    mask must have the same number of frames"), which a normalisation never
+    touches anyway.
+    """
+
+    def __init__(self, normalization: K.AugmentationSequential) -> None:
+        """Initialize a new _NormalizeImages instance.
+
+        Args:
+            normalization: The Kornia module, taking and returning a dict.
+        """
+        super().__init__()
+        self.normalization = normalization
+
+    def forward(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """Normalise the images.
+
+        Args:
+            batch: A batch with ``image``.
+
+        Returns:
+            The batch with the normalised ``image``, the other entries unchanged.
+        """
+        normalized = self.normalization({'image': batch['image']})
+        return {**batch, 'image': normalized['image']}

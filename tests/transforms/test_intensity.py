@@ -1,4 +1,4 @@
-"""Tests of the multispectral jitter against plain tensor math.
+"""Tests of the intensity augmentations against plain tensor math.
 
 Reference recipe: SSL4EO-S12's MoCo-v2 (zhu-xlab/SSL4EO-S12,
 ``src/benchmark/pretrain_ssl/models/rs_transforms_float32.py``): brightness
@@ -6,11 +6,16 @@ multiplies every band by one factor in [0.6, 1.4], then contrast stretches each 
 around its mean by a factor in [0.6, 1.4], together with p = 0.8.
 """
 
+import kornia.augmentation as K
 import pytest
 import torch
 from torch import Tensor
 
-from torchgeo_geossl.transforms import MultispectralJitter, moco_v2_augmentation
+from torchgeo_geossl.transforms import (
+    ClipValues,
+    MultispectralJitter,
+    moco_v2_augmentation,
+)
 
 BANDS = 13
 
@@ -90,3 +95,22 @@ def test_output_is_not_clipped() -> None:
 def test_bad_strength(name: str) -> None:
     with pytest.raises(ValueError, match=f'{name} must be a finite non-negative'):
         MultispectralJitter(**{name: -0.1})  # type: ignore[arg-type]
+
+
+def test_clip_values_per_band_in_a_kornia_container() -> None:
+    clip = K.AugmentationSequential(
+        ClipValues(low=[0.0, 10.0], high=[5.0, 100.0]), data_keys=None, keepdim=True
+    )
+    image = torch.tensor([[-1.0, 7.0], [3.0, 20.0]]).reshape(1, 2, 2, 1)
+    mask = torch.tensor([[[[3], [9]]]])
+    out = clip({'image': image, 'mask': mask})
+    expected = torch.tensor([[0.0, 5.0], [10.0, 20.0]]).reshape(1, 2, 2, 1)
+    torch.testing.assert_close(out['image'], expected)
+    assert torch.equal(out['mask'], mask)
+
+
+def test_clip_values_checks_its_bounds() -> None:
+    with pytest.raises(ValueError, match='needs low, high or both'):
+        ClipValues()
+    with pytest.raises(ValueError, match=r'low \[2.0\] exceeds high \[1.0\]'):
+        ClipValues(low=[2.0], high=[1.0])

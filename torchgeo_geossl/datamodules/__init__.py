@@ -3,6 +3,7 @@
 from .demo import DemoDataModule
 from .fmow import FMoWDataModule
 from .normalize import NormalizeViews, as_band_tensor
+from .oscd import MaskOverFrames, OSCDChangeDataModule
 from .points import PointsDataModule
 from .pretraining import PretrainingMixin
 from .resumable import ResumableTrainMixin
@@ -19,7 +20,9 @@ from .temporal import TemporalGeoDataModule
 __all__ = (
     'DemoDataModule',
     'FMoWDataModule',
+    'MaskOverFrames',
     'NormalizeViews',
+    'OSCDChangeDataModule',
     'PointsDataModule',
     'PretrainingMixin',
     'ResumableTrainMixin',

@@ -516,8 +516,9 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
         """What the backbone was trained on, for exported metadata.
 
         Returns:
-            Method, encoder, bands, normalisation and patch size (None where the
-            data module does not say). The normalisation is in the raw units of
+            Method, encoder, bands, dataset (class name of the data module's
+            dataset) and its resolution (in units of its CRS), normalisation and
+            patch size (None where the data module does not say). The normalisation is in the raw units of
             the images: the network input is ``(clip(x, low, high) - mean) /
             std`` per band (``low`` and ``high`` None: no clip).
         """
@@ -531,11 +532,14 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
         def as_list(value: Any) -> list[float] | None:
             return None if value is None else torch.as_tensor(value).flatten().tolist()
 
+        res = getattr(dataset, 'res', None)
         return {
             'method': self.method,
             'model': self.hparams['model'],
             'in_channels': self.hparams['in_channels'],
             'bands': None if bands is None else list(bands),
+            'dataset': None if dataset is None else type(dataset).__name__,
+            'resolution': None if res is None else as_list(res),
             'mean': as_list(getattr(datamodule, 'mean', None)),
             'std': as_list(getattr(datamodule, 'std', None)),
             'low': as_list(getattr(datamodule, 'low', None)),

@@ -1,6 +1,6 @@
 """Batched Kornia augmentations for multi-view, multispectral batches."""
 
-from .intensity import MultispectralJitter
+from .intensity import ClipValues, MultispectralJitter
 from .presets import (
     blur_kernel_size,
     gassl_augmentation,
@@ -11,6 +11,7 @@ from .presets import (
 from .views import MultiViewAugmentation
 
 __all__ = (
+    'ClipValues',
     'MultiViewAugmentation',
     'MultispectralJitter',
     'blur_kernel_size',

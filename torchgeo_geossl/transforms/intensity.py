@@ -1,5 +1,6 @@
 """Intensity augmentations for multispectral images (any number of bands)."""
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -103,3 +104,71 @@ class MultispectralJitter(IntensityAugmentationBase2D):
         scaled = input * brightness
         mean = scaled.mean(dim=(-2, -1), keepdim=True)
         return (scaled - mean) * contrast + mean
+
+
+class ClipValues(IntensityAugmentationBase2D):
+    """Clip every band of the images to a range: ``clamp(x, low, high)``.
+
+    The clip that comes before the standardisation of some pre-training data
+    (SeCo clips each band to its quantiles), as a Kornia augmentation so that it
+    goes into a TorchGeo data module's ``aug`` with ``K.Normalize``; it is applied
+    to every image (``p=1``) and leaves masks and boxes alone.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(
+        self,
+        low: float | Sequence[float] | None = None,
+        high: float | Sequence[float] | None = None,
+        keepdim: bool = False,
+    ) -> None:
+        """Initialize a new ClipValues instance.
+
+        Args:
+            low: Lower bound, a scalar or one value per band, or None (no bound).
+            high: Upper bound, a scalar or one value per band, or None.
+            keepdim: Whether to keep the output shape the same as the input.
+
+        Raises:
+            ValueError: If both bounds are None, or a lower bound exceeds its
+                upper bound.
+        """
+        super().__init__(p=1.0, keepdim=keepdim)
+        if low is None and high is None:
+            raise ValueError('ClipValues needs low, high or both, got neither')
+        self.low = None if low is None else torch.tensor(low, dtype=torch.float32)
+        self.high = None if high is None else torch.tensor(high, dtype=torch.float32)
+        if (
+            self.low is not None
+            and self.high is not None
+            and bool((self.low > self.high).any())
+        ):
+            msg = (
+                f'ClipValues: low {self.low.tolist()} exceeds high {self.high.tolist()}'
+            )
+            raise ValueError(msg)
+
+    def apply_transform(
+        self,
+        input: Tensor,
+        params: dict[str, Tensor],
+        flags: dict[str, Any],
+        transform: Tensor | None = None,
+    ) -> Tensor:
+        """Clip the images.
+
+        Args:
+            input: Images ``[B, C, H, W]``.
+            params: Unused.
+            flags: Unused.
+            transform: Unused.
+
+        Returns:
+            The clipped images, same shape.
+        """
+        low, high = (
+            None if bound is None else bound.to(input).reshape(-1, 1, 1)
+            for bound in (self.low, self.high)
+        )
+        return torch.clamp(input, min=low, max=high)
