@@ -54,6 +54,11 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
       RGB, reflectance for multispectral bands); the data module's
       standardisation is applied after the augmentation, as the last step
       (:meth:`standardize`), and to the un-augmented view in :meth:`predict_step`.
+    * Initial weights: the subclasses' *weights* (a TorchGeo weight enum or its
+      name, a checkpoint or a state-dict file, as TorchGeo's tasks take them) are
+      loaded into the query encoder and copied into the key encoder, with the
+      heads when the source holds them; a mismatch of architecture or channels is
+      an error (:meth:`load_weights`).
     * Checkpoints: :meth:`on_save_checkpoint` stores :meth:`data_description` under
       ``checkpoint['geossl']`` (read by :mod:`torchgeo_geossl.export`) and
       :meth:`on_load_checkpoint` refuses a checkpoint whose queues or heads have
