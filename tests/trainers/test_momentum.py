@@ -8,11 +8,13 @@ import timm
 import torch
 import torchvision.models._api
 from lightning.pytorch import Trainer
+from lightning.pytorch.cli import LightningCLI
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
+from torchgeo.datamodules import BaseDataModule
 from torchgeo.main import main as torchgeo_main
 from torchgeo.models import ResNet18_Weights, ResNet50_Weights
-from torchgeo.tasks import MoCo
+from torchgeo.tasks import BaseTask, MoCo
 
 from torchgeo_geossl.datamodules import DemoDataModule
 from torchgeo_geossl.export import export_backbone
@@ -438,6 +440,43 @@ def test_weights_mismatch_names_the_file(tmp_path: Path) -> None:
         'resnet34 encoder, the architectures differ: .* are missing',
     ):
         SeCoTask(**{**SECO_SMALL, 'model': 'resnet34'}, weights=str(path))
+
+
+def test_weights_true_from_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `--model.init_args.weights=true` must reach the task as True (timm's weights),
+    # not as the string 'true'
+    torch.manual_seed(4)
+    state = timm.create_model('resnet18', in_chans=4, num_classes=0).state_dict()
+    create = timm.create_model
+
+    def pretrained(name: str, **kwargs: Any) -> nn.Module:
+        load = kwargs.pop('pretrained', False)
+        net = create(name, **kwargs)
+        if load:
+            net.load_state_dict(state)
+        return net
+
+    monkeypatch.setattr(timm, 'create_model', pretrained)
+    cli = LightningCLI(
+        model_class=BaseTask,
+        datamodule_class=BaseDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        run=False,
+        save_config_callback=None,
+        args=[
+            '--model=torchgeo_geossl.trainers.SeCoTask',
+            '--model.init_args.in_channels=4',
+            '--model.init_args.queue_size=8',
+            '--model.init_args.weights=true',
+            '--data=torchgeo_geossl.datamodules.DemoDataModule',
+            '--trainer.logger=false',
+        ],
+    )
+    task = cast(SeCoTask, cli.model)
+    assert task.weights is True
+    assert_holds(task.model, state, '')
+    assert_holds(task.key_encoder, state, '')
 
 
 @pytest.fixture(scope='module')

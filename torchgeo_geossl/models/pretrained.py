@@ -138,7 +138,7 @@ def _from_enum(
     except OSError as err:
         msg = (
             f'{owner}: could not download the weight enum {enum} from {enum.url}: '
-            f'{err}. Without network access, download the file elsewhere and pass '
+            f'{str(err).rstrip(".")}. Without network access, download the file elsewhere and pass '
             'its path as weights='
         )
         raise OSError(msg) from err
@@ -166,7 +166,7 @@ def _from_timm(model: str, in_channels: int, owner: str) -> PretrainedWeights:
     except OSError as err:
         msg = (
             f"{owner}: could not download timm's pre-trained weights of {model!r}: "
-            f'{err}. Without network access, download them elsewhere and pass the '
+            f'{str(err).rstrip(".")}. Without network access, download them elsewhere and pass the '
             'file as weights='
         )
         raise OSError(msg) from err

@@ -74,7 +74,7 @@ class GeoMoCoTask(MomentumContrastTask):
     def __init__(
         self,
         model: str = 'resnet50',
-        weights: WeightsEnum | str | bool | None = None,
+        weights: WeightsEnum | bool | str | None = None,
         in_channels: int = 3,
         temporal: bool = True,
         geo_classes: int = 100,

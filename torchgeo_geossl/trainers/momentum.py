@@ -97,7 +97,7 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
     #: Initial weights (the subclasses' *weights* argument, set before
     #: :meth:`__init__` runs, as in TorchGeo's tasks), loaded by
     #: :meth:`load_weights`; not saved in the hyperparameters.
-    weights: WeightsEnum | str | bool | None = None
+    weights: WeightsEnum | bool | str | None = None
 
     #: Modules that *weights* never loads, whatever the source holds: they belong
     #: to the data a run trains on (queues of its keys, geo-clusters of its places).

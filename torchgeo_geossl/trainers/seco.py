@@ -110,7 +110,7 @@ class SeCoTask(MomentumContrastTask):
     def __init__(
         self,
         model: str = 'resnet18',
-        weights: WeightsEnum | str | bool | None = None,
+        weights: WeightsEnum | bool | str | None = None,
         in_channels: int = 3,
         queue_size: int = 16_384,
         output_dim: int = 128,
