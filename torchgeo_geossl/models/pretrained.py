@@ -22,13 +22,13 @@ from torchvision.models._api import WeightsEnum
 
 from ..checkpoint import read_checkpoint
 
-#: Key prefixes under which a state dict may hold an encoder, most specific use
-#: first: none (a plain timm state dict, as written by ``geossl-export`` and held by
+#: Key prefixes under which a state dict may hold an encoder (ties go to the
+#: first): none (a plain timm state dict, as written by ``geossl-export`` and held by
 #: TorchGeo's weight enums), ``model.`` (this package's tasks, TorchGeo's
 #: ``Classification`` and ``Regression``), ``backbone.`` (TorchGeo's ``MoCo`` and
 #: ``SimCLR``), ``model.backbone.model.`` (TorchGeo's ``BYOL``) and
 #: ``model.encoder.`` (TorchGeo's segmentation and change-detection models).
-ENCODER_PREFIXES = (
+_ENCODER_PREFIXES = (
     '',
     'model.',
     'backbone.',
@@ -38,7 +38,7 @@ ENCODER_PREFIXES = (
 
 #: File suffixes that make an unknown ``weights=`` string a missing file rather
 #: than a misspelt weight enum name.
-WEIGHT_FILE_SUFFIXES = ('.ckpt', '.pth', '.pt', '.bin')
+_FILE_SUFFIXES = ('.ckpt', '.pth', '.pt', '.bin')
 
 #: How a weight enum name is spelt: ``<Model>_Weights.<MEMBER>``.
 _ENUM_NAME = re.compile(r'^\w+_Weights\.\w+$')
@@ -282,7 +282,7 @@ def read_weights(
             )
             raise ValueError(msg) from err
         return _from_enum(enum, model, in_channels, owner)
-    if os.sep in text or '/' in text or text.endswith(WEIGHT_FILE_SUFFIXES):
+    if os.sep in text or '/' in text or text.endswith(_FILE_SUFFIXES):
         msg = f'{owner}: weights={text!r} does not exist: expected a checkpoint or state-dict file'
         raise FileNotFoundError(msg)
     msg = (
@@ -345,10 +345,14 @@ def encoder_state_dict(
 ) -> tuple[dict[str, Tensor], list[str]]:
     """Find an encoder's tensors in pre-trained weights and check that they fit.
 
-    The encoder's keys are looked up under each of :data:`ENCODER_PREFIXES`; the
-    prefix that holds most of them is used. The classifier of a timm model file or
-    of a ``Classification`` checkpoint (``fc.*`` for ResNets) is left out and
-    reported; batch-norm ``num_batches_tracked`` counters may be absent. Anything
+    The encoder's keys are looked up as they are (a plain timm state dict, as
+    ``geossl-export`` writes and TorchGeo's weight enums hold) and under the
+    prefixes ``model.`` (this package's tasks, TorchGeo's ``Classification`` and
+    ``Regression``), ``backbone.`` (TorchGeo's ``MoCo`` and ``SimCLR``),
+    ``model.backbone.model.`` (``BYOL``) and ``model.encoder.`` (segmentation and
+    change-detection models); the one that holds most of them is used. The
+    classifier of a timm model file or of a ``Classification`` checkpoint
+    (``fc.*`` for ResNets) is left out and reported; batch-norm ``num_batches_tracked`` counters may be absent. Anything
     else that is missing, extra or of another shape is an architecture mismatch,
     and a first convolution with another number of input channels a channel
     mismatch: both are errors, never a partial load.
@@ -374,9 +378,9 @@ def encoder_state_dict(
     source = weights.state_dict
     counts = {
         prefix: sum(prefix + key in source for key in own)
-        for prefix in ENCODER_PREFIXES
+        for prefix in _ENCODER_PREFIXES
     }
-    prefix = max(ENCODER_PREFIXES, key=lambda p: counts[p])
+    prefix = max(_ENCODER_PREFIXES, key=lambda p: counts[p])
     declared = _describe_architecture(weights.model)
     if counts[prefix] == 0:
         msg = (
@@ -384,7 +388,7 @@ def encoder_state_dict(
             f'{model} encoder: none of its {len(source)} tensors (e.g. '
             f"{_examples(sorted(source))}) is named like the encoder's (e.g. "
             f'{_examples(list(own))}), directly or under '
-            f'{", ".join(repr(p) for p in ENCODER_PREFIXES if p)}'
+            f'{", ".join(repr(p) for p in _ENCODER_PREFIXES if p)}'
         )
         raise ValueError(msg)
     found = {
