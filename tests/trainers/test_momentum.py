@@ -386,24 +386,32 @@ def local_enum(
 
 
 @pytest.mark.parametrize(
-    ('cls', 'enum', 'kwargs', 'heads'),
+    ('cls', 'enum', 'kwargs', 'heads', 'as_name'),
     [
         (
             SeCoTask,
             ResNet18_Weights.SENTINEL2_RGB_SECO,
             {**SECO_SMALL, 'in_channels': 3},
             'projection_heads',
+            False,
+        ),
+        (
+            SeCoTask,
+            ResNet18_Weights.SENTINEL2_RGB_SECO,
+            {**SECO_SMALL, 'in_channels': 3},
+            'projection_heads',
+            True,
         ),
         (
             GeoMoCoTask,
             ResNet50_Weights.FMOW_RGB_GASSL,
             {**GASSL_SMALL, 'model': 'resnet50', 'in_channels': 3},
             'projection_head',
+            True,
         ),
     ],
-    ids=['seco', 'gassl'],
+    ids=['seco-member', 'seco-name', 'gassl-name'],
 )
-@pytest.mark.parametrize('as_name', [False, True], ids=['member', 'name'])
 def test_weights_from_a_torchgeo_weight_enum(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
