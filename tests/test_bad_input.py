@@ -308,6 +308,65 @@ def normalization_missing(tmp: Path) -> None:
     normalization_from(exported_resnet18(tmp, mean=None, std=None))
 
 
+def weights_task(weights: object, **kwargs: object) -> None:
+    options: dict[str, object] = {
+        'model': 'resnet18',
+        'in_channels': 4,
+        'queue_size': 8,
+        'geo_classes': 0,
+    }
+    options.update(kwargs)
+    GeoMoCoTask(**options, weights=weights)  # type: ignore[arg-type]
+
+
+def resnet18_file(tmp: Path, in_chans: int = 4) -> Path:
+    path = tmp / 'backbone.pth'
+    encoder = timm.create_model('resnet18', in_chans=in_chans, num_classes=0)
+    torch.save(encoder.state_dict(), path)
+    return path
+
+
+def weights_architecture(tmp: Path) -> None:
+    weights_task(str(resnet18_file(tmp)), model='resnet50')
+
+
+def weights_channels(tmp: Path) -> None:
+    path = tmp / 'task.ckpt'
+    encoder = timm.create_model('resnet18', in_chans=4, num_classes=0)
+    state = {f'model.{k}': v for k, v in encoder.state_dict().items()}
+    torch.save({'state_dict': state, 'hyper_parameters': {'model': 'resnet18'}}, path)
+    weights_task(str(path), in_channels=3)
+
+
+def weights_enum_model(tmp: Path) -> None:
+    # refused from the enum's meta, before anything is downloaded
+    weights_task('ResNet50_Weights.FMOW_RGB_GASSL', in_channels=3)
+
+
+def weights_unknown_name(tmp: Path) -> None:
+    weights_task('gassl')
+
+
+def weights_missing_file(tmp: Path) -> None:
+    weights_task('outputs/missing.ckpt')
+
+
+def weights_truncated(tmp: Path) -> None:
+    whole = resnet18_file(tmp)
+    whole.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    weights_task(str(whole))
+
+
+def weights_not_a_state_dict(tmp: Path) -> None:
+    path = tmp / 'list.pth'
+    torch.save([1, 2, 3], path)
+    weights_task(str(path))
+
+
+def weights_partial(tmp: Path) -> None:
+    weights_task(str(resnet18_file(tmp)))
+
+
 BUILDERS: dict[str, Callable[[Path], None]] = {
     f.__name__: f
     for f in (
@@ -347,6 +406,14 @@ BUILDERS: dict[str, Callable[[Path], None]] = {
         backbone_architecture,
         backbone_no_match,
         normalization_missing,
+        weights_architecture,
+        weights_channels,
+        weights_enum_model,
+        weights_unknown_name,
+        weights_missing_file,
+        weights_truncated,
+        weights_not_a_state_dict,
+        weights_partial,
     )
 }
 

@@ -1,4 +1,4 @@
-"""Model building blocks: momentum-contrast parts (MoCo-v2, GASSL, SeCo), geo-prior fusion."""
+"""Model building blocks: momentum-contrast parts (MoCo-v2, GASSL, SeCo), pre-trained weights, geo-prior fusion."""
 
 from .distributed import (
     concat_all_gather,
@@ -14,18 +14,22 @@ from .heads import (
     mocov2_projection_head,
     update_momentum,
 )
+from .pretrained import PretrainedWeights, encoder_state_dict, read_weights
 from .queue import NegativeQueue
 
 __all__ = (
     'GeoClassificationHead',
     'GeoPriorFusion',
     'NegativeQueue',
+    'PretrainedWeights',
     'concat_all_gather',
     'copy_as_momentum',
     'create_encoder',
+    'encoder_state_dict',
     'forward_shuffled',
     'gather_with_grad',
     'mocov2_projection_head',
+    'read_weights',
     'update_momentum',
     'world_size',
 )

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torchgeo.datasets.utils import Sample
+from torchvision.models._api import WeightsEnum
 
 from ..faults import check_finite_loss
 from ..location.clusters import GeoClusters
@@ -66,12 +67,14 @@ class GeoMoCoTask(MomentumContrastTask):
     .. versionadded:: 0.1
     """
 
-    ignore = ('augmentation', 'geo_clusters')
+    ignore = ('weights', 'augmentation', 'geo_clusters')
     method = 'GASSL'
+    fresh_modules = ('geo_head', 'queue')
 
     def __init__(
         self,
         model: str = 'resnet50',
+        weights: WeightsEnum | bool | str | None = None,
         in_channels: int = 3,
         temporal: bool = True,
         geo_classes: int = 100,
@@ -99,6 +102,21 @@ class GeoMoCoTask(MomentumContrastTask):
         Args:
             model: Name of the timm encoder (``resnet50`` in the paper, ``resnet18``
                 for small runs).
+            weights: Initial weights, to continue pre-training from them, as
+                TorchGeo's tasks take them: a weight enum
+                (``ResNet50_Weights.FMOW_RGB_GASSL``, the published GASSL
+                backbone) or its name, the path of a checkpoint (this package's,
+                TorchGeo's tasks') or of a state-dict file (``geossl-export``'s
+                ``*.pth``), True for timm's ImageNet weights, or None/False for a
+                random initialisation. They must be for *model* and
+                *in_channels* (an error says otherwise). The encoder goes into the
+                query and key encoders; the projection head too when the source
+                holds it (a checkpoint of this task), else it stays random, with a
+                warning; the geo head and the queue start afresh (see
+                :meth:`~torchgeo_geossl.trainers.MomentumContrastTask.load_weights`).
+                Not saved in the hyperparameters (as in TorchGeo).
+
+                .. versionadded:: 0.2
             in_channels: Number of input bands.
             temporal: Use temporal positives (view 1 as key) when the batch has two
                 or more views; False gives MoCo-v2's two augmentations of one view.
@@ -139,7 +157,10 @@ class GeoMoCoTask(MomentumContrastTask):
                 k-means fit on its dataset at setup); stored in checkpoints.
 
         Raises:
-            ValueError: If a hyperparameter is out of range.
+            ValueError: If a hyperparameter is out of range, or *weights* do not
+                fit *model* and *in_channels*.
+            FileNotFoundError: If a *weights* path does not exist.
+            CheckpointReadError: If the *weights* file is empty or truncated.
         """
         if geo_classes < 0:
             msg = f'geo_classes must be 0 (no geo head) or a number of clusters, got {geo_classes}'
@@ -150,6 +171,7 @@ class GeoMoCoTask(MomentumContrastTask):
                 f'geo_classes={geo_classes}'
             )
             raise ValueError(msg)
+        self.weights = weights
         super().__init__()
         self.geo_clusters = geo_clusters
         if augmentation is None:
@@ -177,6 +199,16 @@ class GeoMoCoTask(MomentumContrastTask):
         self.geo_head = (
             GeoClassificationHead(output_dim, geo_classes) if geo_classes else None
         )
+
+    def pretrained_heads(self) -> dict[str, tuple[nn.Module, nn.Module]]:
+        """The projection head, which *weights* loads when the source holds it.
+
+        Returns:
+            ``'projection_head'`` → the head and its momentum copy.
+        """
+        return {
+            'projection_head': (self.projection_head, self.projection_head_momentum)
+        }
 
     def configure_losses(self) -> None:
         """Create the InfoNCE loss."""

@@ -1,21 +1,24 @@
 """The momentum-contrast core shared by GASSL and SeCo."""
 
+import os
 from typing import Any, cast
 
 import lightning.pytorch.utilities.types
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor, nn
 from torch.optim import SGD
 from torch.optim.lr_scheduler import CosineAnnealingLR, LRScheduler, MultiStepLR
 from torchgeo.datasets.utils import Sample
 from torchgeo.tasks import BaseTask
+from torchvision.models._api import WeightsEnum
 
 from ..evaluation.comparison import held_out_features
 from ..evaluation.knn import PlaceRecognitionAccuracy
 from ..models import copy_as_momentum, create_encoder, update_momentum
 from ..models.distributed import forward_shuffled
+from ..models.pretrained import encoder_state_dict, read_weights
 from .reliable import ReliableTrainingMixin
 from .standardize import StandardizeMixin
 
@@ -51,6 +54,11 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
       RGB, reflectance for multispectral bands); the data module's
       standardisation is applied after the augmentation, as the last step
       (:meth:`standardize`), and to the un-augmented view in :meth:`predict_step`.
+    * Initial weights: the subclasses' *weights* (a TorchGeo weight enum or its
+      name, a checkpoint or a state-dict file, as TorchGeo's tasks take them) are
+      loaded into the query encoder and copied into the key encoder, with the
+      heads when the source holds them; a mismatch of architecture or channels is
+      an error (:meth:`load_weights`).
     * Checkpoints: :meth:`on_save_checkpoint` stores :meth:`data_description` under
       ``checkpoint['geossl']`` (read by :mod:`torchgeo_geossl.export`) and
       :meth:`on_load_checkpoint` refuses a checkpoint whose queues or heads have
@@ -86,12 +94,26 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
     #: Name of the method in exported metadata.
     method = 'MoCo-v2'
 
+    #: Initial weights (the subclasses' *weights* argument, set before
+    #: :meth:`__init__` runs, as in TorchGeo's tasks), loaded by
+    #: :meth:`load_weights`; not saved in the hyperparameters.
+    weights: WeightsEnum | bool | str | None = None
+
+    #: Modules that *weights* never loads, whatever the source holds: they belong
+    #: to the data a run trains on (queues of its keys, geo-clusters of its places).
+    fresh_modules: tuple[str, ...] = ()
+
     def __init__(self) -> None:
-        """Initialize the shared parts; subclasses set the hyperparameters."""
+        """Initialize the shared parts; subclasses set the hyperparameters.
+
+        The modules are created by :meth:`configure_models`, then :attr:`weights`
+        is loaded (:meth:`load_weights`).
+        """
         super().__init__()
         self.avg_output_std = 0.0
         #: Trainer ``global_step`` of the last key-encoder update (None: none yet).
         self.ema_step: int | None = None
+        self.load_weights()
 
     def configure_models(self) -> None:
         """Create the query encoder and its momentum copy.
@@ -122,6 +144,89 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
                 raise ValueError(msg)
         self.model = create_encoder(self.hparams['model'], self.hparams['in_channels'])
         self.key_encoder = copy_as_momentum(self.model)
+
+    def pretrained_heads(self) -> dict[str, tuple[nn.Module, nn.Module]]:
+        """The heads that *weights* loads when the source holds them.
+
+        Returns:
+            State-dict name of each query-side head (``'projection_head'``) →
+            the head and its momentum copy; none here, subclasses add theirs.
+        """
+        return {}
+
+    def load_weights(self) -> None:
+        """Load :attr:`weights` into the query and key sides, loudly.
+
+        The weights are read with
+        :func:`~torchgeo_geossl.models.pretrained.read_weights` (a checkpoint, a
+        state-dict file, a TorchGeo weight enum or its name, or True for timm's
+        weights) and the encoder's tensors are found and checked with
+        :func:`~torchgeo_geossl.models.pretrained.encoder_state_dict`: another
+        architecture or another number of input channels is an error naming the
+        source, never a partial load. Then:
+
+        * the query encoder (``self.model``) gets the weights and the key encoder
+          becomes a copy of it (parameters and batch-norm statistics), as at the
+          start of MoCo;
+        * each of :meth:`pretrained_heads` is loaded when the source holds all of
+          its tensors with this task's shapes (checkpoints of this package's task
+          of the same kind, or of TorchGeo's ``MoCo`` v2 for GASSL's head), and
+          its momentum copy becomes a copy of it; otherwise it keeps its random
+          initialisation;
+        * :attr:`fresh_modules` (queues, geo head) always start afresh.
+
+        What was loaded is logged; a head left at its random initialisation (a
+        weight enum or an exported backbone holds only the encoder) is warned
+        about, naming it and why.
+
+        Raises:
+            ValueError: If the weights do not fit the encoder (see above).
+            FileNotFoundError: If a weights path does not exist.
+            CheckpointReadError: If the weights file is empty or truncated.
+            OSError: If downloading the weights fails.
+        """
+        weights = self.weights
+        if weights is None or weights is False:
+            return
+        if isinstance(weights, str | os.PathLike):
+            label: object = os.fspath(weights)
+        else:
+            label = weights if isinstance(weights, bool) else str(weights)
+        owner = f'{type(self).__name__}(weights={label!r})'
+        model: str = self.hparams['model']
+        channels: int = self.hparams['in_channels']
+        source = read_weights(weights, model, channels, owner)
+        encoder, dropped = encoder_state_dict(
+            source, self.model, model, channels, owner
+        )
+        self.model.load_state_dict(encoder, strict=False)
+        self.key_encoder.load_state_dict(self.model.state_dict())
+        loaded: list[str] = []
+        skipped: list[str] = []
+        for name, (online, momentum) in self.pretrained_heads().items():
+            reason = _load_head(name, online, source.state_dict)
+            if reason is None:
+                loaded.append(name)
+            else:
+                skipped.append(f'{name} ({reason})')
+            momentum.load_state_dict(online.state_dict())
+        done = (
+            f'{owner}: loaded the {model} encoder ({len(encoder)} tensors) of the '
+            f'{source.source} into the query and key encoders'
+            + ''.join(f' and {name} (query and momentum copies)' for name in loaded)
+        )
+        if dropped:
+            done += f'; left out the classifier ({_join(dropped)})'
+        fresh = [name for name in self.fresh_modules if getattr(self, name, None)]
+        verb = 'starts' if len(fresh) == 1 else 'start'
+        after = f'. {_join(fresh)} {verb} afresh, as in any new run' if fresh else ''
+        if skipped:
+            rank_zero_warn(
+                f'{done}. NOT loaded, left at their random initialisation: '
+                f'{_join(skipped)}{after}'
+            )
+        else:
+            rank_zero_info(done + after)
 
     @property
     def feature_dim(self) -> int:
@@ -547,3 +652,59 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
             'patch_size': getattr(datamodule, 'patch_size', None),
             'crop_size': self.hparams.get('size'),
         }
+
+
+def _join(items: list[str]) -> str:
+    """Items joined for messages.
+
+    Args:
+        items: The items.
+
+    Returns:
+        ``'a, b and c'``.
+    """
+    if len(items) < 2:
+        return ''.join(items)
+    return ', '.join(items[:-1]) + ' and ' + items[-1]
+
+
+def _load_head(name: str, head: nn.Module, source: dict[str, Tensor]) -> str | None:
+    """Load a head from a task's state dict if it holds all of its tensors.
+
+    Args:
+        name: The head's state-dict name in the task (``'projection_head'``).
+        head: The head.
+        source: The tensors of the weights.
+
+    Returns:
+        None if the head was loaded, else why not.
+    """
+    own = head.state_dict()
+    found = {
+        key.removeprefix(f'{name}.'): value
+        for key, value in source.items()
+        if key.startswith(f'{name}.')
+    }
+    if not found:
+        return (
+            'not in the weights: weight enums, exported backbones and the '
+            'checkpoints of other tasks hold only an encoder'
+        )
+    wrong = [
+        f'{name}.{key}: {list(found[key].shape)} in the weights, '
+        f'{list(value.shape)} here'
+        for key, value in own.items()
+        if key in found and found[key].shape != value.shape
+    ]
+    missing = [f'{name}.{key}' for key in own if key not in found]
+    extra = [f'{name}.{key}' for key in found if key not in own]
+    if wrong or missing or extra:
+        details = '; '.join(
+            [*wrong[:2], *(f'missing {key}' for key in missing[:2])]
+            + [f'{key} is not in this head' for key in extra[:2]]
+        )
+        return (
+            f"it differs from this task's: {details}; another output_dim or hidden_dim?"
+        )
+    head.load_state_dict(found)
+    return None

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torchgeo.datasets.utils import Sample
+from torchvision.models._api import WeightsEnum
 
 from ..faults import check_finite_loss
 from ..losses import InfoNCELoss, top1_accuracy
@@ -102,12 +103,14 @@ class SeCoTask(MomentumContrastTask):
     .. versionadded:: 0.1
     """
 
-    ignore = ('artificial', 'crop')
+    ignore = ('weights', 'artificial', 'crop')
     method = 'SeCo'
+    fresh_modules = ('queues',)
 
     def __init__(
         self,
         model: str = 'resnet18',
+        weights: WeightsEnum | bool | str | None = None,
         in_channels: int = 3,
         queue_size: int = 16_384,
         output_dim: int = 128,
@@ -133,6 +136,23 @@ class SeCoTask(MomentumContrastTask):
             model: Name of the timm encoder (``resnet18``, the reference CLI's
                 default and README command, or ``resnet50``: both are in the
                 paper).
+            weights: Initial weights, to continue pre-training from them, as
+                TorchGeo's tasks take them: a weight enum
+                (``ResNet18_Weights.SENTINEL2_RGB_SECO`` or
+                ``ResNet50_Weights.SENTINEL2_RGB_SECO``, the published SeCo
+                backbones) or its name, the path of a checkpoint (this package's,
+                TorchGeo's tasks') or of a state-dict file (``geossl-export``'s
+                ``*.pth``), True for timm's ImageNet weights, or None/False for a
+                random initialisation. They must be for *model* and
+                *in_channels* (an error says otherwise). The encoder goes into the
+                query and key encoders; the three projection heads too when the
+                source holds them (a checkpoint of this task), else they stay
+                random, with a warning (the published SeCo weights hold only the
+                backbone); the queues start afresh (see
+                :meth:`~torchgeo_geossl.trainers.MomentumContrastTask.load_weights`).
+                Not saved in the hyperparameters (as in TorchGeo).
+
+                .. versionadded:: 0.2
             in_channels: Number of input bands (3 for SeCo's RGB).
             queue_size: Number of negatives in each head's queue.
             output_dim: Dimension of each sub-space (128).
@@ -176,8 +196,12 @@ class SeCoTask(MomentumContrastTask):
                 .. versionadded:: 0.2
 
         Raises:
-            ValueError: If a hyperparameter is out of range.
+            ValueError: If a hyperparameter is out of range, or *weights* do not
+                fit *model* and *in_channels*.
+            FileNotFoundError: If a *weights* path does not exist.
+            CheckpointReadError: If the *weights* file is empty or truncated.
         """
+        self.weights = weights
         super().__init__()
         if artificial is None:
             artificial = seco_artificial_augmentation(in_channels=in_channels)
@@ -203,6 +227,17 @@ class SeCoTask(MomentumContrastTask):
             NegativeQueue(self.hparams['queue_size'], output_dim)
             for _ in range(SEASONS)
         )
+
+    def pretrained_heads(self) -> dict[str, tuple[nn.Module, nn.Module]]:
+        """The three projection heads, which *weights* loads when the source holds them.
+
+        Returns:
+            ``'projection_heads'`` → the heads and their momentum copies (all
+            three or none are loaded).
+        """
+        return {
+            'projection_heads': (self.projection_heads, self.projection_heads_momentum)
+        }
 
     def configure_losses(self) -> None:
         """Create the InfoNCE loss shared by the three heads."""
