@@ -314,11 +314,12 @@ def test_weights_from_an_exported_backbone(tmp_path: Path) -> None:
     path = tmp_path / 'gassl.ckpt'
     save_checkpoint(GeoMoCoTask(**GASSL_SMALL), path)
     weights, _ = export_backbone(path, tmp_path / 'backbone.pth')
-    backbone = torch.load(weights, weights_only=True)
+    # the exported file's plain timm names (geossl-export's format)
+    backbone = torch.load(weights, weights_only=True)['state_dict_ema']
     with pytest.warns(
         UserWarning,
         match="SeCoTask\\(weights='.*backbone.pth'\\): loaded the resnet18 encoder "
-        f'\\({len(backbone)} tensors\\) of the state dict .*backbone.pth into the query '
+        f'\\({len(backbone)} tensors\\) of the checkpoint .*backbone.pth into the query '
         'and key encoders. NOT loaded, left at their random initialisation: '
         'projection_heads \\(not in the weights: .*\\). queues starts afresh',
     ):
