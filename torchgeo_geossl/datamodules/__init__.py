@@ -13,6 +13,7 @@ from .ssl import (
     seco_normalization,
     seco_statistics,
 )
+from .streaming import StreamingViewsDataModule, read_metadata
 from .temporal import TemporalGeoDataModule
 
 __all__ = (
@@ -25,8 +26,10 @@ __all__ = (
     'S2100kDataModule',
     'SSL4EOS12ViewsDataModule',
     'SeasonalContrastS2ViewsDataModule',
+    'StreamingViewsDataModule',
     'TemporalGeoDataModule',
     'as_band_tensor',
+    'read_metadata',
     'seco_normalization',
     'seco_statistics',
 )
