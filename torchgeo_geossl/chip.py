@@ -11,6 +11,7 @@ the same batches (:doc:`/user/streaming`).
 
 import argparse
 import json
+import multiprocessing
 import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
@@ -167,16 +168,25 @@ def chip(
             raise ValueError(msg)
         queries = queries[:samples]
     output = str(output_dir)
-    optimize(
-        ReadSample(loader.dataset),
-        queries,
-        output,
-        chunk_bytes=chunk_bytes,
-        num_workers=min(num_workers, len(queries)),
-        keep_data_ordered=True,
-        reorder_files=False,
-        verbose=False,
-    )
+    # LitData sets the global start method: put it back afterwards. Forking
+    # shares the set-up dataset instead of importing and pickling it anew.
+    start_method = multiprocessing.get_start_method(allow_none=True)
+    try:
+        optimize(
+            ReadSample(loader.dataset),
+            queries,
+            output,
+            chunk_bytes=chunk_bytes,
+            num_workers=min(num_workers, len(queries)),
+            keep_data_ordered=True,
+            reorder_files=False,
+            verbose=False,
+            start_method='fork'
+            if 'fork' in multiprocessing.get_all_start_methods()
+            else 'spawn',
+        )
+    finally:
+        multiprocessing.set_start_method(start_method, force=True)
     with tempfile.TemporaryDirectory() as cache:
         written = len(StreamingDataset(output, cache_dir=cache))
     if written < len(queries):
