@@ -24,7 +24,8 @@ from conftest import SeriesDataset, monthly, write_series
 from torchgeo.datasets import DatasetNotFoundError
 
 from torchgeo_geossl.checkpoint import AtomicCheckpointIO, CheckpointReadError
-from torchgeo_geossl.datamodules import TemporalGeoDataModule
+from torchgeo_geossl.chip import main as chip_main
+from torchgeo_geossl.datamodules import StreamingViewsDataModule, TemporalGeoDataModule
 from torchgeo_geossl.datasets import (
     BandCountError,
     MissingCRSError,
@@ -213,6 +214,16 @@ def export_out_file(tmp: Path) -> None:
     export_backbone(tmp / 'any.ckpt', notes)
 
 
+def streaming_not_a_store(tmp: Path) -> None:
+    StreamingViewsDataModule(tmp)
+
+
+def chip_config_without_data(tmp: Path) -> None:
+    config = tmp / 'model_only.yaml'
+    config.write_text('model: {class_path: torchgeo_geossl.trainers.GeoMoCoTask}\n')
+    chip_main(['--config', str(config), '--out', str(tmp / 'chips')])
+
+
 BUILDERS: dict[str, Callable[[Path], None]] = {
     f.__name__: f
     for f in (
@@ -240,6 +251,8 @@ BUILDERS: dict[str, Callable[[Path], None]] = {
         empty_checkpoint,
         truncated_checkpoint,
         export_out_file,
+        streaming_not_a_store,
+        chip_config_without_data,
     )
 }
 
