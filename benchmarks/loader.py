@@ -272,7 +272,9 @@ def plot(rows: list[dict[str, Any]], models: list[dict[str, Any]], path: Path) -
     demo = [row for row in rows if row['dataset'] == 'demo']
     for w in sorted({row['workers'] for row in demo}):
         for kind, style in (('geotiff', '-o'), ('stream', '-s')):
-            points = [(r['size'], r[f'{kind}_pairs_per_s']) for r in demo if r['workers'] == w]
+            points = [
+                (r['size'], r[f'{kind}_pairs_per_s']) for r in demo if r['workers'] == w
+            ]
             if points:
                 ax.plot(*zip(*points, strict=True), style, label=f'{kind}, {w} workers')
     for name in sorted({m['model'] for m in models}):
@@ -408,7 +410,9 @@ def main(argv: list[str] | None = None) -> int:
                 'landsat-colorado', real, args.real_size, args.workers, args, tmp
             )
         else:
-            print(f'[skip] {colorado} not found: the landsat-colorado rows are left out')
+            print(
+                f'[skip] {colorado} not found: the landsat-colorado rows are left out'
+            )
     models = [
         model_rate(model, size, args) for model in args.models for size in args.sizes
     ]

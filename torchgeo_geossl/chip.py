@@ -129,9 +129,9 @@ def chip(
         source, and *source*.
 
     Raises:
-        ValueError: If *samples*, *num_workers* or *seed* is out of range, the data
-            module has no ``seed`` to set, its training loader has no resumable
-            sampler, or the epoch has fewer than *samples* samples.
+        ValueError: If *samples* or *num_workers* is out of range, the data module
+            has no ``seed`` to set, or the epoch has fewer than *samples* samples.
+        TypeError: If the data module's training loader has no resumable sampler.
 
     .. versionadded:: 0.2
     """
@@ -156,14 +156,13 @@ def chip(
             f"this package's data modules; {name}'s loader has a "
             f'{type(sampler).__name__}'
         )
-        raise ValueError(msg)
+        raise TypeError(msg)
     sampler.set_epoch(0)
     queries = list(sampler)
     if samples is not None:
         if len(queries) < samples:
             msg = (
-                f'samples={samples}: an epoch of {name} has only {len(queries)} '
-                'samples'
+                f'samples={samples}: an epoch of {name} has only {len(queries)} samples'
             )
             raise ValueError(msg)
         queries = queries[:samples]
@@ -261,12 +260,12 @@ def load_datamodule(config: str | Path) -> tuple[LightningDataModule, dict[str, 
         The data module and the ``data:`` section.
 
     Raises:
-        ValueError: If the config has no ``data:`` section.
+        ValueError: If the config has no ``data:`` section with a ``class_path``.
     """
     with open(config) as file:
         parsed = yaml.safe_load(file) or {}
     section = parsed.get('data') if isinstance(parsed, dict) else None
-    if not isinstance(section, dict):
+    if not section or 'class_path' not in section:
         msg = f'{config} has no data: section (class_path and init_args) to chip'
         raise ValueError(msg)
     parser = ArgumentParser(exit_on_error=False)
@@ -286,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """
     parser = argparse.ArgumentParser(
         prog='geossl-chip',
-        description='Draw the samples of one epoch of a config\'s data module and '
+        description="Draw the samples of one epoch of a config's data module and "
         'write them to a LitData streaming store.',
     )
     parser.add_argument(

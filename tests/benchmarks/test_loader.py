@@ -28,7 +28,9 @@ def test_quick_run_writes_rates_side_by_side(tmp_path: Path) -> None:
     missing = tmp_path / 'no-data'
     result = run('--quick', '--out', str(tmp_path), '--data-root', str(missing))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert f'[skip] {missing / "landsat-timeseries-colorado"} not found' in result.stdout
+    assert (
+        f'[skip] {missing / "landsat-timeseries-colorado"} not found' in result.stdout
+    )
     payload = json.loads((tmp_path / 'loader.json').read_text())
     (row,) = payload['loaders']
     assert (row['dataset'], row['size'], row['workers']) == ('demo', 64, 0)

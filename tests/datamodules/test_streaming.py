@@ -127,9 +127,7 @@ def test_not_a_store(tmp_path: Path) -> None:
         StreamingViewsDataModule(tmp_path)
 
 
-@pytest.mark.parametrize(
-    ('option', 'value'), [('batch_size', 0), ('num_workers', -1)]
-)
+@pytest.mark.parametrize(('option', 'value'), [('batch_size', 0), ('num_workers', -1)])
 def test_bad_options(store: Path, option: str, value: int) -> None:
     with pytest.raises(ValueError, match=option):
         StreamingViewsDataModule(store, **{option: value})

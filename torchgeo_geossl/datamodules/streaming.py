@@ -2,10 +2,11 @@
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import fsspec
 from litdata import StreamingDataLoader, StreamingDataset
+from torchgeo.datamodules.utils import MisconfigurationException
 
 from ..chip import METADATA, METADATA_VERSION
 from ..datasets.views import stack_samples_skipping
@@ -167,14 +168,13 @@ class StreamingViewsDataModule(PretrainingMixin):
             dataset).
 
         Raises:
-            ValueError: If :meth:`setup` was not called for 'fit'.
+            MisconfigurationException: If :meth:`setup` was not called for 'fit'.
         """
-        dataset = self.train_dataset
-        if not isinstance(dataset, StreamingDataset):
+        if self.train_dataset is None:
             msg = f"{type(self).__name__}.setup('fit') must be called first"
-            raise ValueError(msg)
+            raise MisconfigurationException(msg)
         return StreamingDataLoader(
-            dataset,
+            cast(StreamingDataset, self.train_dataset),
             batch_size=self.batch_size,
             num_workers=self.num_workers,
             collate_fn=self.collate_fn,
