@@ -10,32 +10,25 @@ import yaml
 from torchgeo.main import main as torchgeo_main
 
 from torchgeo_geossl.chip import METADATA, chip, main
-from torchgeo_geossl.datamodules import StreamingViewsDataModule, TemporalGeoDataModule
-from torchgeo_geossl.datasets import DemoTimeSeries
+from torchgeo_geossl.datamodules import DemoDataModule, StreamingViewsDataModule
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / 'tests' / 'data'
 CONFIGS = ROOT / 'configs'
 INIT: dict[str, Any] = {
+    'tile_size': 48,
     'batch_size': 4,
-    'patch_size': 8,
+    'patch_size': 16,
     'length': 12,
     'views': 3,
     'distinct_periods': 'Q',
     'geo_clusters': 4,
-    'std': 10_000.0,
 }
 
 
-def write_config(path: Path, **init: Any) -> Path:
+def write_config(path: Path, root: Path, **init: Any) -> Path:
     data = {
-        'class_path': 'torchgeo_geossl.datamodules.TemporalGeoDataModule',
-        'init_args': {
-            'dataset_class': 'torchgeo_geossl.datasets.DemoTimeSeries',
-            **INIT,
-            **init,
-        },
-        'dict_kwargs': {'paths': str(DATA / 'demo')},
+        'class_path': 'torchgeo_geossl.datamodules.DemoDataModule',
+        'init_args': {'root': str(root), **INIT, **init},
     }
     path.write_text(yaml.safe_dump({'seed_everything': 0, 'data': data}))
     return path
@@ -44,7 +37,7 @@ def write_config(path: Path, **init: Any) -> Path:
 @pytest.fixture(scope='module')
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp('chip')
-    config = write_config(folder / 'source.yaml')
+    config = write_config(folder / 'source.yaml', folder / 'demo')
     out = folder / 'chips'
     main(['--config', str(config), '--out', str(out), '--samples', '16'])
     return out
@@ -64,9 +57,7 @@ def test_cli_chips_the_config_with_samples_and_seed(
     assert metadata['views'] == 3
     assert metadata['geo_clusters']['num_clusters'] == 4
 
-    reference = TemporalGeoDataModule(
-        DemoTimeSeries, paths=str(DATA / 'demo'), **{**INIT, 'length': 16}
-    )
+    reference = DemoDataModule(root=store.parent / 'demo', **{**INIT, 'length': 16})
     reference.setup('fit')
     loader = reference.train_dataloader()
     loader.sampler.set_epoch(0)
@@ -78,7 +69,7 @@ def test_cli_chips_the_config_with_samples_and_seed(
     main(
         [
             '--config',
-            str(write_config(tmp_path / 'c.yaml')),
+            str(write_config(tmp_path / 'c.yaml', store.parent / 'demo')),
             '--out',
             str(out),
             '--samples',
@@ -109,7 +100,7 @@ def test_console_script_is_declared() -> None:
     ],
 )
 def test_cli_bad_arguments(tmp_path: Path, args: list[str], message: str) -> None:
-    config = write_config(tmp_path / 'c.yaml')
+    config = write_config(tmp_path / 'c.yaml', tmp_path / 'demo')
     result = subprocess.run(
         [
             sys.executable,
@@ -138,7 +129,7 @@ def test_config_without_data(tmp_path: Path) -> None:
 
 
 def test_chip_bad_arguments(tmp_path: Path) -> None:
-    source = TemporalGeoDataModule(DemoTimeSeries, paths=str(DATA / 'demo'), **INIT)
+    source = DemoDataModule(root=tmp_path / 'demo', **INIT)
     with pytest.raises(ValueError, match='samples must be at least 1, got 0'):
         chip(source, tmp_path / 'out', samples=0)
     with pytest.raises(ValueError, match='num_workers must be at least 1, got 0'):
@@ -179,7 +170,7 @@ def test_gassl_example_config_trains_on_the_store(
     config = yaml.safe_load((CONFIGS / 'streaming' / 'gassl_demo.yaml').read_text())
     assert config['data']['class_path'].endswith('StreamingViewsDataModule')
     config['data']['init_args'].update(streaming_section(store)['init_args'])
-    config['model']['init_args'].update(queue_size=64, size=8)
+    config['model']['init_args'].update(queue_size=64, size=12)
     fit(config, tmp_path)
 
 
@@ -187,7 +178,7 @@ def test_gassl_example_config_trains_on_the_store(
 @pytest.mark.parametrize(
     ('task', 'model'),
     [
-        ('seco/demo.yaml', {'queue_size': 64, 'size': 8}),
+        ('seco/demo.yaml', {'queue_size': 64, 'size': 12}),
         ('csp/demo.yaml', {'hidden_dim': 16, 'embed_dim': 8}),
     ],
 )

@@ -28,14 +28,9 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from torchgeo.datasets.utils import Sample
 
+from .datamodules.pretraining import PretrainingMixin
+from .datamodules.streaming import METADATA, METADATA_VERSION
 from .samplers.distributed import ResumableSampler
-
-#: Name of the file, beside LitData's ``index.json``, that records how the samples
-#: were drawn and what the batches need (standardisation, geo-clusters).
-METADATA = 'geossl.json'
-
-#: Version of :data:`METADATA`'s layout.
-METADATA_VERSION = 1
 
 #: Default size of a chunk of the store. 64 MB holds about 40 view pairs of 4
 #: bands at 224 px in float32: large enough that one request to an object store
@@ -197,7 +192,6 @@ def chip(
             stacklevel=2,
         )
     clusters = getattr(datamodule, 'geo_clusters', None)
-    rescale = getattr(datamodule, 'rescale', None)
     metadata: dict[str, Any] = {
         'version': METADATA_VERSION,
         'samples': written,
@@ -211,16 +205,16 @@ def chip(
         'views': getattr(datamodule, 'views', None),
         'bands': _bands(datamodule),
         'chunk_bytes': chunk_bytes,
-        'standardization': None
-        if rescale is None
-        else {
+        'standardization': {
             'mean': _as_list(datamodule.mean),
             'std': _as_list(datamodule.std),
-            'scale': _as_list(rescale.std),
-            'offset': _as_list(rescale.mean),
+            'scale': _as_list(datamodule.rescale.std),
+            'offset': _as_list(datamodule.rescale.mean),
             'low': _as_list(datamodule.low),
             'high': _as_list(datamodule.high),
-        },
+        }
+        if isinstance(datamodule, PretrainingMixin)
+        else None,
         'geo_clusters': None
         if clusters is None
         else {
@@ -261,6 +255,8 @@ def load_datamodule(config: str | Path) -> tuple[LightningDataModule, dict[str, 
 
     Raises:
         ValueError: If the config has no ``data:`` section with a ``class_path``.
+
+    .. versionadded:: 0.2
     """
     with open(config) as file:
         parsed = yaml.safe_load(file) or {}

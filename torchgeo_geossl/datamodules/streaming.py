@@ -8,11 +8,17 @@ import fsspec
 from litdata import StreamingDataLoader, StreamingDataset
 from torchgeo.datamodules.utils import MisconfigurationException
 
-from ..chip import METADATA, METADATA_VERSION
 from ..datasets.views import stack_samples_skipping
 from ..location.clusters import GeoClusters
 from ..samplers.spatial import _check_count
 from .pretraining import PretrainingMixin
+
+#: Name of the file, beside LitData's ``index.json``, that records how the samples
+#: were drawn and what the batches need (standardisation, geo-clusters).
+METADATA = 'geossl.json'
+
+#: Version of :data:`METADATA`'s layout.
+METADATA_VERSION = 1
 
 
 def read_metadata(input_dir: str | Path) -> dict[str, Any]:
