@@ -304,7 +304,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--sizes', type=int, nargs='+', help='px (default 64 128 224)')
     parser.add_argument('--workers', type=int, nargs='+', help='num_workers (0 2)')
     parser.add_argument('--batch-size', type=int, help='loader batch (8; quick 4)')
-    parser.add_argument('--batches', type=int, help='batches per epoch (8; quick 3)')
+    parser.add_argument('--batches', type=int, help='batches per epoch (6; quick 3)')
     parser.add_argument('--models', nargs='+', choices=('resnet18', 'resnet50'))
     parser.add_argument('--model-batch-size', type=int, help='step batch (8; quick 2)')
     parser.add_argument('--repeats', type=int, help='timed steps (3; quick 1)')
@@ -336,7 +336,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
             'sizes': [64, 128, 224],
             'workers': [0, 2],
             'batch_size': 8,
-            'batches': 8,
+            'batches': 6,
             'models': ['resnet18', 'resnet50'],
             'model_batch_size': 8,
             'repeats': 3,

@@ -162,8 +162,9 @@ def chip(
             raise ValueError(msg)
         queries = queries[:samples]
     output = str(output_dir)
-    # LitData sets the global start method: put it back afterwards. Forking
-    # shares the set-up dataset instead of importing and pickling it anew.
+    # LitData sets the global start method (to spawn: forking a process that
+    # already runs threads, such as DataLoader workers or k-means, can deadlock);
+    # put it back afterwards
     start_method = multiprocessing.get_start_method(allow_none=True)
     try:
         optimize(
@@ -175,9 +176,7 @@ def chip(
             keep_data_ordered=True,
             reorder_files=False,
             verbose=False,
-            start_method='fork'
-            if 'fork' in multiprocessing.get_all_start_methods()
-            else 'spawn',
+            start_method='spawn',
         )
     finally:
         multiprocessing.set_start_method(start_method, force=True)
