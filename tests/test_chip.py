@@ -1,6 +1,4 @@
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -99,26 +97,15 @@ def test_console_script_is_declared() -> None:
         (['--workers', '0'], '--workers must be at least 1, got 0'),
     ],
 )
-def test_cli_bad_arguments(tmp_path: Path, args: list[str], message: str) -> None:
+def test_cli_bad_arguments(
+    tmp_path: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = write_config(tmp_path / 'c.yaml', tmp_path / 'demo')
-    result = subprocess.run(
-        [
-            sys.executable,
-            '-c',
-            'from torchgeo_geossl.chip import main; main()',
-            '--config',
-            str(config),
-            '--out',
-            str(tmp_path / 'out'),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert result.returncode == 2
-    assert message in result.stderr
+    with pytest.raises(SystemExit) as info:
+        main(['--config', str(config), '--out', str(tmp_path / 'out'), *args])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / 'demo').exists()
 
 
 def test_config_without_data(tmp_path: Path) -> None:

@@ -266,7 +266,7 @@ def load_datamodule(config: str | Path) -> tuple[LightningDataModule, dict[str, 
     parser = ArgumentParser(exit_on_error=False)
     parser.add_subclass_arguments(LightningDataModule, 'data', required=True)
     namespace = parser.parse_object({'data': section})
-    datamodule = parser.instantiate_classes(namespace).data
+    datamodule = parser.instantiate(namespace).data
     return datamodule, section
 
 
