@@ -12,7 +12,9 @@ second of the training loaders of
 
 * ``geotiff``: :class:`~torchgeo_geossl.datamodules.DemoDataModule`, pairs of
   temporal views (``views=2``, ``min_gap='30D'``) read from the generated demo
-  GeoTIFF series (10 sites x 12 dates, 256 px tiles, uint16, 4 bands), and the
+  GeoTIFF series (10 sites x 12 dates, ``--tile-size`` px tiles, default 320:
+  a 224 px patch fits no 256 px tile once it is reprojected to Equal Earth;
+  uint16, 4 bands), and the
   real ``landsat-timeseries-colorado`` series of ``--data-root`` when present
   (61 x 61 px scenes: read at ``--real-size`` px, default 32, whatever the
   sizes);
@@ -307,7 +309,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--batches', type=int, help='batches per epoch (6; quick 3)')
     parser.add_argument('--models', nargs='+', choices=('resnet18', 'resnet50'))
     parser.add_argument('--model-batch-size', type=int, help='step batch (8; quick 2)')
-    parser.add_argument('--repeats', type=int, help='timed steps (3; quick 1)')
+    parser.add_argument('--repeats', type=int, help='timed steps (2; quick 1)')
     parser.add_argument(
         '--device',
         choices=('cpu', 'cuda'),
@@ -315,6 +317,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         '--data-root', type=Path, default=REPO.parent / 'shared' / 'data'
+    )
+    parser.add_argument(
+        '--tile-size', type=int, default=320, help='demo tiles (default 320)'
     )
     parser.add_argument('--real-size', type=int, default=32)
     parser.add_argument('--seed', type=int, default=0)
@@ -339,14 +344,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
             'batches': 6,
             'models': ['resnet18', 'resnet50'],
             'model_batch_size': 8,
-            'repeats': 3,
+            'repeats': 2,
         }
     )
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    if min(args.sizes) < 8 or max(args.sizes) > 256:
-        parser.error(f'--sizes must lie in [8, 256] (the demo tiles), got {args.sizes}')
+    if min(args.sizes) < 8 or max(args.sizes) > args.tile_size * 3 // 4:
+        parser.error(
+            f'--sizes must lie in [8, {args.tile_size * 3 // 4}] (3/4 of --tile-size '
+            f'{args.tile_size}: the tiles are reprojected to Equal Earth), got '
+            f'{args.sizes}'
+        )
     if min(args.workers) < 0:
         parser.error(f'--workers must not be negative, got {args.workers}')
     for key in ('batch_size', 'model_batch_size', 'repeats'):
@@ -381,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
             def demo(workers: int, size: int = size) -> DemoDataModule:
                 return DemoDataModule(
                     root=tmp / 'demo',
+                    tile_size=args.tile_size,
                     batch_size=args.batch_size,
                     patch_size=size,
                     length=length,
