@@ -12,9 +12,9 @@ second of the training loaders of
 
 * ``geotiff``: :class:`~torchgeo_geossl.datamodules.DemoDataModule`, pairs of
   temporal views (``views=2``, ``min_gap='30D'``) read from the generated demo
-  GeoTIFF series (10 sites x 12 dates, ``--tile-size`` px tiles, default 320:
-  a 224 px patch fits no 256 px tile once it is reprojected to Equal Earth;
-  uint16, 4 bands), and the
+  GeoTIFF series (10 sites x 12 dates, ``--tile-size`` px tiles, default 512
+  (quick: 128): a 224 px patch fits no 256 px tile once it is reprojected to Equal Earth, as
+  a whole patch must fit inside a footprint at any rotation; uint16, 4 bands), and the
   real ``landsat-timeseries-colorado`` series of ``--data-root`` when present
   (61 x 61 px scenes: read at ``--real-size`` px, default 32, whatever the
   sizes);
@@ -319,7 +319,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         '--data-root', type=Path, default=REPO.parent / 'shared' / 'data'
     )
     parser.add_argument(
-        '--tile-size', type=int, default=320, help='demo tiles (default 320)'
+        '--tile-size', type=int, help='demo tiles (default 512; quick 128)'
     )
     parser.add_argument('--real-size', type=int, default=32)
     parser.add_argument('--seed', type=int, default=0)
@@ -329,6 +329,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     defaults: dict[str, Any] = (
         {
             'sizes': [64],
+            'tile_size': 128,
             'workers': [0],
             'batch_size': 4,
             'batches': 3,
@@ -339,6 +340,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         if args.quick
         else {
             'sizes': [64, 128, 224],
+            'tile_size': 512,
             'workers': [0, 2],
             'batch_size': 8,
             'batches': 6,
@@ -350,11 +352,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    if min(args.sizes) < 8 or max(args.sizes) > args.tile_size * 3 // 4:
+    if min(args.sizes) < 8 or 2 * max(args.sizes) > args.tile_size:
         parser.error(
-            f'--sizes must lie in [8, {args.tile_size * 3 // 4}] (3/4 of --tile-size '
-            f'{args.tile_size}: the tiles are reprojected to Equal Earth), got '
-            f'{args.sizes}'
+            f'--sizes must lie in [8, {args.tile_size // 2}] (half of --tile-size '
+            f'{args.tile_size}: patches must fit the tiles reprojected to Equal '
+            f'Earth), got {args.sizes}'
         )
     if min(args.workers) < 0:
         parser.error(f'--workers must not be negative, got {args.workers}')

@@ -52,7 +52,7 @@ def test_quick_run_writes_rates_side_by_side(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ('args', 'message'),
     [
-        (['--sizes', '512'], '--sizes must lie in [8, 240]'),
+        (['--sizes', '512'], '--sizes must lie in [8, 64] (half of --tile-size 128'),
         (['--workers', '-1'], '--workers must not be negative'),
         (['--batches', '1'], '--batches must be at least 2'),
     ],
