@@ -1,3 +1,4 @@
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -7,7 +8,7 @@ import torch
 import yaml
 from torchgeo.main import main as torchgeo_main
 
-from torchgeo_geossl.chip import METADATA, chip, main
+from torchgeo_geossl.chip import METADATA, ReadSample, chip, main
 from torchgeo_geossl.datamodules import DemoDataModule, StreamingViewsDataModule
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -181,3 +182,10 @@ def test_tasks_train_on_the_store(
     config['model']['init_args'].update(model)
     config['data'] = streaming_section(store)
     fit(config, tmp_path)
+
+
+def test_read_sample_leaves_out_skipped_samples() -> None:
+    samples = [{'image': torch.zeros(2, 1, 2, 2)}, None]
+    read = ReadSample(samples)  # type: ignore[arg-type]
+    assert inspect.isgeneratorfunction(read.__call__)  # how LitData drops samples
+    assert [len(list(read(i))) for i in range(2)] == [1, 0]
