@@ -28,9 +28,11 @@ from torchgeo.datasets import DatasetNotFoundError
 from torchgeo.tasks import Classification
 
 from torchgeo_geossl.checkpoint import AtomicCheckpointIO, CheckpointReadError
+from torchgeo_geossl.chip import main as chip_main
 from torchgeo_geossl.datamodules import (
     PointsDataModule,
     Sentinel2ViewsDataModule,
+    StreamingViewsDataModule,
     TemporalGeoDataModule,
 )
 from torchgeo_geossl.datasets import (
@@ -367,6 +369,16 @@ def weights_partial(tmp: Path) -> None:
     weights_task(str(resnet18_file(tmp)))
 
 
+def streaming_not_a_store(tmp: Path) -> None:
+    StreamingViewsDataModule(tmp)
+
+
+def chip_config_without_data(tmp: Path) -> None:
+    config = tmp / 'model_only.yaml'
+    config.write_text('model: {class_path: torchgeo_geossl.trainers.GeoMoCoTask}\n')
+    chip_main(['--config', str(config), '--out', str(tmp / 'chips')])
+
+
 BUILDERS: dict[str, Callable[[Path], None]] = {
     f.__name__: f
     for f in (
@@ -414,6 +426,8 @@ BUILDERS: dict[str, Callable[[Path], None]] = {
         weights_truncated,
         weights_not_a_state_dict,
         weights_partial,
+        streaming_not_a_store,
+        chip_config_without_data,
     )
 }
 

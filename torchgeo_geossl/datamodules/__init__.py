@@ -15,6 +15,7 @@ from .ssl import (
     seco_normalization,
     seco_statistics,
 )
+from .streaming import StreamingViewsDataModule, read_metadata
 from .temporal import TemporalGeoDataModule
 
 __all__ = (
@@ -30,8 +31,10 @@ __all__ = (
     'SSL4EOS12ViewsDataModule',
     'SeasonalContrastS2ViewsDataModule',
     'Sentinel2ViewsDataModule',
+    'StreamingViewsDataModule',
     'TemporalGeoDataModule',
     'as_band_tensor',
+    'read_metadata',
     'seco_normalization',
     'seco_statistics',
 )
