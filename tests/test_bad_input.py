@@ -32,6 +32,7 @@ from torchgeo_geossl.datasets import (
     ViewReadError,
 )
 from torchgeo_geossl.datasets import views as views_module
+from torchgeo_geossl.evaluation import HeldOutComparison
 from torchgeo_geossl.export import export_backbone
 from torchgeo_geossl.faults import NonFiniteError
 from torchgeo_geossl.location import GeoClusters, lonlat_to_unit_vectors
@@ -213,6 +214,10 @@ def export_out_file(tmp: Path) -> None:
     export_backbone(tmp / 'any.ckpt', notes)
 
 
+def comparison_split(tmp: Path) -> None:
+    HeldOutComparison(split='train')  # type: ignore[arg-type]
+
+
 BUILDERS: dict[str, Callable[[Path], None]] = {
     f.__name__: f
     for f in (
@@ -240,6 +245,7 @@ BUILDERS: dict[str, Callable[[Path], None]] = {
         empty_checkpoint,
         truncated_checkpoint,
         export_out_file,
+        comparison_split,
     )
 }
 
