@@ -1,9 +1,9 @@
 """Paired comparison of two encoders on the same held-out queries."""
 
 import dataclasses
+import math
 
 import numpy as np
-from scipy.stats import binomtest
 from torch import Tensor
 
 
@@ -93,7 +93,10 @@ def paired_comparison(
     first_only = int((a & ~b).sum())
     second_only = int((~a & b).sum())
     discordant = first_only + second_only
-    p_value = binomtest(first_only, discordant, 0.5).pvalue if discordant > 0 else 1.0
+    # two-sided exact binomial test at 1/2: twice the smaller tail, at most 1
+    smaller = min(first_only, second_only)
+    extreme = sum(math.comb(discordant, i) for i in range(smaller + 1))
+    p_value = min(1.0, 2 * extreme / 2**discordant)
     return PairedComparison(
         difference=float(per_group.sum() / (groups * views)),
         low=float(low),
