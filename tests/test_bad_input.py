@@ -43,6 +43,7 @@ from torchgeo_geossl.datasets import (
     ViewReadError,
 )
 from torchgeo_geossl.datasets import views as views_module
+from torchgeo_geossl.evaluation import HeldOutComparison
 from torchgeo_geossl.export import export_backbone, load_into, normalization_from
 from torchgeo_geossl.faults import NonFiniteError
 from torchgeo_geossl.location import GeoClusters, lonlat_to_unit_vectors
@@ -379,6 +380,10 @@ def chip_config_without_data(tmp: Path) -> None:
     chip_main(['--config', str(config), '--out', str(tmp / 'chips')])
 
 
+def comparison_split(tmp: Path) -> None:
+    HeldOutComparison(split='train')  # type: ignore[arg-type]
+
+
 BUILDERS: dict[str, Callable[[Path], None]] = {
     f.__name__: f
     for f in (
@@ -428,6 +433,7 @@ BUILDERS: dict[str, Callable[[Path], None]] = {
         weights_partial,
         streaming_not_a_store,
         chip_config_without_data,
+        comparison_split,
     )
 }
 

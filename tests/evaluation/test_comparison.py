@@ -5,16 +5,25 @@ from pathlib import Path
 
 import pytest
 import torch
+from lightning.pytorch.cli import LightningCLI
+from torchgeo.datamodules import BaseDataModule
 from torchgeo.main import main as torchgeo_main
+from torchgeo.tasks import BaseTask
 
 from torchgeo_geossl.datasets.demo import generate_demo_data
-from torchgeo_geossl.evaluation import random_init_twin
+from torchgeo_geossl.evaluation import HeldOutComparison, random_init_twin
 from torchgeo_geossl.trainers import GeoMoCoTask
 
 CONFIG = Path(__file__).resolve().parents[2] / 'configs' / 'demo.yaml'
+VALIDATION = CONFIG.with_name('demo_validation.yaml')
 LINE = re.compile(
-    r'^held-out place recognition top-1: pretrained (0\.\d\d|1\.00) vs random init '
-    r'(0\.\d\d|1\.00) \(chance (0\.\d\d)\)$'
+    r'^held-out place recognition top-1( \(val split\))?: pretrained (0\.\d\d|1\.00) '
+    r'vs random init (0\.\d\d|1\.00) \(chance (0\.\d\d)\)$'
+)
+INTERVAL = re.compile(
+    r'^pretrained - random init: ([+-]\d\.\d\d), 95% bootstrap interval '
+    r'\[([+-]\d\.\d\d), ([+-]\d\.\d\d)\] over (\d+) places; (\d+) vs (\d+) views '
+    r'recognised by one only, exact McNemar p = (\S+) \((\d+) views\)$'
 )
 
 
@@ -52,14 +61,53 @@ def test_demo_config_prints_the_comparison_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)  # the config writes under relative paths
-    torchgeo_main(demo_arguments(demo_root, '--trainer.fast_dev_run=1'))
+    torchgeo_main(demo_arguments(demo_root, '--trainer.max_steps=1'))
+    out = capsys.readouterr().out.splitlines()
+    lines = [line for line in out if 'held-out' in line]
+    assert len(lines) == 1, lines
+    match = LINE.match(lines[0])
+    assert match is not None, lines[0]
+    assert match.group(1) is None  # the test split
+    assert 0 < float(match.group(4)) < 1
+    interval = INTERVAL.match(out[out.index(lines[0]) + 1])
+    assert interval is not None, out
+    low, gain, high = (float(interval.group(i)) for i in (2, 1, 3))
+    assert low <= gain <= high
+    places, views = int(interval.group(4)), int(interval.group(8))
+    assert views == 2 * places
+    difference = float(match.group(2)) - float(match.group(3))
+    assert gain == pytest.approx(difference, abs=0.011)
+    assert 0 <= float(interval.group(7)) <= 1
+    metrics = next((tmp_path / 'outputs' / 'demo').rglob('metrics.csv')).read_text()
+    assert 'test_place_top1_gain_low' in metrics
+    assert 'test_place_mcnemar_p' in metrics
+
+
+def test_validation_config_compares_on_the_validation_split(
+    demo_root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    arguments = demo_arguments(demo_root, '--trainer.max_steps=1')
+    arguments[3:3] = ['--config', str(VALIDATION)]
+    torchgeo_main(arguments)
     lines = [
         line for line in capsys.readouterr().out.splitlines() if 'held-out' in line
     ]
     assert len(lines) == 1, lines
     match = LINE.match(lines[0])
     assert match is not None, lines[0]
-    assert 0 < float(match.group(3)) < 1
+    assert match.group(1) == ' (val split)'
+    metrics = next((tmp_path / 'outputs').rglob('metrics.csv')).read_text()
+    assert 'val_place_top1_pretrained' in metrics
+    assert 'test_place' not in metrics
+
+
+def test_comparison_split_must_be_held_out() -> None:
+    with pytest.raises(ValueError, match="split='train' must be 'test' or 'val'"):
+        HeldOutComparison(split='train')  # type: ignore[arg-type]
 
 
 def test_rerun_replaces_the_last_checkpoint(
@@ -104,3 +152,34 @@ def test_random_init_twin_is_the_untrained_same_architecture() -> None:
         assert torch.equal(a, b), name
         if a.is_floating_point() and name.endswith('weight'):
             assert not torch.equal(a, c), name
+
+
+def parse(*configs: Path) -> LightningCLI:
+    arguments = [item for config in configs for item in ('--config', str(config))]
+    return LightningCLI(
+        model_class=BaseTask,
+        datamodule_class=BaseDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        run=False,
+        args=arguments,
+    )
+
+
+def test_validation_config_is_the_main_job_scored_on_validation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the settings are chosen with this config: it must train exactly the main job
+    monkeypatch.chdir(tmp_path)
+    main, selection = parse(CONFIG), parse(CONFIG, VALIDATION)
+    assert dict(selection.model.hparams) == dict(main.model.hparams)
+    assert selection.datamodule.hparams == main.datamodule.hparams
+    assert vars(selection.datamodule.holdout) == vars(main.datamodule.holdout)
+    assert selection.trainer.max_epochs == main.trainer.max_epochs
+    splits = [
+        (type(c).__name__, c.split)
+        for trainer in (main.trainer, selection.trainer)
+        for c in trainer.callbacks
+        if isinstance(c, HeldOutComparison)
+    ]
+    assert splits == [('HeldOutComparison', 'test'), ('HeldOutComparison', 'val')]

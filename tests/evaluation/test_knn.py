@@ -9,6 +9,7 @@ from torchgeo_geossl.evaluation import (
     knn_predict,
     place_recognition_accuracy,
     place_recognition_chance,
+    place_recognition_hits,
 )
 
 
@@ -93,6 +94,20 @@ def test_place_recognition_matches_numpy() -> None:
     expected = numpy_place_recognition(features)
     assert 0 < expected < 1  # the example is neither trivial nor hopeless
     assert place_recognition_accuracy(torch.tensor(features)) == pytest.approx(expected)
+
+
+def test_place_recognition_hits_are_per_view() -> None:
+    rng = np.random.default_rng(4)
+    features = rng.normal(size=(7, 3, 6)) + rng.normal(size=(7, 1, 6))
+    flat = features.reshape(21, 6)
+    flat = flat / np.linalg.norm(flat, axis=1, keepdims=True)
+    sims = flat @ flat.T
+    np.fill_diagonal(sims, -np.inf)
+    expected = (sims.argmax(axis=1) // 3 == np.arange(21) // 3).reshape(7, 3)
+    assert 0 < expected.sum() < 21
+    hits = place_recognition_hits(torch.tensor(features))
+    assert hits.dtype == torch.bool
+    assert np.array_equal(hits.numpy(), expected)
 
 
 def test_place_recognition_chance_is_the_mean_of_unrelated_features() -> None:

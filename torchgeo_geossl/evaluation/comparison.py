@@ -1,5 +1,6 @@
 """Pre-trained versus randomly initialised: the held-out comparison of the main job."""
 
+import dataclasses
 import inspect
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -11,12 +12,21 @@ from torch import Tensor, nn
 from torchgeo.datasets.utils import Sample
 
 from .crops import shifted_crops
-from .knn import place_recognition_accuracy, place_recognition_chance
+from .knn import place_recognition_chance, place_recognition_hits
+from .split import Split
+from .stats import paired_comparison
 
-#: The line printed by :class:`HeldOutComparison`.
+#: The line printed by :class:`HeldOutComparison` (the split is named for ``'val'``).
 COMPARISON_LINE = (
-    'held-out place recognition top-1: pretrained {pretrained:.2f} vs random init '
-    '{random:.2f} (chance {chance:.2f})'
+    'held-out place recognition top-1{split}: pretrained {pretrained:.2f} vs random '
+    'init {random:.2f} (chance {chance:.2f})'
+)
+
+#: The second line: the paired difference, its interval and McNemar's test.
+INTERVAL_LINE = (
+    'pretrained - random init: {difference:+.2f}, {percent:g}% bootstrap interval '
+    '[{low:+.2f}, {high:+.2f}] over {groups} places; {first_only} vs {second_only} '
+    'views recognised by one only, exact McNemar p = {p_value:.2g} ({queries} views)'
 )
 
 
@@ -75,8 +85,8 @@ def place_recognition(
     batches: Iterable[Sample],
     prepare: Callable[[Sample], Tensor],
     size: int,
-) -> tuple[float, float, int]:
-    """Place recognition top-1 of an encoder on the batches of a held-out loader.
+) -> Tensor:
+    """Which views of the places of a held-out loader an encoder recognises.
 
     Args:
         encoder: Maps images ``[N, C, size, size]`` to features ``[N, d]``.
@@ -86,7 +96,8 @@ def place_recognition(
         size: Side of the crops.
 
     Returns:
-        The accuracy, its chance level and the number of places.
+        :func:`~torchgeo_geossl.evaluation.place_recognition_hits` ``[N, V]`` of
+        all places; its mean is the place recognition top-1.
 
     Raises:
         ValueError: If the batches hold fewer than 2 places.
@@ -100,9 +111,7 @@ def place_recognition(
     if not features:
         msg = 'the held-out loader yielded no batch: no place to recognise'
         raise ValueError(msg)
-    stacked = torch.cat(features)
-    chance = place_recognition_chance(stacked.shape[0], stacked.shape[1])
-    return place_recognition_accuracy(stacked), chance, stacked.shape[0]
+    return place_recognition_hits(torch.cat(features))
 
 
 class HeldOutComparison(Callback):
@@ -112,28 +121,43 @@ class HeldOutComparison(Callback):
     :class:`~torchgeo_geossl.evaluation.HeldOutSplit`) through the trained encoder
     and through the same encoder at random initialisation
     (:func:`random_init_twin`), scores both by leave-one-out place recognition
-    (:func:`~torchgeo_geossl.evaluation.place_recognition_accuracy` of the pooled
-    backbone features of independently shifted crops) and prints one line::
+    (:func:`~torchgeo_geossl.evaluation.place_recognition_hits` of the pooled
+    backbone features of independently shifted crops) and prints two lines::
 
         held-out place recognition top-1: pretrained 0.xx vs random init 0.yy (chance 0.zz)
+        pretrained - random init: +0.dd, 95% bootstrap interval [+0.ll, +0.hh] over N places; b vs c views recognised by one only, exact McNemar p = p (M views)
 
-    The three numbers are also logged (``test_place_top1_pretrained``,
-    ``test_place_top1_random``, ``test_place_chance``). The test split is used
-    only here, once, after training; nothing is tuned on it.
+    The second line is :func:`~torchgeo_geossl.evaluation.paired_comparison` of the
+    two encoders' hits on the same views. The numbers are also logged
+    (``test_place_top1_pretrained``, ``test_place_top1_random``,
+    ``test_place_chance``, ``test_places``, ``test_place_top1_gain`` with
+    ``_low`` and ``_high``, ``test_place_mcnemar_p``). The test split is used only
+    here, once, after training; nothing is tuned on it. To choose settings, use
+    ``split='val'`` (the validation places and months; the first line then reads
+    ``held-out place recognition top-1 (val split): ...`` and the keys start with
+    ``val_``).
 
     .. versionadded:: 0.2
     """
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, split: Split = 'test') -> None:
         """Initialize a new HeldOutComparison instance.
 
         Args:
-            seed: Torch seed of the random initialisation.
+            seed: Torch seed of the random initialisation (and of the bootstrap).
+            split: The held-out split to score, ``'test'`` or ``'val'``.
+
+        Raises:
+            ValueError: If *split* is neither ``'test'`` nor ``'val'``.
         """
+        if split not in ('test', 'val'):
+            msg = f"split={split!r} must be 'test' or 'val' (a held-out split)"
+            raise ValueError(msg)
         self.seed = seed
+        self.split: Split = split
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        """Score both encoders on the test places and print the comparison.
+        """Score both encoders on the held-out places and print the comparison.
 
         Args:
             trainer: The trainer.
@@ -153,9 +177,11 @@ class HeldOutComparison(Callback):
                 'pre-trained backbone is not compared with its random initialisation'
             )
             return
-        datamodule.held_out_sets('test')
-        loader = datamodule.held_out_loader('test')
-        size = min(int(pl_module.hparams['size']), datamodule.test_places.pixels)
+        split = self.split
+        datamodule.held_out_sets(split)
+        loader = datamodule.held_out_loader(split)
+        places = getattr(datamodule, f'{split}_places')
+        size = min(int(pl_module.hparams['size']), places.pixels)
         twin = random_init_twin(pl_module, self.seed)
         was_training = pl_module.training
         pl_module.eval()
@@ -175,25 +201,36 @@ class HeldOutComparison(Callback):
             assert isinstance(model, nn.Module)
             return model
 
-        pretrained, chance, places = place_recognition(
-            encoder(pl_module), loader, prepare, size
-        )
-        random, _, _ = place_recognition(encoder(twin), loader, prepare, size)
+        trained = place_recognition(encoder(pl_module), loader, prepare, size)
+        untrained = place_recognition(encoder(twin), loader, prepare, size)
         pl_module.train(was_training)
+        pretrained = float(trained.double().mean())
+        random = float(untrained.double().mean())
+        chance = place_recognition_chance(*trained.shape)
+        paired = paired_comparison(trained, untrained, seed=self.seed)
         if trainer.is_global_zero:
+            label = '' if split == 'test' else f' ({split} split)'
             print(
                 COMPARISON_LINE.format(
-                    pretrained=pretrained, random=random, chance=chance
+                    split=label, pretrained=pretrained, random=random, chance=chance
                 ),
+                INTERVAL_LINE.format(
+                    percent=100 * paired.level, **dataclasses.asdict(paired)
+                ),
+                sep='\n',
                 flush=True,
             )
         for logger in trainer.loggers:
             logger.log_metrics(
                 {
-                    'test_place_top1_pretrained': pretrained,
-                    'test_place_top1_random': random,
-                    'test_place_chance': chance,
-                    'test_places': places,
+                    f'{split}_place_top1_pretrained': pretrained,
+                    f'{split}_place_top1_random': random,
+                    f'{split}_place_chance': chance,
+                    f'{split}_places': trained.shape[0],
+                    f'{split}_place_top1_gain': paired.difference,
+                    f'{split}_place_top1_gain_low': paired.low,
+                    f'{split}_place_top1_gain_high': paired.high,
+                    f'{split}_place_mcnemar_p': paired.p_value,
                 },
                 step=trainer.global_step,
             )

@@ -71,8 +71,8 @@ def knn_predict(
     return votes.argmax(dim=1).to(query.device)
 
 
-def place_recognition_accuracy(features: Tensor) -> float:
-    """Leave-one-out place recognition top-1 accuracy of V views of N places.
+def place_recognition_hits(features: Tensor) -> Tensor:
+    """Which views of N places are recognised, leave-one-out, among V views each.
 
     Every view of every place is a query; the bank is all other views of all places.
     A query is recognised when its most similar other view (cosine similarity,
@@ -84,7 +84,7 @@ def place_recognition_accuracy(features: Tensor) -> float:
         features: Features ``[N, V, d]`` of V >= 2 views of N >= 2 places.
 
     Returns:
-        The share of the N·V queries whose nearest neighbour is a view of their place.
+        A bool tensor ``[N, V]``: whether each view's nearest neighbour shows its place.
 
     Raises:
         ValueError: If *features* has fewer than 2 places or 2 views.
@@ -102,7 +102,26 @@ def place_recognition_accuracy(features: Tensor) -> float:
     places = torch.arange(n, device=features.device).repeat_interleave(v)
     itself = torch.eye(n * v, dtype=torch.bool, device=features.device)
     predicted = knn_predict(flat, flat, places, k=1, exclude=itself)
-    return float((predicted == places).double().mean())
+    return (predicted == places).reshape(n, v)
+
+
+def place_recognition_accuracy(features: Tensor) -> float:
+    """Leave-one-out place recognition top-1 accuracy of V views of N places.
+
+    The share of the N·V views that :func:`place_recognition_hits` recognises.
+
+    Args:
+        features: Features ``[N, V, d]`` of V >= 2 views of N >= 2 places.
+
+    Returns:
+        The share of the N·V queries whose nearest neighbour is a view of their place.
+
+    Raises:
+        ValueError: If *features* has fewer than 2 places or 2 views.
+
+    .. versionadded:: 0.2
+    """
+    return float(place_recognition_hits(features).double().mean())
 
 
 def place_recognition_chance(places: int, views: int) -> float:
