@@ -22,6 +22,9 @@ LOGGERS = [
 ]
 #: Data modules whose batches hold no image (no figure of views to log).
 WITHOUT_IMAGES = {'torchgeo_geossl.datamodules.points.PointsDataModule'}
+#: Fine-tuning configs of TorchGeo's own tasks: TorchGeo draws their figures itself,
+#: and its ChangeDetection cannot with Kornia 0.9 (CSV logger only, said in the config).
+DOWNSTREAM = {'oscd_change_detection'}
 
 
 def trainer(path: Path) -> dict[str, Any]:
@@ -40,7 +43,8 @@ def test_config_is_complete(path: Path) -> None:
     section = trainer(path)
     root = section['default_root_dir']
     loggers = section['logger']
-    assert [logger['class_path'] for logger in loggers] == LOGGERS
+    expected = LOGGERS[:1] if path.stem in DOWNSTREAM else LOGGERS
+    assert [logger['class_path'] for logger in loggers] == expected
     assert all(logger['init_args']['save_dir'] == root for logger in loggers)
     callbacks = {
         cb['class_path']: cb.get('init_args', {}) for cb in section['callbacks']
@@ -48,9 +52,14 @@ def test_config_is_complete(path: Path) -> None:
     checkpoint = callbacks['lightning.pytorch.callbacks.ModelCheckpoint']
     assert checkpoint['save_last'] is True
     assert checkpoint['dirpath'] == f'{root}/checkpoints'
-    assert set(callbacks) >= CALLBACKS
-    data = yaml.safe_load(path.read_text())['data']['class_path']
     views = 'torchgeo_geossl.callbacks.LogSampledViews' in callbacks
+    if path.stem in DOWNSTREAM:
+        assert 'torchgeo_geossl.callbacks.CheckpointOnException' in callbacks
+        assert not views
+        return
+    assert set(callbacks) >= CALLBACKS
+    # an overlay config (demo_validation.yaml) takes the main job's data section
+    data = yaml.safe_load(path.read_text()).get('data', {}).get('class_path')
     assert views == (data not in WITHOUT_IMAGES)
 
 

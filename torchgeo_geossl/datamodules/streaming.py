@@ -6,9 +6,10 @@ from typing import Any, cast
 
 import fsspec
 from litdata import StreamingDataLoader, StreamingDataset
+from matplotlib.figure import Figure
 from torchgeo.datamodules.utils import MisconfigurationException
 
-from ..datasets.views import stack_samples_skipping
+from ..datasets.views import plot_sample_views, stack_samples_skipping
 from ..location.clusters import GeoClusters
 from ..samplers.spatial import _check_count
 from .pretraining import PretrainingMixin
@@ -185,4 +186,32 @@ class StreamingViewsDataModule(PretrainingMixin):
             num_workers=self.num_workers,
             collate_fn=self.collate_fn,
             drop_last=True,
+        )
+
+    def plot(
+        self,
+        sample: dict[str, Any],
+        show_titles: bool = True,
+        suptitle: str | None = None,
+    ) -> Figure:
+        """Plot the views of a sample of the store side by side, titled with dates.
+
+        The store keeps no band names, so the first three channels are shown as
+        red, green and blue (the first one in grey for fewer channels), each
+        view stretched on its own (:func:`~torchgeo_geossl.datasets.plot_sample_views`).
+
+        Args:
+            sample: A sample with ``image [V, C, H, W]`` and optional ``time``.
+            show_titles: Flag indicating whether to show titles above each panel.
+            suptitle: Optional string to use as a suptitle.
+
+        Returns:
+            A matplotlib Figure with one panel per view.
+
+        .. versionadded:: 0.2
+        """
+        channels = sample['image'].shape[-3]
+        rgb = [0, 1, 2] if channels >= 3 else [0]
+        return plot_sample_views(
+            sample, rgb, show_titles=show_titles, suptitle=suptitle
         )
