@@ -6,7 +6,7 @@ from .distributed import (
     gather_with_grad,
     world_size,
 )
-from .encoders import create_encoder
+from .encoders import create_encoder, use_channels_last
 from .geoprior import GeoPriorFusion
 from .heads import (
     GeoClassificationHead,
@@ -27,5 +27,6 @@ __all__ = (
     'gather_with_grad',
     'mocov2_projection_head',
     'update_momentum',
+    'use_channels_last',
     'world_size',
 )

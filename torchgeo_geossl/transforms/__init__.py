@@ -1,6 +1,6 @@
 """Batched Kornia augmentations for multi-view, multispectral batches."""
 
-from .intensity import MultispectralJitter
+from .intensity import FastColorJitter, MultispectralJitter
 from .presets import (
     blur_kernel_size,
     gassl_augmentation,
@@ -11,6 +11,7 @@ from .presets import (
 from .views import MultiViewAugmentation
 
 __all__ = (
+    'FastColorJitter',
     'MultiViewAugmentation',
     'MultispectralJitter',
     'blur_kernel_size',

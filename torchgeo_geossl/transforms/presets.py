@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 from torchgeo.transforms import RandomGrayscale
 
-from .intensity import MultispectralJitter
+from .intensity import FastColorJitter, MultispectralJitter
 from .views import MultiViewAugmentation
 
 #: Crop area range of MoCo-v2 (and of GASSL's runs without temporal positives).
@@ -358,7 +358,9 @@ def _appearance_ops(
     ops: list[K.AugmentationBase2D]
     if in_channels == 3:
         brightness, contrast, saturation, hue = MOCO_V2_JITTER
-        ops = [K.ColorJitter(brightness, contrast, saturation, hue, p=MOCO_V2_JITTER_P)]
+        ops = [
+            FastColorJitter(brightness, contrast, saturation, hue, p=MOCO_V2_JITTER_P)
+        ]
         if weights is None:
             ops.append(K.RandomGrayscale(p=MOCO_V2_GRAYSCALE_P))
         else:
