@@ -485,3 +485,42 @@ def test_demo_config_runs_in_bf16_channels_last_with_the_torchgeo_cli(
         '--model.init_args.size=24',
     ]
     torchgeo_main(args)
+
+
+@pytest.mark.cuda
+def test_bf16_channels_last_on_cuda_gives_a_close_loss() -> None:
+    losses = []
+    for fast in (False, True):
+        torch.manual_seed(0)
+        task = GeoMoCoTask(**SMALL, geo_classes=3, channels_last=fast).cuda()
+        cuda_batch = {key: value.cuda() for key, value in batch().items()}
+        with torch.autocast('cuda', dtype=torch.bfloat16, enabled=fast):
+            losses.append(task.training_step(cuda_batch, 0).float())
+    assert torch.isfinite(losses[1])
+    torch.testing.assert_close(losses[1], losses[0], atol=0, rtol=0.02)
+
+
+@pytest.mark.cuda
+def test_demo_config_trains_on_the_gpu_in_bf16_channels_last(
+    demo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = [
+        'fit',
+        '--config',
+        str(CONFIGS / 'demo.yaml'),
+        '--trainer.accelerator=gpu',
+        '--trainer.devices=1',
+        '--trainer.fast_dev_run=2',
+        '--trainer.precision=bf16-mixed',
+        '--model.init_args.channels_last=true',
+        f'--trainer.default_root_dir={tmp_path}',
+        f'--data.init_args.root={demo_root}',
+        '--data.init_args.tile_size=64',
+        '--data.init_args.patch_size=32',
+        '--data.init_args.batch_size=8',
+        '--data.init_args.num_workers=0',
+        '--data.init_args.holdout=null',
+        '--model.init_args.size=24',
+    ]
+    torchgeo_main(args)

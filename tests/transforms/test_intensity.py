@@ -226,3 +226,19 @@ def test_rgb_preset_uses_fast_color_jitter() -> None:
         0.1,
     )
     assert jitter.p == 0.8
+
+
+@pytest.mark.cuda
+def test_fast_color_jitter_on_cuda_equals_kornia_and_the_cpu() -> None:
+    x = rgb_images(32, size=32, seed=2)
+    fast = FastColorJitter(0.4, 0.4, 0.4, 0.1, p=1.0)
+    kornia = K.ColorJitter(0.4, 0.4, 0.4, 0.1, p=1.0)
+    for seed in range(4):
+        torch.manual_seed(seed)
+        expected = fast(x)
+        params = fast._params
+        out = fast(x.cuda(), params=params)
+        assert out.device.type == 'cuda'
+        torch.testing.assert_close(out.cpu(), expected, atol=5e-6, rtol=0)
+        reference = kornia(x.cuda(), params=params)
+        torch.testing.assert_close(out, reference, atol=5e-6, rtol=0)

@@ -194,7 +194,7 @@ def test_meta_device_preserved() -> None:
     assert out.shape == (2, 2, 4, SIZE, SIZE)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+@pytest.mark.cuda
 def test_cuda_device_dtype_and_seed() -> None:
     x = torch.rand(4, 2, 4, SIDE, SIDE, device='cuda', dtype=torch.float16)
     cuda_state = torch.cuda.get_rng_state()
