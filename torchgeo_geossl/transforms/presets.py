@@ -112,7 +112,9 @@ def moco_v2_augmentation(
 
     In order: RandomResizedCrop(size, scale=crop_scale, ratio 3/4-4/3), then
 
-    * RGB (``in_channels == 3``): ColorJitter(0.4, 0.4, 0.4, 0.1) with p = 0.8,
+    * RGB (``in_channels == 3``): ColorJitter(0.4, 0.4, 0.4, 0.1) with p = 0.8
+      (:class:`~torchgeo_geossl.transforms.FastColorJitter`: Kornia's
+      ``ColorJitter`` with fused kernels, the same outputs),
       grayscale p = 0.2 (ITU-R 601 luma weights unless *grayscale_weights* are
       given);
     * any other band count, where hue and saturation are meaningless, the
@@ -159,6 +161,10 @@ def moco_v2_augmentation(
             the blur kernel needs larger crops than *size* (12 px for 23).
 
     .. versionadded:: 0.1
+
+    .. versionchanged:: 0.2
+       The RGB colour jitter is :class:`~torchgeo_geossl.transforms.FastColorJitter`
+       (was Kornia's ``ColorJitter``; same draws and outputs, faster).
     """
     _check_positive_int('size', size)
     _check_positive_int('in_channels', in_channels)
