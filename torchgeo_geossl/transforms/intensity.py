@@ -2,9 +2,8 @@
 
 from typing import Any
 
-import kornia.augmentation as K
 import torch
-from kornia.augmentation import IntensityAugmentationBase2D
+from kornia.augmentation import ColorJitter, IntensityAugmentationBase2D
 from kornia.augmentation import random_generator as rg
 from torch import Tensor
 
@@ -109,8 +108,16 @@ class MultispectralJitter(IntensityAugmentationBase2D):
 #: ITU-R 601 luma weights of Kornia's ``rgb_to_grayscale`` (and torchvision's).
 _LUMA = (0.299, 0.587, 0.114)
 
+#: Identity factors of brightness, contrast, saturation and hue: a step whose
+#: factors are all neutral is skipped, as in Kornia.
+_NEUTRAL = (1.0, 1.0, 1.0, 0.0)
 
-class FastColorJitter(K.ColorJitter):
+#: Images jittered together on a CPU (small enough for the intermediates to stay
+#: in the cache).
+_CPU_CHUNK = 8
+
+
+class FastColorJitter(ColorJitter):  # type: ignore[misc]
     r"""Kornia's :class:`~kornia.augmentation.ColorJitter` with fused RGB kernels.
 
     The same augmentation as Kornia's ``ColorJitter`` (torchvision's formulas):
@@ -178,7 +185,8 @@ class FastColorJitter(K.ColorJitter):
             or (torch.is_grad_enabled() and input.requires_grad)
             or self.__dict__.get('_uncompiled_fns') is not None
         ):
-            return super().apply_transform(input, params, flags, transform)
+            jittered: Tensor = super().apply_transform(input, params, flags, transform)
+            return jittered
         out = input.clamp(0.0, 1.0)
         order = (
             self._fixed_order
@@ -186,16 +194,20 @@ class FastColorJitter(K.ColorJitter):
             else params['order'].tolist()
         )
         keys = ('brightness_factor', 'contrast_factor', 'saturation_factor')
-        steps = (_brightness, _contrast, _saturation)
-        for index in order:
-            if index == 3:
-                factor = params['hue_factor']
-                if bool((factor != 0).any()):
-                    out = _hue(out, factor.to(out).reshape(-1, 1, 1))
-            else:
-                factor = params[keys[index]]
-                if bool((factor != 1).any()):
-                    steps[index](out, factor.to(out).reshape(-1, 1, 1, 1))
+        factors = [params[key] for key in (*keys, 'hue_factor')]
+        steps = [i for i in order if bool((factors[i] != _NEUTRAL[i]).any())]
+        factors = [f.to(out).reshape(-1, 1, 1, 1) for f in factors]
+        # Every step works image by image, so the batch can be split: on a CPU, a
+        # few images at a time keep the intermediates in the cache.
+        chunk = _CPU_CHUNK if out.device.type == 'cpu' else len(out)
+        for start in range(0, len(out), chunk):
+            images = out[start : start + chunk]
+            for index in steps:
+                factor = factors[index][start : start + chunk]
+                if index == 3:
+                    images.copy_(_hue(images, factor.reshape(-1, 1, 1)))
+                else:
+                    _STEPS[index](images, factor)
         return out.clamp_(0.0, 1.0)
 
 
@@ -210,7 +222,8 @@ def _luma(image: Tensor) -> Tensor:
     """
     r, g, b = image.unbind(dim=-3)
     gray = torch.add(r * _LUMA[0], g, alpha=_LUMA[1])
-    return gray.add_(b, alpha=_LUMA[2]).unsqueeze(-3)
+    gray.add_(b, alpha=_LUMA[2])
+    return gray.unsqueeze(-3)
 
 
 def _brightness(image: Tensor, factor: Tensor) -> None:
@@ -281,3 +294,7 @@ def _hue(image: Tensor, turns: Tensor) -> Tensor:
     ramp = hue.unsqueeze(-3) + offsets
     ramp.abs_().sub_(6).abs_().sub_(3).abs_().sub_(1).clamp_(0.0, 1.0)
     return torch.addcmul(low.unsqueeze(-3), ramp, chroma.unsqueeze(-3))
+
+
+#: The in-place steps brightness, contrast and saturation, by Kornia's index.
+_STEPS = (_brightness, _contrast, _saturation)
