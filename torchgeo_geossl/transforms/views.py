@@ -1,5 +1,6 @@
 """Batched GPU augmentation of multi-view batches ``[B, V, C, H, W]`` with Kornia."""
 
+import contextlib
 from collections.abc import Iterator
 
 import kornia.augmentation as K
@@ -158,7 +159,12 @@ class MultiViewAugmentation(nn.Module):
         flat = x.reshape(batch * views, *x.shape[-3:])
         call = self.calls
         self.calls += 1
-        with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
+        no_autocast = (
+            torch.autocast(x.device.type, enabled=False)
+            if torch.amp.is_autocast_available(x.device.type)
+            else contextlib.nullcontext()
+        )
+        with torch.no_grad(), no_autocast:
             if self.seed is None:
                 out = self._augment(flat, batch, views)
             else:
