@@ -205,7 +205,7 @@ class FastColorJitter(ColorJitter):  # type: ignore[misc]
             for index in steps:
                 factor = factors[index][start : start + chunk]
                 if index == 3:
-                    images.copy_(_hue(images, factor.reshape(-1, 1, 1)))
+                    _hue(images, factor.reshape(-1, 1, 1))
                 else:
                     _STEPS[index](images, factor)
         return out.clamp_(0.0, 1.0)
@@ -258,15 +258,12 @@ def _saturation(image: Tensor, factor: Tensor) -> None:
     image.lerp_(_luma(image), 1 - factor).clamp_(0.0, 1.0)
 
 
-def _hue(image: Tensor, turns: Tensor) -> Tensor:
-    """Rotate the hue (HSV) by a fraction of a turn.
+def _hue(image: Tensor, turns: Tensor) -> None:
+    """Rotate the hue (HSV) by a fraction of a turn, in place.
 
     Args:
-        image: ``[B, 3, H, W]`` in ``[0, 1]``.
+        image: ``[B, 3, H, W]`` in ``[0, 1]``, changed in place.
         turns: ``[B, 1, 1]``, the hue shift in turns, at most one turn either way.
-
-    Returns:
-        The new images ``[B, 3, H, W]``.
     """
     r, g, b = image.unbind(dim=-3)
     high = image.amax(dim=-3)
@@ -278,14 +275,13 @@ def _hue(image: Tensor, turns: Tensor) -> Tensor:
     # torch.where is many times slower than arithmetic on CPUs.
     is_red = torch.ge(r, high, out=torch.empty_like(high))
     is_green = torch.ge(g, high, out=torch.empty_like(high))
-    numerator = torch.lerp(
-        torch.add(r - g, chroma, alpha=4), torch.add(b - r, chroma, alpha=2), is_green
-    )
-    numerator = numerator.lerp_(g - b, is_red)
+    numerator = torch.sub(r, g).add_(chroma, alpha=4)
+    numerator.lerp_(torch.sub(b, r).add_(chroma, alpha=2), is_green)
+    numerator.lerp_(torch.sub(g, b), is_red)
     # Where the chroma is below the smallest normal number the hue does not
     # matter: it is multiplied by the chroma again below.
     hue = torch.addcdiv(
-        6 * turns, numerator, chroma.clamp_min(torch.finfo(image.dtype).tiny)
+        6 * turns, numerator, chroma.clamp_min_(torch.finfo(image.dtype).tiny)
     )
     # The ramp of channel k is clamp(dist(hue + o_k, 6Z + 3) - 1, 0, 1) with
     # o = (0, 4, 2); for hue + o_k in [-6, 18] the distance to 6Z + 3 is
@@ -293,7 +289,7 @@ def _hue(image: Tensor, turns: Tensor) -> Tensor:
     offsets = image.new_tensor((-6.0, -2.0, -4.0)).reshape(3, 1, 1)
     ramp = hue.unsqueeze(-3) + offsets
     ramp.abs_().sub_(6).abs_().sub_(3).abs_().sub_(1).clamp_(0.0, 1.0)
-    return torch.addcmul(low.unsqueeze(-3), ramp, chroma.unsqueeze(-3))
+    torch.addcmul(low.unsqueeze(-3), ramp, chroma.unsqueeze(-3), out=image)
 
 
 #: The in-place steps brightness, contrast and saturation, by Kornia's index.
