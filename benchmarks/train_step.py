@@ -5,7 +5,7 @@ Run from anywhere (paths resolve relative to this file)::
     .venv/bin/python benchmarks/train_step.py [--quick] [--model resnet18|resnet50]
         [--batch-size B] [--bands C] [--side S] [--size CROP] [--queue N]
         [--repeats R] [--warmup W] [--breakdown-repeats R2] [--device cpu|cuda]
-        [--threads N] [--omp-wait-policy passive|active|unset] [--seed S]
+        [--precision 32|bf16-mixed] [--channels-last] [--threads N] [--omp-wait-policy passive|active|unset] [--seed S]
         [--out DIR]
 
 In one process, on the same synthetic batch (``B`` samples of two views with
@@ -27,7 +27,19 @@ step of
   backward pass dominates; the phases are not split for it;
 * ``torchgeo-moco-v2``: ``torchgeo.tasks.MoCo(version=2, layers=2,
   hidden_dim=<feature dim>, output_dim=128, memory_bank_size=<queue>)`` on the
-  same pixels channel-stacked as ``image [B, 2C, H, W]`` (the baseline).
+  same pixels channel-stacked as ``image [B, 2C, H, W]`` (the baseline);
+* ``supervised``: a plain supervised step of the same timm backbone with a
+  linear classifier (cross-entropy on random labels) on ``B`` crops of view 0,
+  without augmentation: what the encoder alone costs per sample. A MoCo-style
+  step encodes ``2B`` images (``B`` of them without gradient) plus the
+  augmentation, so it costs more than this by construction.
+
+``--precision bf16-mixed`` runs each ``training_step`` under
+``torch.autocast(dtype=torch.bfloat16)``, as Lightning's
+``Trainer(precision='bf16-mixed')`` does (backward and optimiser step outside);
+``--channels-last`` builds every encoder with ``channels_last=True``
+(:func:`torchgeo_geossl.models.use_channels_last` for TorchGeo's backbone and the
+supervised one). Both are meant for GPUs.
 
 A step is what Lightning's automatic optimisation does per batch, without the
 trainer: ``loss = task.training_step(batch, i)`` (augmentation of both views,
@@ -97,11 +109,14 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 from torchgeo.tasks import MoCo
 
+from torchgeo_geossl.models import use_channels_last
 from torchgeo_geossl.trainers import GeoMoCoTask, SeCoTask
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = 'torchgeo-moco-v2'
-VARIANTS = ('gassl', 'gassl-no-geo', 'seco', BASELINE)
+SUPERVISED = 'supervised'
+VARIANTS = ('gassl', 'gassl-no-geo', 'seco', BASELINE, SUPERVISED)
+SUPERVISED_CLASSES = 10
 TARGET = 1.05
 GEO_CLASSES = 100
 OUTPUT_DIM = 128
@@ -162,6 +177,9 @@ class Variant:
         self.optimizer: Optimizer = configured['optimizer']
         self.index = 0
         self.losses: list[float] = []
+        #: Whether ``training_step`` runs under bfloat16 autocast, as Lightning's
+        #: ``precision='bf16-mixed'`` does (the backward pass is outside it).
+        self.bf16 = False
 
     def step(self, mark: Callable[[str], None]) -> None:
         """Run one training step.
@@ -169,7 +187,9 @@ class Variant:
         Args:
             mark: Called with an event name after each part of the step.
         """
-        loss = self.task.training_step(self.batch, self.index)  # type: ignore[operator]
+        device = next(self.task.parameters()).device.type
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=self.bf16):
+            loss = self.task.training_step(self.batch, self.index)  # type: ignore[operator]
         mark('returned')
         loss.backward()
         mark('backward')
@@ -177,6 +197,54 @@ class Variant:
         self.optimizer.zero_grad()
         self.index += 1
         self.losses.append(float(loss.detach()))
+
+
+class SupervisedStep(nn.Module):
+    """A plain supervised step: one encoder, a linear classifier, cross-entropy.
+
+    The reference point of what the encoder alone costs: ``B`` crops of view 0
+    (the top-left ``size × size`` px, no augmentation) with random labels of
+    :data:`SUPERVISED_CLASSES` classes, forward and backward once, SGD with the
+    tasks' settings.
+
+    Args:
+        model: timm model name.
+        bands: Input bands.
+        size: Crop side in pixels.
+    """
+
+    def __init__(self, model: str, bands: int, size: int) -> None:
+        """Create the classifier."""
+        super().__init__()
+        self.model = timm.create_model(
+            model, in_chans=bands, num_classes=SUPERVISED_CLASSES
+        )
+        self.size = size
+
+    def training_step(self, batch: dict[str, Tensor], index: int) -> Tensor:
+        """Cross-entropy of the classifier on the crops.
+
+        Args:
+            batch: ``image [B, 2, C, H, W]`` and ``label [B]``.
+            index: Unused.
+
+        Returns:
+            The loss.
+        """
+        images = batch['image'][:, 0, :, : self.size, : self.size]
+        labels = batch['label'] % SUPERVISED_CLASSES
+        return nn.functional.cross_entropy(self.model(images), labels)
+
+    def configure_optimizers(self) -> dict[str, Optimizer]:
+        """SGD with the tasks' settings.
+
+        Returns:
+            ``{'optimizer': SGD}``.
+        """
+        optimizer = torch.optim.SGD(
+            self.parameters(), lr=LR, momentum=0.9, weight_decay=WEIGHT_DECAY
+        )
+        return {'optimizer': optimizer}
 
 
 def synchronize(device: torch.device) -> None:
@@ -243,7 +311,13 @@ def build(
     """
     seed_everything(args.seed)
     task: nn.Module
-    if name == BASELINE:
+    marks: dict[str, tuple[str | None, str | None]] = {}
+    if name == SUPERVISED:
+        task = SupervisedStep(args.model, args.bands, args.size)
+        if args.channels_last:
+            use_channels_last(task.model)
+        batch = batches[0]
+    elif name == BASELINE:
         encoder = timm.create_model(args.model, num_classes=0)
         feature_dim = int(encoder.num_features)  # type: ignore[arg-type]
         task = MoCo(
@@ -261,7 +335,10 @@ def build(
             moco_momentum=MOCO_MOMENTUM,
             size=args.size,
         )
-        marks: dict[str, tuple[str | None, str | None]] = {
+        if args.channels_last:
+            use_channels_last(task.backbone)
+            use_channels_last(task.backbone_momentum)
+        marks = {
             'augmentation1': ('aug_start', None),
             'augmentation2': (None, 'aug_end'),
             'backbone': ('query_start', None),
@@ -282,8 +359,8 @@ def build(
             weight_decay=WEIGHT_DECAY,
             momentum=0.9,
             size=args.size,
+            channels_last=args.channels_last,
         )
-        marks = {}
         batch = batches[2]
     else:
         task = GeoMoCoTask(
@@ -299,6 +376,7 @@ def build(
             weight_decay=WEIGHT_DECAY,
             momentum=0.9,
             size=args.size,
+            channels_last=args.channels_last,
         )
         marks = {
             'augmentation': ('aug_start', 'aug_end'),
@@ -310,7 +388,9 @@ def build(
         batch = batches[0]
     task.log = lambda *a, **k: None  # type: ignore[method-assign]
     task.to(device).train()
-    return Variant(name, task, batch, marks)
+    variant = Variant(name, task, batch, marks)
+    variant.bf16 = args.precision == 'bf16-mixed'
+    return variant
 
 
 def seed_everything(seed: int) -> None:
@@ -673,6 +753,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument('--device', choices=('cpu', 'cuda'), default='cpu')
     parser.add_argument(
+        '--precision',
+        choices=('32', 'bf16-mixed'),
+        default='32',
+        help="'bf16-mixed': training_step under bfloat16 autocast, as Lightning's "
+        'precision flag (default 32)',
+    )
+    parser.add_argument(
+        '--channels-last',
+        action='store_true',
+        help='encoders and their inputs in the channels-last memory format',
+    )
+    parser.add_argument(
         '--threads', type=int, help='torch intra-op threads (default: usable CPUs)'
     )
     parser.add_argument(
@@ -776,6 +868,7 @@ def main(argv: list[str] | None = None) -> int:
     title = (
         f'{args.model}, B={args.batch_size}, C={args.bands}, {args.side}px -> '
         f'{args.size}px, queue {args.queue}, {args.device} ({args.threads} threads), '
+        f'{args.precision}{", channels-last" if args.channels_last else ""}, '
         f'median of {args.repeats}'
     )
     ratio = result['gassl']['ratio_of_medians']
@@ -798,6 +891,11 @@ def main(argv: list[str] | None = None) -> int:
         f'SeCo: {result["seco"]["ratio_of_medians"]:.2f} x {BASELINE} (4 encoded '
         'views against 2: two extra key forwards without gradient, 3 heads and '
         'losses; the query backward, common to both, dominates).'
+    )
+    print(
+        f'Supervised {args.model} step: '
+        f'{result[SUPERVISED]["ratio_of_medians"]:.2f} x {BASELINE} (B images '
+        'with gradient, no augmentation, no key encoder).'
     )
     print(f'Total wall time {elapsed:.0f} s.', end=' ')
     if foreign is None:

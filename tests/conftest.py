@@ -162,7 +162,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[Any]) -> None:
-    """Reorder the collected tests as ``--test-order`` asks."""
+    """Skip ``cuda`` tests without CUDA; reorder the tests as ``--test-order`` asks.
+
+    ``@pytest.mark.cuda`` tests need a CUDA device; ``benchmarks/gpu_check.sh``
+    runs them (``pytest -m cuda``) on a GPU machine.
+    """
+    if not torch.cuda.is_available():
+        skip = pytest.mark.skip(
+            reason='needs a CUDA device (run benchmarks/gpu_check.sh on a GPU machine)'
+        )
+        for item in items:
+            if 'cuda' in item.keywords:
+                item.add_marker(skip)
     order = config.getoption('--test-order')
     if order == 'file':
         return

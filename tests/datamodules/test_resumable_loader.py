@@ -126,7 +126,7 @@ def test_rng_states_round_trip_through_a_checkpoint() -> None:
     assert draws() == expected
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
+@pytest.mark.cuda
 def test_cuda_rng_states_round_trip() -> None:
     states = get_rng_states()
     assert len(states['cuda']) == torch.cuda.device_count()

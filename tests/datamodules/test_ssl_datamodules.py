@@ -144,7 +144,7 @@ def test_normalize_views() -> None:
         NormalizeViews(mean=[0.0, 0.0, 0.0], std=[1.0, 2.0])
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
+@pytest.mark.cuda
 def test_normalisation_on_cuda() -> None:
     normalize = seco_normalization(('B4', 'B3', 'B2'))
     x = torch.full((2, 3, 3, 4, 4), 50.0)

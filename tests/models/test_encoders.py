@@ -1,8 +1,10 @@
+import copy
+
 import pytest
 import torch
 from torch import nn
 
-from torchgeo_geossl.models import create_encoder
+from torchgeo_geossl.models import create_encoder, use_channels_last
 
 
 def last_norms(model: nn.Module) -> list[nn.BatchNorm2d]:
@@ -47,3 +49,23 @@ def test_untrained_output_depends_on_the_whole_image(size: int) -> None:
 def test_models_without_residual_blocks() -> None:
     model = create_encoder('efficientnet_b0', in_channels=4)
     assert model(torch.rand(2, 4, 32, 32)).shape == (2, model.num_features)
+
+
+def test_channels_last_gives_the_same_features() -> None:
+    torch.manual_seed(0)
+    model = create_encoder('resnet18', in_channels=4).eval()
+    x = torch.rand(2, 4, 32, 32)
+    expected = model(x)
+    fast = use_channels_last(copy.deepcopy(model))
+    inputs: list[torch.Tensor] = []
+    fast.conv1.register_forward_pre_hook(lambda m, args: inputs.append(args[0]))
+    out = fast(x)
+    assert inputs[0].is_contiguous(memory_format=torch.channels_last)
+    assert fast.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    # the same numbers, summed in another order: float32 rounding only
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-4)
+    # a momentum copy keeps the format and the hook
+    inputs.clear()
+    copy.deepcopy(fast)(x)
+    assert inputs[0].is_contiguous(memory_format=torch.channels_last)

@@ -359,3 +359,40 @@ def test_trains_on_fmow_sites(tmp_path: Path) -> None:
     trainer.fit(task, datamodule=datamodule)
     after = list(task.location_encoder.parameters())
     assert any(not torch.equal(a, b) for a, b in zip(after, before, strict=True))
+
+
+def test_channels_last_gives_the_same_loss() -> None:
+    losses = []
+    for channels_last in (False, True):
+        torch.manual_seed(0)
+        task, _ = logging_task(channels_last=channels_last, freeze_backbone=False)
+        task.train()
+        losses.append(task.training_step(batch(), 0))
+    assert task.model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(losses[1], losses[0], atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_demo_config_runs_in_bf16_channels_last_with_the_torchgeo_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a non-finite loss would stop the run (NonFiniteError)
+    monkeypatch.chdir(tmp_path)
+    torchgeo_main(
+        [
+            'fit',
+            '--config',
+            str(CONFIGS / 'csp' / 'demo.yaml'),
+            '--trainer.fast_dev_run=1',
+            '--trainer.precision=bf16-mixed',
+            '--model.init_args.channels_last=true',
+            f'--trainer.default_root_dir={tmp_path}',
+            f'--data.init_args.root={tmp_path / "demo"}',
+            '--data.init_args.tile_size=48',
+            '--data.init_args.patch_size=24',
+            '--data.init_args.batch_size=4',
+            '--data.init_args.num_workers=0',
+            '--model.init_args.hidden_dim=16',
+            '--model.init_args.embed_dim=8',
+        ]
+    )

@@ -461,3 +461,108 @@ def test_demo_config_logs_to_tensorboard_and_csv(
     csv = sorted((tmp_path / 'outputs' / 'demo' / 'gassl').rglob('metrics.csv'))
     assert len(csv) == 1
     assert 'train_loss' in csv[0].read_text().splitlines()[0]
+
+
+def test_channels_last_gives_the_same_loss() -> None:
+    losses = []
+    for channels_last in (False, True):
+        torch.manual_seed(0)
+        task = GeoMoCoTask(
+            **SMALL,
+            geo_classes=3,
+            channels_last=channels_last,
+            augmentation=torch.nn.Identity(),
+        )
+        losses.append(task.training_step(batch(), 0))
+    assert task.model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert task.key_encoder.conv1.weight.is_contiguous(
+        memory_format=torch.channels_last
+    )
+    torch.testing.assert_close(losses[1], losses[0], atol=1e-5, rtol=1e-4)
+
+
+def test_bf16_autocast_runs_the_encoders_in_bf16_with_a_close_loss() -> None:
+    # what Lightning's precision='bf16-mixed' does around training_step; the
+    # augmentation stays in float32 (MultiViewAugmentation disables autocast)
+    losses = []
+    dtypes: list[torch.dtype] = []
+
+    def record(module: torch.nn.Module, args: object, out: Tensor) -> None:
+        dtypes.append(out.dtype)
+
+    for autocast in (False, True):
+        torch.manual_seed(0)
+        task = GeoMoCoTask(**SMALL, geo_classes=3, channels_last=autocast)
+        task.augmentation.register_forward_hook(record)
+        task.model.register_forward_hook(record)
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=autocast):
+            losses.append(task.training_step(batch(), 0))
+    # float32: augmentation, encoder; autocast: augmentation float32, encoder bf16
+    assert dtypes == [torch.float32] * 3 + [torch.bfloat16]
+    assert torch.isfinite(losses[1])
+    # bfloat16 keeps 8 significant bits: 2 % of the loss
+    torch.testing.assert_close(losses[1].float(), losses[0], atol=0, rtol=0.02)
+
+
+@pytest.mark.slow
+def test_demo_config_runs_in_bf16_channels_last_with_the_torchgeo_cli(
+    demo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a non-finite loss would stop the run (NonFiniteError)
+    monkeypatch.chdir(tmp_path)
+    args = [
+        'fit',
+        '--config',
+        str(CONFIGS / 'demo.yaml'),
+        '--trainer.fast_dev_run=1',
+        '--trainer.precision=bf16-mixed',
+        '--model.init_args.channels_last=true',
+        f'--trainer.default_root_dir={tmp_path}',
+        f'--data.init_args.root={demo_root}',
+        '--data.init_args.tile_size=64',
+        '--data.init_args.patch_size=32',
+        '--data.init_args.batch_size=4',
+        '--data.init_args.num_workers=0',
+        '--data.init_args.holdout=null',
+        '--model.init_args.size=24',
+    ]
+    torchgeo_main(args)
+
+
+@pytest.mark.cuda
+def test_bf16_channels_last_on_cuda_gives_a_close_loss() -> None:
+    losses = []
+    for fast in (False, True):
+        torch.manual_seed(0)
+        task = GeoMoCoTask(**SMALL, geo_classes=3, channels_last=fast).cuda()
+        cuda_batch = {key: value.cuda() for key, value in batch().items()}
+        with torch.autocast('cuda', dtype=torch.bfloat16, enabled=fast):
+            losses.append(task.training_step(cuda_batch, 0).float())
+    assert torch.isfinite(losses[1])
+    torch.testing.assert_close(losses[1], losses[0], atol=0, rtol=0.02)
+
+
+@pytest.mark.cuda
+def test_demo_config_trains_on_the_gpu_in_bf16_channels_last(
+    demo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = [
+        'fit',
+        '--config',
+        str(CONFIGS / 'demo.yaml'),
+        '--trainer.accelerator=gpu',
+        '--trainer.devices=1',
+        '--trainer.fast_dev_run=2',
+        '--trainer.precision=bf16-mixed',
+        '--model.init_args.channels_last=true',
+        f'--trainer.default_root_dir={tmp_path}',
+        f'--data.init_args.root={demo_root}',
+        '--data.init_args.tile_size=64',
+        '--data.init_args.patch_size=32',
+        '--data.init_args.batch_size=8',
+        '--data.init_args.num_workers=0',
+        '--data.init_args.holdout=null',
+        '--model.init_args.size=24',
+    ]
+    torchgeo_main(args)

@@ -449,3 +449,41 @@ def test_demo_config_settings() -> None:
     assert task.hparams['moco_momentum'] == 0.999
     assert task.hparams['lr'] == 0.03
     assert tuple(task.hparams['crop_scale']) == (0.2, 1.0)
+
+
+def test_channels_last_gives_the_same_loss() -> None:
+    losses = []
+    for channels_last in (False, True):
+        torch.manual_seed(0)
+        task = traceable(channels_last=channels_last)
+        losses.append(task.training_step(batch(), 0))
+    assert task.key_encoder.conv1.weight.is_contiguous(
+        memory_format=torch.channels_last
+    )
+    torch.testing.assert_close(losses[1], losses[0], atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_demo_config_runs_in_bf16_channels_last_with_the_torchgeo_cli(
+    demo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a non-finite loss would stop the run (NonFiniteError)
+    monkeypatch.chdir(tmp_path)
+    args = [
+        'fit',
+        '--config',
+        str(CONFIGS / 'seco' / 'demo.yaml'),
+        '--trainer.fast_dev_run=1',
+        '--trainer.precision=bf16-mixed',
+        '--model.init_args.channels_last=true',
+        f'--trainer.default_root_dir={tmp_path}',
+        '--model.init_args.model=resnet18',
+        '--model.init_args.size=24',
+        '--model.init_args.queue_size=64',
+        f'--data.init_args.root={demo_root}',
+        '--data.init_args.tile_size=64',
+        '--data.init_args.patch_size=32',
+        '--data.init_args.batch_size=4',
+        '--data.init_args.num_workers=0',
+    ]
+    torchgeo_main(args)

@@ -6,6 +6,10 @@ multiplies every band by one factor in [0.6, 1.4], then contrast stretches each 
 around its mean by a factor in [0.6, 1.4], together with p = 0.8.
 """
 
+import colorsys
+import itertools
+from collections.abc import Sequence
+
 import kornia.augmentation as K
 import pytest
 import torch
@@ -13,6 +17,7 @@ from torch import Tensor
 
 from torchgeo_geossl.transforms import (
     ClipValues,
+    FastColorJitter,
     MultispectralJitter,
     moco_v2_augmentation,
 )
@@ -114,3 +119,146 @@ def test_clip_values_checks_its_bounds() -> None:
         ClipValues()
     with pytest.raises(ValueError, match=r'low \[2.0\] exceeds high \[1.0\]'):
         ClipValues(low=[2.0], high=[1.0])
+
+
+# FastColorJitter: Kornia's ColorJitter (torchvision's formulas) with fused kernels.
+# Reference: torchvision's ColorJitter, per image and in the drawn order:
+# brightness b x, contrast c x + (1 - c) mean(luma), saturation s x + (1 - s) luma,
+# hue through HSV (Python's colorsys, pixel by pixel), each clamped to [0, 1].
+
+
+def luma(image: Tensor) -> Tensor:
+    return 0.299 * image[0] + 0.587 * image[1] + 0.114 * image[2]
+
+
+def hue_reference(image: Tensor, turns: float) -> Tensor:
+    out = torch.empty_like(image)
+    for i in range(image.shape[1]):
+        for j in range(image.shape[2]):
+            h, s, v = colorsys.rgb_to_hsv(*image[:, i, j].tolist())
+            out[:, i, j] = torch.tensor(colorsys.hsv_to_rgb((h + turns) % 1.0, s, v))
+    return out
+
+
+def jitter_reference(
+    image: Tensor, factors: tuple[float, float, float, float], order: Sequence[int]
+) -> Tensor:
+    x = image.double().clamp(0, 1)
+    b, c, s, h = factors
+    for step in order:
+        if step == 0:
+            x = (b * x).clamp(0, 1)
+        elif step == 1:
+            x = (c * x + (1 - c) * luma(x).mean()).clamp(0, 1)
+        elif step == 2:
+            x = (s * x + (1 - s) * luma(x)).clamp(0, 1)
+        else:
+            x = hue_reference(x, h).clamp(0, 1)
+    return x.float()
+
+
+def rgb_images(n: int, size: int = 5, seed: int = 0) -> Tensor:
+    """Colourful images with gray, black and white pixels and a gray image."""
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 3, size, size, generator=generator)
+    x[:, :, 0, 0] = 0.0  # black
+    x[:, :, 0, 1] = 1.0  # white
+    x[:, :, 0, 2] = 0.5  # gray
+    x[:, :, 1, 0] = torch.tensor([1.0, 0.0, 0.0])  # pure red
+    x[:, :, 1, 1] = torch.tensor([0.2, 0.2, 0.9])  # two equal channels
+    x[:, :, 1, 2] = torch.tensor([0.7, 0.7, 0.1])  # two equal maxima
+    x[-1] = x[-1, :1]  # a gray image
+    return x
+
+
+FACTORS = [
+    (0.6, 1.4, 0.6, -0.1),
+    (1.4, 0.6, 1.4, 0.1),
+    (1.2, 1.1, 0.0, 0.5),
+    (0.8, 0.7, 2.0, -0.5),
+    (1.0, 1.0, 1.0, 0.03),
+]
+
+
+@pytest.mark.parametrize('order', list(itertools.permutations(range(4))))
+def test_fast_color_jitter_is_torchvisions_formulas(order: tuple[int, ...]) -> None:
+    x = rgb_images(len(FACTORS))
+    x[0, 0, 2, 2] = 1.3  # out of range: clamped first, as Kornia does
+    params = {
+        name: torch.tensor([f[i] for f in FACTORS])
+        for i, name in enumerate(
+            ['brightness_factor', 'contrast_factor', 'saturation_factor', 'hue_factor']
+        )
+    }
+    params['order'] = torch.tensor(order)
+    jitter = FastColorJitter(0.4, 0.4, 0.4, 0.1, p=1.0)
+    out = jitter.apply_transform(x, params, jitter.flags)
+    for i, factors in enumerate(FACTORS):
+        expected = jitter_reference(x[i], factors, order)
+        torch.testing.assert_close(out[i], expected, atol=2e-6, rtol=0)
+
+
+def test_fast_color_jitter_equals_kornia_with_the_same_seed() -> None:
+    # same draws (factors per image, one order per call, p) and the same outputs
+    x = rgb_images(64, size=16, seed=1)
+    fast = FastColorJitter(0.4, 0.4, 0.4, 0.1, p=0.8)
+    kornia = K.ColorJitter(0.4, 0.4, 0.4, 0.1, p=0.8)
+    orders = set()
+    for seed in range(12):
+        torch.manual_seed(seed)
+        out = fast(x)
+        torch.manual_seed(seed)
+        expected = kornia(x)
+        orders.add(tuple(fast._params['order'].tolist()))
+        for key, value in kornia._params.items():
+            torch.testing.assert_close(fast._params[key], value, atol=0, rtol=0)
+        torch.testing.assert_close(out, expected, atol=5e-6, rtol=0)
+    assert len(orders) > 3  # the order is drawn per call
+
+
+def test_fast_color_jitter_keeps_gradients_through_kornias_path() -> None:
+    x = rgb_images(4, size=8).requires_grad_()
+    jitter = FastColorJitter(0.4, 0.4, 0.4, 0.1, p=1.0)
+    torch.manual_seed(0)
+    out = jitter(x)
+    torch.manual_seed(0)
+    expected = K.ColorJitter(0.4, 0.4, 0.4, 0.1, p=1.0)(x)
+    torch.testing.assert_close(out, expected)
+    out.sum().backward()
+    assert x.grad is not None
+
+
+def test_fast_color_jitter_does_not_change_its_input() -> None:
+    x = rgb_images(8, size=8)
+    before = x.clone()
+    FastColorJitter(0.4, 0.4, 0.4, 0.1, p=1.0)(x)
+    assert torch.equal(x, before)
+
+
+def test_rgb_preset_uses_fast_color_jitter() -> None:
+    aug = moco_v2_augmentation(size=16)
+    jitter = list(aug.augmentations.children())[1]
+    assert type(jitter) is FastColorJitter
+    assert (jitter.brightness, jitter.contrast, jitter.saturation, jitter.hue) == (
+        0.4,
+        0.4,
+        0.4,
+        0.1,
+    )
+    assert jitter.p == 0.8
+
+
+@pytest.mark.cuda
+def test_fast_color_jitter_on_cuda_equals_kornia_and_the_cpu() -> None:
+    x = rgb_images(32, size=32, seed=2)
+    fast = FastColorJitter(0.4, 0.4, 0.4, 0.1, p=1.0)
+    kornia = K.ColorJitter(0.4, 0.4, 0.4, 0.1, p=1.0)
+    for seed in range(4):
+        torch.manual_seed(seed)
+        expected = fast(x)
+        params = fast._params
+        out = fast(x.cuda(), params=params)
+        assert out.device.type == 'cuda'
+        torch.testing.assert_close(out.cpu(), expected, atol=5e-6, rtol=0)
+        reference = kornia(x.cuda(), params=params)
+        torch.testing.assert_close(out, reference, atol=5e-6, rtol=0)

@@ -8,6 +8,7 @@ import torch
 from torchgeo.transforms import RandomGrayscale
 
 from torchgeo_geossl.transforms import (
+    FastColorJitter,
     MultispectralJitter,
     MultiViewAugmentation,
     blur_kernel_size,
@@ -39,7 +40,7 @@ def test_moco_v2_rgb_ops() -> None:
     aug = moco_v2_augmentation(size=SIZE)
     assert op_types(aug) == [
         K.RandomResizedCrop,
-        K.ColorJitter,
+        FastColorJitter,
         K.RandomGrayscale,
         K.RandomGaussianBlur,
         K.RandomHorizontalFlip,
@@ -84,7 +85,7 @@ def test_custom_grayscale_weights_rescaled_and_not_mutated() -> None:
 def test_rgb_custom_grayscale_weights_use_torchgeo_op() -> None:
     aug = moco_v2_augmentation(size=SIZE, grayscale_weights=[0.2, 0.7, 0.1])
     assert op_types(aug)[2] is RandomGrayscale
-    assert op_types(aug)[1] is K.ColorJitter
+    assert op_types(aug)[1] is FastColorJitter
 
 
 def test_grayscale_weights_validated() -> None:
@@ -202,7 +203,7 @@ def test_rgb_output_stays_in_unit_range() -> None:
 def test_seco_artificial_has_no_crop() -> None:
     aug = seco_artificial_augmentation()
     assert op_types(aug) == [
-        K.ColorJitter,
+        FastColorJitter,
         K.RandomGrayscale,
         K.RandomGaussianBlur,
         K.RandomHorizontalFlip,

@@ -6,7 +6,11 @@ import torch
 from torch import Tensor
 from torchgeo.transforms import RandomGrayscale
 
-from torchgeo_geossl.transforms import MultiViewAugmentation, gassl_augmentation
+from torchgeo_geossl.transforms import (
+    MultiViewAugmentation,
+    gassl_augmentation,
+    moco_v2_augmentation,
+)
 
 SIZE = 16
 SIDE = 32
@@ -190,7 +194,7 @@ def test_meta_device_preserved() -> None:
     assert out.shape == (2, 2, 4, SIZE, SIZE)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+@pytest.mark.cuda
 def test_cuda_device_dtype_and_seed() -> None:
     x = torch.rand(4, 2, 4, SIDE, SIDE, device='cuda', dtype=torch.float16)
     cuda_state = torch.cuda.get_rng_state()
@@ -265,3 +269,14 @@ def test_repr_and_augmentations() -> None:
     assert (
         len(list(aug.augmentations.children())) == 5
     )  # crop, jitter, grayscale, blur, flip
+
+
+def test_autocast_does_not_reach_the_augmentation() -> None:
+    # a trainer's precision='bf16-mixed' autocasts the training step; the blur's
+    # convolution and the crop's resampling must still run in float32
+    x = torch.rand(4, 2, 3, 32, 32)
+    expected = moco_v2_augmentation(size=24, seed=0)(x)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = moco_v2_augmentation(size=24, seed=0)(x)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, expected, atol=0, rtol=0)

@@ -6,7 +6,7 @@ from .distributed import (
     gather_with_grad,
     world_size,
 )
-from .encoders import create_encoder
+from .encoders import create_encoder, use_channels_last
 from .geoprior import GeoPriorFusion
 from .heads import (
     GeoClassificationHead,
@@ -31,5 +31,6 @@ __all__ = (
     'mocov2_projection_head',
     'read_weights',
     'update_momentum',
+    'use_channels_last',
     'world_size',
 )

@@ -26,7 +26,7 @@ from ..losses.csp import (
     diagonal_top1_accuracy,
     sample_uniform_sphere,
 )
-from ..models import create_encoder
+from ..models import create_encoder, use_channels_last
 from ..models.distributed import concat_all_gather
 from .reliable import ReliableTrainingMixin
 from .standardize import StandardizeMixin
@@ -147,6 +147,7 @@ class CSPTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
         legacy_location_sampler: bool = False,
         lr: float = 5e-4,
         weight_decay: float = 0.0,
+        channels_last: bool = False,
     ) -> None:
         """Initialize a new CSPTask instance.
 
@@ -199,6 +200,14 @@ class CSPTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
                 non-uniform ``sphericalold`` sampler.
             lr: Adam learning rate (5e-4: CSP's iNat2018 run; fMoW run: 5e-5).
             weight_decay: Adam weight decay.
+            channels_last: Keep the image backbone's weights and image inputs
+                in the channels-last memory format
+                (:func:`~torchgeo_geossl.models.use_channels_last`), for faster
+                convolutions on GPUs with tensor cores, most with
+                ``trainer.precision='bf16-mixed'`` (:doc:`/user/performance`);
+                the same results up to floating-point rounding.
+
+                .. versionadded:: 0.2
 
         Raises:
             ValueError: If a hyperparameter is out of range, or the weights do not
@@ -256,6 +265,8 @@ class CSPTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
         if self.hparams['freeze_backbone']:
             self.model.requires_grad_(False)
             self.model.eval()
+        if self.hparams.get('channels_last', False):
+            use_channels_last(self.model)
         self.image_projection = nn.Linear(self.feature_dim, self.hparams['embed_dim'])
         self.location_encoder = self.build_location_encoder()
 

@@ -94,6 +94,7 @@ class GeoMoCoTask(MomentumContrastTask):
         crop_scale: tuple[float, float] | None = None,
         share_geometry: bool = False,
         shuffle_bn: bool = True,
+        channels_last: bool = False,
         augmentation: nn.Module | None = None,
         geo_clusters: GeoClusters | None = None,
     ) -> None:
@@ -149,6 +150,14 @@ class GeoMoCoTask(MomentumContrastTask):
                 the reference code (see
                 :meth:`~torchgeo_geossl.trainers.MomentumContrastTask.encode_keys`);
                 no effect on one process.
+            channels_last: Keep the query and key encoders' weights and image inputs
+                in the channels-last memory format
+                (:func:`~torchgeo_geossl.models.use_channels_last`), for faster
+                convolutions on GPUs with tensor cores, most with
+                ``trainer.precision='bf16-mixed'`` (:doc:`/user/performance`);
+                the same results up to floating-point rounding.
+
+                .. versionadded:: 0.2
             augmentation: A module that augments ``[B, 2, C, H, W]`` view pairs
                 on the augmentation scale (defaults to
                 :func:`~torchgeo_geossl.transforms.gassl_augmentation`); the data

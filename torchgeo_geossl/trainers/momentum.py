@@ -16,7 +16,12 @@ from torchvision.models._api import WeightsEnum
 
 from ..evaluation.comparison import held_out_features
 from ..evaluation.knn import PlaceRecognitionAccuracy
-from ..models import copy_as_momentum, create_encoder, update_momentum
+from ..models import (
+    copy_as_momentum,
+    create_encoder,
+    update_momentum,
+    use_channels_last,
+)
 from ..models.distributed import forward_shuffled
 from ..models.pretrained import encoder_state_dict, read_weights
 from .reliable import ReliableTrainingMixin
@@ -143,6 +148,8 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
                 )
                 raise ValueError(msg)
         self.model = create_encoder(self.hparams['model'], self.hparams['in_channels'])
+        if self.hparams.get('channels_last', False):
+            use_channels_last(self.model)
         self.key_encoder = copy_as_momentum(self.model)
 
     def pretrained_heads(self) -> dict[str, tuple[nn.Module, nn.Module]]:

@@ -126,6 +126,7 @@ class SeCoTask(MomentumContrastTask):
         size: int = 224,
         crop_scale: tuple[float, float] = (0.2, 1.0),
         shuffle_bn: bool = True,
+        channels_last: bool = False,
         artificial: nn.Module | None = None,
         crop: nn.Module | None = None,
         season_replacement: bool = False,
@@ -178,6 +179,14 @@ class SeCoTask(MomentumContrastTask):
                 as the reference code (see
                 :meth:`~torchgeo_geossl.trainers.MomentumContrastTask.encode_keys`);
                 no effect on one process.
+            channels_last: Keep the query and key encoders' weights and image inputs
+                in the channels-last memory format
+                (:func:`~torchgeo_geossl.models.use_channels_last`), for faster
+                convolutions on GPUs with tensor cores, most with
+                ``trainer.precision='bf16-mixed'`` (:doc:`/user/performance`);
+                the same results up to floating-point rounding.
+
+                .. versionadded:: 0.2
             artificial: The artificial augmentation A, a module that augments
                 ``[B, 2, C, H, W]`` views independently (defaults to
                 :func:`~torchgeo_geossl.transforms.seco_artificial_augmentation`

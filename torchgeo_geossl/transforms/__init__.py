@@ -1,6 +1,6 @@
 """Batched Kornia augmentations for multi-view, multispectral batches."""
 
-from .intensity import ClipValues, MultispectralJitter
+from .intensity import ClipValues, FastColorJitter, MultispectralJitter
 from .presets import (
     blur_kernel_size,
     gassl_augmentation,
@@ -12,6 +12,7 @@ from .views import MultiViewAugmentation
 
 __all__ = (
     'ClipValues',
+    'FastColorJitter',
     'MultiViewAugmentation',
     'MultispectralJitter',
     'blur_kernel_size',

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 from torchgeo.transforms import RandomGrayscale
 
-from .intensity import MultispectralJitter
+from .intensity import FastColorJitter, MultispectralJitter
 from .views import MultiViewAugmentation
 
 #: Crop area range of MoCo-v2 (and of GASSL's runs without temporal positives).
@@ -112,7 +112,9 @@ def moco_v2_augmentation(
 
     In order: RandomResizedCrop(size, scale=crop_scale, ratio 3/4-4/3), then
 
-    * RGB (``in_channels == 3``): ColorJitter(0.4, 0.4, 0.4, 0.1) with p = 0.8,
+    * RGB (``in_channels == 3``): ColorJitter(0.4, 0.4, 0.4, 0.1) with p = 0.8
+      (:class:`~torchgeo_geossl.transforms.FastColorJitter`: Kornia's
+      ``ColorJitter`` with fused kernels, the same outputs),
       grayscale p = 0.2 (ITU-R 601 luma weights unless *grayscale_weights* are
       given);
     * any other band count, where hue and saturation are meaningless, the
@@ -159,6 +161,10 @@ def moco_v2_augmentation(
             the blur kernel needs larger crops than *size* (12 px for 23).
 
     .. versionadded:: 0.1
+
+    .. versionchanged:: 0.2
+       The RGB colour jitter is :class:`~torchgeo_geossl.transforms.FastColorJitter`
+       (was Kornia's ``ColorJitter``; same draws and outputs, faster).
     """
     _check_positive_int('size', size)
     _check_positive_int('in_channels', in_channels)
@@ -358,7 +364,9 @@ def _appearance_ops(
     ops: list[K.AugmentationBase2D]
     if in_channels == 3:
         brightness, contrast, saturation, hue = MOCO_V2_JITTER
-        ops = [K.ColorJitter(brightness, contrast, saturation, hue, p=MOCO_V2_JITTER_P)]
+        ops = [
+            FastColorJitter(brightness, contrast, saturation, hue, p=MOCO_V2_JITTER_P)
+        ]
         if weights is None:
             ops.append(K.RandomGrayscale(p=MOCO_V2_GRAYSCALE_P))
         else:

@@ -1,5 +1,6 @@
 """Batched GPU augmentation of multi-view batches ``[B, V, C, H, W]`` with Kornia."""
 
+import contextlib
 from collections.abc import Iterator
 
 import kornia.augmentation as K
@@ -36,6 +37,10 @@ class MultiViewAugmentation(nn.Module):
 
     The forward pass runs under :func:`torch.no_grad` (augmentation is data
     preparation inside a task's training step): the output never tracks gradients.
+    It also runs outside any :func:`torch.autocast` region, in the input's dtype:
+    under a trainer's ``precision='bf16-mixed'`` the training step is autocast,
+    which would otherwise run the blur's convolution and the crop's resampling in
+    bfloat16 and change the augmentation with the precision of the model.
     Inputs must be floating point and should be normalised (e.g. reflectance or
     RGB values roughly in ``[0, 1]``; Kornia's colour jitter clamps to that range).
 
@@ -47,6 +52,9 @@ class MultiViewAugmentation(nn.Module):
     the ``state_dict``. Results are only reproducible on the same device and dtype.
 
     .. versionadded:: 0.1
+
+    .. versionchanged:: 0.2
+       Autocast is disabled during the augmentation.
     """
 
     def __init__(
@@ -151,7 +159,12 @@ class MultiViewAugmentation(nn.Module):
         flat = x.reshape(batch * views, *x.shape[-3:])
         call = self.calls
         self.calls += 1
-        with torch.no_grad():
+        no_autocast = (
+            torch.autocast(x.device.type, enabled=False)
+            if torch.amp.is_autocast_available(x.device.type)
+            else contextlib.nullcontext()
+        )
+        with torch.no_grad(), no_autocast:
             if self.seed is None:
                 out = self._augment(flat, batch, views)
             else:
