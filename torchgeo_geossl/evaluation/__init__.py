@@ -13,14 +13,18 @@ from .knn import (
     place_recognition_accuracy,
     place_recognition_chance,
 )
-from .split import HeldOutPlaces, HeldOutSplit
+from .retrieval import ImageLocationRetrieval, image_to_location_top1
+from .split import HeldOutPlaces, HeldOutSplit, block_split
 
 __all__ = (
     'HeldOutComparison',
     'HeldOutPlaces',
     'HeldOutSplit',
+    'ImageLocationRetrieval',
     'PlaceRecognitionAccuracy',
+    'block_split',
     'held_out_features',
+    'image_to_location_top1',
     'knn_predict',
     'place_recognition',
     'place_recognition_accuracy',
