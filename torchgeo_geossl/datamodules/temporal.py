@@ -512,10 +512,13 @@ class FootprintGridSampler(GridGeoSampler):
             roi: Region of interest to sample from (dataset CRS).
             toi: Time of interest to sample from.
         """
-        super().__init__(dataset, size=size, stride=size, roi=roi, toi=toi)
-        self.queries = [
-            query for i, query in enumerate(super().__iter__()) if self._inside(query)
-        ]
+        with warnings.catch_warnings():
+            # TorchGeo 0.10.1's grid calls its own deprecated tile_to_chips
+            warnings.filterwarnings(
+                'ignore', 'Use torchgeo.samplers.utils', DeprecationWarning
+            )
+            super().__init__(dataset, size=size, stride=size, roi=roi, toi=toi)
+            self.queries = [q for q in super().__iter__() if self._inside(q)]
 
     def _inside(self, query: tuple[slice, slice, slice]) -> bool:
         """Whether a patch lies inside the footprint of a file of its date.
