@@ -24,7 +24,7 @@ from conftest import SeriesDataset, monthly, write_series
 from torchgeo.datasets import DatasetNotFoundError
 
 from torchgeo_geossl.checkpoint import AtomicCheckpointIO, CheckpointReadError
-from torchgeo_geossl.datamodules import TemporalGeoDataModule
+from torchgeo_geossl.datamodules import S2100kDataModule, TemporalGeoDataModule
 from torchgeo_geossl.datasets import (
     BandCountError,
     MissingCRSError,
@@ -43,6 +43,7 @@ from torchgeo_geossl.samplers import (
 from torchgeo_geossl.trainers import GeoMoCoTask
 
 TABLE = Path(__file__).resolve().parents[1] / 'docs' / 'user' / 'bad_input.csv'
+S2100K = Path(__file__).resolve().parent / 'data' / 's2100k'
 ERRORS: dict[str, type[BaseException] | type[Warning]] = {
     cls.__name__: cls
     for cls in (
@@ -213,6 +214,22 @@ def export_out_file(tmp: Path) -> None:
     export_backbone(tmp / 'any.ckpt', notes)
 
 
+def validate_without_holdout(tmp: Path) -> None:
+    datamodule(series(tmp)).setup('validate')
+
+
+def held_out_share_zero(tmp: Path) -> None:
+    S2100kDataModule(root=S2100K).setup('validate')
+
+
+def held_out_split_empty(tmp: Path) -> None:
+    S2100kDataModule(root=S2100K, val_split_pct=0.01).setup('fit')
+
+
+def predict_patch_larger(tmp: Path) -> None:
+    datamodule(series(tmp), patch_size=64).setup('predict')
+
+
 BUILDERS: dict[str, Callable[[Path], None]] = {
     f.__name__: f
     for f in (
@@ -240,6 +257,10 @@ BUILDERS: dict[str, Callable[[Path], None]] = {
         empty_checkpoint,
         truncated_checkpoint,
         export_out_file,
+        validate_without_holdout,
+        held_out_share_zero,
+        held_out_split_empty,
+        predict_patch_larger,
     )
 }
 
