@@ -64,8 +64,12 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
     px, one batch entry per place) with *views* views at dates of the held-out
     months, the same places and dates in every epoch. Tasks of this package score
     them by place recognition (:doc:`/user/evaluation`). Without *holdout* there is
-    no validation split: :meth:`val_dataloader` and :meth:`test_dataloader` return
-    no loaders.
+    no validation split: during ``fit`` :meth:`val_dataloader` returns no loaders,
+    and the 'validate' and 'test' stages are refused, naming *holdout*.
+
+    'predict' serves every location of a grid over the whole dataset at every date
+    of its files, one view per sample (:meth:`predict_dataloader`), which the tasks
+    write as GeoParquet (:doc:`/user/stages`).
 
     .. versionadded:: 0.1
     """

@@ -90,6 +90,15 @@ class CSPTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
     A frozen backbone without *weights* is random: the task warns, since CSP
     needs a pretrained image encoder.
 
+    Validation and test (with a data module that holds out places,
+    :doc:`/user/stages`) log ``val_image_to_location_top1`` /
+    ``test_image_to_location_top1``: every view of every held-out place must
+    retrieve its own place's location embedding among those of all held-out
+    places (:class:`~torchgeo_geossl.evaluation.ImageLocationRetrieval`), a
+    metric of what CSP trains, also with a frozen backbone. ``torchgeo predict``
+    writes the location embeddings as GeoParquet
+    (:class:`~torchgeo_geossl.callbacks.GeoParquetWriter`).
+
     Batches need ``image`` (``[B, C, H, W]``, or ``[B, V, C, H, W]`` of which view
     0 is used) and ``point`` ``[B, 2]``, (lon, lat) in degrees. The images are
     standardised with the data module's ``standardize`` before the image encoder
