@@ -226,8 +226,8 @@ def held_out_split_empty(tmp: Path) -> None:
     S2100kDataModule(root=S2100K, val_split_pct=0.01).setup('fit')
 
 
-def predict_patch_larger(tmp: Path) -> None:
-    datamodule(series(tmp), patch_size=64).setup('predict')
+def predict_roi_outside(tmp: Path) -> None:
+    datamodule(series(tmp), roi=shapely.box(0, 0, 10, 10)).setup('predict')
 
 
 BUILDERS: dict[str, Callable[[Path], None]] = {
@@ -260,7 +260,7 @@ BUILDERS: dict[str, Callable[[Path], None]] = {
         validate_without_holdout,
         held_out_share_zero,
         held_out_split_empty,
-        predict_patch_larger,
+        predict_roi_outside,
     )
 }
 

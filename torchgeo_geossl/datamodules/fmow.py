@@ -166,15 +166,16 @@ class FMoWDataModule(PretrainingMixin, NonGeoDataModule):
                 [FMoW(split=split, **single) for split in ('train', 'val')]
             )
             return
-        if stage in ('fit', 'validate'):
-            self.val_dataset = self._held_out()
         if stage == 'test':
             self.test_dataset = self._held_out()
-        if stage != 'fit':
+            return
+        if stage == 'validate':
+            self.val_dataset = self._held_out()
             return
         self._check_geo_head()
         dataset = FMoW(split='train', **self.kwargs)
         self.train_dataset = dataset
+        self.val_dataset = self._held_out()
         if self.geo_clusters is None and self.num_geo_clusters:
             cluster_seed = int(np.random.SeedSequence(self.seed).generate_state(1)[0])
             self.geo_clusters = GeoClusters(self.num_geo_clusters, seed=cluster_seed)

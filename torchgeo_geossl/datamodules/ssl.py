@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import Any, Literal, cast
 
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import Dataset
 from torchgeo.datamodules import SeasonalContrastS2DataModule, SSL4EOS12DataModule
 from torchgeo.datasets import SeasonalContrastS2
 from torchgeo.datasets.utils import Path, Sample
@@ -187,17 +187,6 @@ def _setup_seasons(module: Any, dataset_class: type[_SeasonViews], stage: str) -
         module.train_dataset = train
         return
     points = [train.location_point(i) for i in range(len(train))]
-    seasons = max(int(module.kwargs['seasons']), 2)
-    held_out = dataset_class(
-        **{**module.kwargs, 'seasons': seasons, 'seed': module.holdout_seed}
-    )
-    if list(held_out.locations) != list(train.locations):
-        msg = (
-            f'{name}: the held-out locations need {seasons} distinct seasons but '
-            'some training locations have fewer; set min_distinct_seasons to at '
-            f'least {seasons}'
-        )
-        raise ValueError(msg)
     subsets = held_out_subsets(
         cast(Dataset[Sample], train),
         points,
@@ -207,13 +196,52 @@ def _setup_seasons(module: Any, dataset_class: type[_SeasonViews], stage: str) -
         module.holdout_seed,
     )
     module.train_dataset = subsets['train']
+    views = max(int(module.kwargs['seasons']), 2)
     for split in ('val', 'test'):
         if getattr(module, f'{split}_split_pct'):
-            setattr(
-                module,
-                f'{split}_dataset',
-                Subset(cast(Dataset[Sample], held_out), subsets[split].indices),
+            held_out = _HeldOutLocations(
+                train, subsets[split].indices, views, module.holdout_seed
             )
+            setattr(module, f'{split}_dataset', held_out)
+
+
+class _HeldOutLocations(Dataset[Sample]):
+    """Held-out locations of a views dataset, each with the same seasons every epoch."""
+
+    def __init__(
+        self, dataset: _SeasonViews, indices: Sequence[int], views: int, seed: int
+    ) -> None:
+        """Initialize a new _HeldOutLocations instance.
+
+        Args:
+            dataset: The views dataset.
+            indices: Dataset indices of the held-out locations.
+            views: Seasons per location.
+            seed: Seed of the seasons.
+        """
+        self.dataset = dataset
+        self.indices = list(indices)
+        self.views = views
+        self.seed = seed
+
+    def __len__(self) -> int:
+        """Return the number of held-out locations.
+
+        Returns:
+            The number of locations.
+        """
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> Sample:
+        """Return the seasons of one held-out location.
+
+        Args:
+            index: Index among the held-out locations.
+
+        Returns:
+            ``image [V, C, H, W]``, ``time [V]`` and ``point [2]``.
+        """
+        return self.dataset.fixed_sample(self.indices[index], self.views, self.seed)
 
 
 class SeasonalContrastS2ViewsDataModule(PretrainingMixin, SeasonalContrastS2DataModule):

@@ -381,6 +381,43 @@ class _SeasonViews(abc.ABC):
             self._points[location] = _patch_center(path)
         return self._points[location]
 
+    def fixed_sample(self, index: int, views: int, seed: int) -> Sample:
+        """*views* distinct seasons of a location, the same at every call.
+
+        The seasons are drawn from *seed* and the location alone (not from the
+        draws of :meth:`__getitem__`), so a held-out location shows the same
+        seasons in every epoch, whatever the DataLoader workers.
+
+        Args:
+            index: Dataset index of the location.
+            views: Number of seasons to draw.
+            seed: Seed of the draw.
+
+        Returns:
+            ``image [V, C, H, W]``, ``time [V]`` and ``point [2]``.
+
+        Raises:
+            ValueError: If the location has fewer than *views* seasons.
+
+        .. versionadded:: 0.2
+        """
+        location = int(self.locations[index])
+        root = os.path.join(self.directory, f'{location:0{self._digits}}')
+        seasons = self._seasons(root)
+        if len(seasons) < views:
+            msg = f'{root!r} has {len(seasons)} distinct seasons, fewer than {views}'
+            raise ValueError(msg)
+        state = np.random.SeedSequence([seed, location]).generate_state(1)
+        chosen = random.Random(int(state[0])).sample(seasons, views)
+        sample: Sample = {
+            'image': torch.stack([self._read_season(root, c.name) for c in chosen]),
+            'time': torch.tensor([c.time for c in chosen], dtype=torch.float64),
+            'point': torch.tensor(self.location_point(index), dtype=torch.float64),
+        }
+        if self.transforms is not None:
+            sample = self.transforms(sample)
+        return sample
+
     def season_samples(self) -> list[tuple[int, str, float]]:
         """Every season of every location: ``(dataset index, season, time)``.
 
