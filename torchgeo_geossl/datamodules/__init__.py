@@ -4,7 +4,7 @@ from .demo import DemoDataModule
 from .fmow import FMoWDataModule
 from .normalize import NormalizeViews, as_band_tensor
 from .points import PointsDataModule
-from .pretraining import PretrainingMixin
+from .pretraining import PretrainingMixin, held_out_subsets
 from .resumable import ResumableTrainMixin
 from .s2100k import S2100kDataModule
 from .ssl import (
@@ -27,6 +27,7 @@ __all__ = (
     'SeasonalContrastS2ViewsDataModule',
     'TemporalGeoDataModule',
     'as_band_tensor',
+    'held_out_subsets',
     'seco_normalization',
     'seco_statistics',
 )
