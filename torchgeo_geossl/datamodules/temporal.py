@@ -3,7 +3,7 @@
 import os
 import pathlib
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -16,11 +16,7 @@ from torch.utils.data import DataLoader
 from torchgeo.datamodules import GeoDataModule
 from torchgeo.datasets import GeoDataset
 from torchgeo.datasets.utils import Path, Sample
-from torchgeo.samplers import (
-    GriddedPatchSampler,
-    SequentialTimestampSampler,
-    SpatioTemporalSampler,
-)
+from torchgeo.samplers import GridGeoSampler, SpatioTemporalSampler
 
 from ..datasets.indexing import OnUnindexed
 from ..datasets.views import (
@@ -68,12 +64,8 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
     px, one batch entry per place) with *views* views at dates of the held-out
     months, the same places and dates in every epoch. Tasks of this package score
     them by place recognition (:doc:`/user/evaluation`). Without *holdout* there is
-    no validation split: during ``fit`` :meth:`val_dataloader` returns no loaders,
-    and the 'validate' and 'test' stages are refused, naming *holdout*.
-
-    'predict' serves every location of a grid over the whole dataset at every date
-    of its files, one view per sample (:meth:`predict_dataloader`), which the tasks
-    write as GeoParquet (:doc:`/user/stages`).
+    no validation split: :meth:`val_dataloader` and :meth:`test_dataloader` return
+    no loaders.
 
     .. versionadded:: 0.1
     """
@@ -431,27 +423,26 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
             on_nonfinite=self.on_nonfinite,
             on_unindexed=self.on_unindexed,
         )
-        grid = GriddedPatchSampler(dataset, size=self.patch_size, roi=self.roi)
-        with warnings.catch_warnings():
-            warnings.filterwarnings('ignore', 'random_sampler @ sequential_sampler')
-            self.predict_grid = grid @ SequentialTimestampSampler(dataset, toi=self.toi)
+        self.predict_grid = FootprintGridSampler(
+            dataset, size=self.patch_size, roi=self.roi, toi=self.toi
+        )
         if not len(self.predict_grid):
             msg = (
                 f'no patch of patch_size={self.patch_size} px lies on any file of '
                 f'{type(dataset).__name__} within roi and toi: nothing to predict; '
-                'widen roi or toi'
+                'widen roi or toi, or lower patch_size'
             )
             raise ValueError(msg)
 
     def predict_dataloader(self) -> DataLoader[Sample]:
         """The predict loader: every location of a grid, at every date.
 
-        TorchGeo's ``GriddedPatchSampler @ SequentialTimestampSampler`` over the
-        whole dataset (training and held-out places and dates alike, within *roi*
-        and *toi*): patches of *patch_size* side by side over the footprints, each
-        at every date of the files it touches, so a sample is one location at one
-        date, one view (``image [B, 1, C, H, W]``). Samples without a valid pixel
-        are left out (*on_nodata*).
+        A :class:`FootprintGridSampler` over the whole dataset (training and
+        held-out places and dates alike, within *roi* and *toi*): in each file,
+        patches of *patch_size* side by side that lie wholly inside its footprint,
+        each with the file's date, so a sample is one location at one date, one
+        view (``image [B, 1, C, H, W]``). Samples without a valid pixel are left
+        out (*on_nodata*).
 
         Returns:
             A loader of batches of the batch contract.
@@ -491,6 +482,73 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
                 '`gdal_edit.py -a_srs EPSG:<code> FILE`.'
             )
             raise ValueError(msg) from err
+
+
+class FootprintGridSampler(GridGeoSampler):
+    """TorchGeo's grid of patches, kept where a patch lies inside its file's footprint.
+
+    :class:`~torchgeo.samplers.GridGeoSampler` tiles the bounding box of each file,
+    with the file's time span; where the footprint is not that box (files
+    reprojected to another CRS), patches at the corners fall outside the data and
+    the dataset finds nothing there. This sampler yields only the patches that lie
+    wholly inside the footprint: one query per location and date.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(
+        self,
+        dataset: GeoDataset,
+        size: tuple[float, float] | float,
+        roi: Polygon | None = None,
+        toi: pd.Interval | None = None,
+    ) -> None:
+        """Initialize a new FootprintGridSampler instance.
+
+        Args:
+            dataset: Dataset to index from.
+            size: Side of the patches in pixels, ``size`` or ``(height, width)``;
+                the stride is the size (patches side by side).
+            roi: Region of interest to sample from (dataset CRS).
+            toi: Time of interest to sample from.
+        """
+        with warnings.catch_warnings():
+            # TorchGeo 0.10.1's grid calls its own deprecated tile_to_chips
+            warnings.filterwarnings(
+                'ignore', 'Use torchgeo.samplers.utils', DeprecationWarning
+            )
+            super().__init__(dataset, size=size, stride=size, roi=roi, toi=toi)
+            self.queries = [q for q in super().__iter__() if self._inside(q)]
+
+    def _inside(self, query: tuple[slice, slice, slice]) -> bool:
+        """Whether a patch lies inside the footprint of a file of its date.
+
+        Args:
+            query: ``[xmin:xmax, ymin:ymax, tmin:tmax]``.
+
+        Returns:
+            True if some file of the query's time span contains the patch.
+        """
+        x, y, t = query
+        box = shapely.box(x.start, y.start, x.stop, y.stop)
+        same_time = self.index.index.left == t.start
+        return bool(shapely.contains(self.index.geometry[same_time], box).any())
+
+    def __iter__(self) -> Iterator[tuple[slice, slice, slice]]:
+        """Iterate over the patches inside the footprints.
+
+        Yields:
+            ``[xmin:xmax, ymin:ymax, tmin:tmax]`` coordinates to index a dataset.
+        """
+        yield from self.queries
+
+    def __len__(self) -> int:
+        """Return the number of patches.
+
+        Returns:
+            The number of patches inside the footprints.
+        """
+        return len(self.queries)
 
 
 def _files_without_crs(paths: Path | Iterable[Path], glob: str) -> list[str]:
