@@ -31,6 +31,7 @@ from torchgeo_geossl.checkpoint import AtomicCheckpointIO, CheckpointReadError
 from torchgeo_geossl.chip import main as chip_main
 from torchgeo_geossl.datamodules import (
     PointsDataModule,
+    S2100kDataModule,
     Sentinel2ViewsDataModule,
     StreamingViewsDataModule,
     TemporalGeoDataModule,
@@ -56,6 +57,7 @@ from torchgeo_geossl.samplers import (
 from torchgeo_geossl.trainers import GeoMoCoTask
 
 TABLE = Path(__file__).resolve().parents[1] / 'docs' / 'user' / 'bad_input.csv'
+S2100K = Path(__file__).resolve().parent / 'data' / 's2100k'
 ERRORS: dict[str, type[BaseException] | type[Warning]] = {
     cls.__name__: cls
     for cls in (
@@ -384,6 +386,22 @@ def comparison_split(tmp: Path) -> None:
     HeldOutComparison(split='train')  # type: ignore[arg-type]
 
 
+def validate_without_holdout(tmp: Path) -> None:
+    datamodule(series(tmp)).setup('validate')
+
+
+def held_out_share_zero(tmp: Path) -> None:
+    S2100kDataModule(root=S2100K).setup('validate')
+
+
+def held_out_split_empty(tmp: Path) -> None:
+    S2100kDataModule(root=S2100K, val_split_pct=0.01).setup('fit')
+
+
+def predict_roi_outside(tmp: Path) -> None:
+    datamodule(series(tmp), roi=shapely.box(0, 0, 10, 10)).setup('predict')
+
+
 BUILDERS: dict[str, Callable[[Path], None]] = {
     f.__name__: f
     for f in (
@@ -434,6 +452,10 @@ BUILDERS: dict[str, Callable[[Path], None]] = {
         streaming_not_a_store,
         chip_config_without_data,
         comparison_split,
+        validate_without_holdout,
+        held_out_share_zero,
+        held_out_split_empty,
+        predict_roi_outside,
     )
 }
 

@@ -1,4 +1,4 @@
-"""Lightning callbacks: resumable failed runs, skipped samples, views, pre-trained backbones."""
+"""Lightning callbacks: failed runs, skipped samples, views, pre-trained backbones, predictions."""
 
 import logging
 import os
@@ -6,12 +6,17 @@ import signal
 import sys
 import traceback
 import weakref
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+import geopandas
 import kornia.augmentation as K
+import numpy as np
+import pandas as pd
 from lightning.fabric.utilities.types import _PATH
 from lightning.pytorch import Callback, LightningModule, Trainer
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import BasePredictionWriter, ModelCheckpoint
 from lightning.pytorch.loggers.logger import DummyLogger
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
@@ -623,3 +628,195 @@ class _NormalizeImages(nn.Module):
         """
         normalized = self.normalization({'image': batch['image']})
         return {**batch, 'image': normalized['image']}
+
+
+#: Name of the file :class:`GeoParquetWriter` writes in the trainer's
+#: ``default_root_dir`` when it is given no *output*.
+PREDICTIONS_FILE = 'predictions.parquet'
+
+
+class GeoParquetWriter(BasePredictionWriter):
+    """Write the embeddings of ``trainer.predict`` as GeoParquet, one row per sample.
+
+    The batches of the predict stage hold one view per sample (a location at one
+    date; see the data modules' ``predict_dataloader``), and the task's
+    ``predict_step`` returns one embedding per sample (``[B, d]``). The file has
+    the columns
+
+    ========== ==================================== ====================================
+    column     type                                 content
+    ========== ==================================== ====================================
+    geometry   Point (WKB), CRS EPSG:4326           the sample's ``point`` (lon, lat)
+    time       timestamp (UTC)                      the acquisition time of the view
+    embedding  list of float32, length d            what ``predict_step`` returned
+    cluster    int64 (only with geo-clusters)       the task's geo-cluster of the point
+    ========== ==================================== ====================================
+
+    and GeoParquet metadata (written by :meth:`geopandas.GeoDataFrame.to_parquet`),
+    so that :func:`geopandas.read_parquet`, QGIS and DuckDB read it as points.
+    The ``cluster`` column is there when the task has fitted geo-clusters
+    (``GeoMoCoTask(geo_classes=K)``, restored from its checkpoint): the cluster of
+    each point, the target its geo head was trained on. A batch without ``time``
+    gives no ``time`` column.
+
+    The rows are gathered in memory and written once, at the end of the predict
+    epoch, replacing any file at *output*; the path is printed. Under DDP each
+    process writes its own share, ``<stem>.rank<r>.parquet``.
+
+    The tasks of this package add a writer with the default *output* when
+    predicting with a trainer that has no
+    :class:`~lightning.pytorch.callbacks.BasePredictionWriter` (so
+    ``torchgeo predict --config X.yaml --ckpt_path ...`` writes
+    ``<default_root_dir>/predictions.parquet``); put one in the trainer's
+    callbacks to choose the file.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(self, output: _PATH | None = None) -> None:
+        """Initialize a new GeoParquetWriter instance.
+
+        Args:
+            output: Path of the GeoParquet file; None: :data:`PREDICTIONS_FILE` in
+                the trainer's ``default_root_dir``.
+        """
+        super().__init__(write_interval='batch')
+        self.output = output
+        self._columns: dict[str, list[Any]] = {}
+        #: Path of the last file written.
+        self.path: Path | None = None
+
+    def on_predict_epoch_start(
+        self, trainer: Trainer, pl_module: LightningModule
+    ) -> None:
+        """Start an empty table.
+
+        Args:
+            trainer: The trainer.
+            pl_module: The task.
+        """
+        self._columns = {'lon': [], 'lat': [], 'time': [], 'embedding': []}
+
+    def write_on_batch_end(
+        self,
+        trainer: Trainer,
+        pl_module: LightningModule,
+        prediction: Any,
+        batch_indices: Sequence[int] | None,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int,
+    ) -> None:
+        """Add the rows of one batch.
+
+        Args:
+            trainer: The trainer.
+            pl_module: The task.
+            prediction: The embeddings ``[B, d]`` returned by ``predict_step``.
+            batch_indices: Indices of the batch's samples (unused).
+            batch: The batch, with ``point [B, 2]`` and ``time [B]`` or
+                ``[B, 1]``.
+            batch_idx: Index of the batch.
+            dataloader_idx: Index of the dataloader.
+
+        Raises:
+            ValueError: If the prediction is not ``[B, d]``, or the batch has no
+                ``point`` or another number of samples.
+        """
+        if not isinstance(prediction, Tensor) or prediction.ndim != 2:
+            shape = list(prediction.shape) if isinstance(prediction, Tensor) else None
+            msg = (
+                'GeoParquetWriter writes one embedding per sample: predict_step must '
+                f'return a tensor [B, d], got {type(prediction).__name__} {shape}'
+            )
+            raise ValueError(msg)
+        if 'point' not in batch:
+            msg = (
+                'GeoParquetWriter needs point (lon, lat) per sample, the batch has keys '
+                f'{sorted(batch)}'
+            )
+            raise ValueError(msg)
+        points = batch['point'].detach().cpu().double().reshape(-1, 2)
+        if len(points) != len(prediction):
+            msg = (
+                f'predict_step returned {len(prediction)} embeddings for a batch of '
+                f'{len(points)} points'
+            )
+            raise ValueError(msg)
+        self._columns['lon'].append(points[:, 0].numpy())
+        self._columns['lat'].append(points[:, 1].numpy())
+        if 'time' in batch:
+            time = batch['time'].detach().cpu().double()
+            self._columns['time'].append(time.reshape(len(points), -1)[:, 0].numpy())
+        self._columns['embedding'].extend(prediction.detach().cpu().float().numpy())
+        clusters = getattr(pl_module, 'geo_clusters', None)
+        if clusters is not None:
+            labels = clusters.predict(points).cpu().numpy()
+            self._columns.setdefault('cluster', []).append(labels)
+
+    def on_predict_epoch_end(
+        self, trainer: Trainer, pl_module: LightningModule
+    ) -> None:
+        """Write the GeoParquet file and print its path.
+
+        Args:
+            trainer: The trainer.
+            pl_module: The task.
+
+        Raises:
+            ValueError: If the predict loader yielded no sample.
+        """
+        columns = self._columns
+        if not columns.get('embedding'):
+            msg = (
+                'GeoParquetWriter: the predict loader yielded no sample, so there is '
+                'no embedding to write'
+            )
+            raise ValueError(msg)
+        path = Path(
+            self.output
+            if self.output is not None
+            else Path(trainer.default_root_dir) / PREDICTIONS_FILE
+        )
+        if trainer.world_size > 1:
+            path = path.with_name(f'{path.stem}.rank{trainer.global_rank}{path.suffix}')
+        lon, lat = np.concatenate(columns['lon']), np.concatenate(columns['lat'])
+        data: dict[str, Any] = {}
+        if columns['time']:
+            data['time'] = pd.to_datetime(
+                np.concatenate(columns['time']), unit='s', utc=True
+            )
+        data['embedding'] = columns['embedding']
+        if 'cluster' in columns:
+            data['cluster'] = np.concatenate(columns['cluster']).astype(np.int64)
+        frame = geopandas.GeoDataFrame(
+            data, geometry=geopandas.points_from_xy(lon, lat), crs='EPSG:4326'
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(path, index=False)
+        self.path = path
+        self._columns = {}
+        print(
+            f'Wrote {len(frame)} embeddings (GeoParquet, EPSG:4326) to {path}',
+            flush=True,
+        )
+
+
+def default_prediction_writer(trainer: Trainer | None) -> list[Callback]:
+    """The writer a task adds when predicting without one of the user's.
+
+    Args:
+        trainer: The task's trainer, or None.
+
+    Returns:
+        ``[GeoParquetWriter()]`` when *trainer* is predicting and has no
+        :class:`~lightning.pytorch.callbacks.BasePredictionWriter`, else ``[]``.
+
+    .. versionadded:: 0.2
+    """
+    if trainer is None or trainer.state.fn != TrainerFn.PREDICTING:
+        return []
+    callbacks: list[Callback] = getattr(trainer, 'callbacks', [])
+    if any(isinstance(c, BasePredictionWriter) for c in callbacks):
+        return []
+    return [GeoParquetWriter()]

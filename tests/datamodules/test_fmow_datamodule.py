@@ -205,3 +205,27 @@ def test_fmow_config_runs_with_the_torchgeo_cli(
             *geo,
         ]
     )
+
+
+def test_validate_and_test_use_the_official_val_sites() -> None:
+    dm = FMoWDataModule(root=FIXTURE, batch_size=2, size=16, views=1, seed=3)
+    dm.setup('validate')
+    dm.setup('test')
+    val_sites = sorted(p.name for p in FIXTURE.glob('val/*/*') if p.is_dir())
+    for dataset in (dm.val_dataset, dm.test_dataset):
+        assert sorted(s.name for s in dataset.sites) == val_sites
+        assert len(dataset) == len(val_sites)  # one sample per site
+    first = next(iter(dm.val_dataloader()))
+    assert first['image'].shape[1] == 2  # place recognition needs two images
+    again = next(iter(dm.val_dataloader()))
+    torch.testing.assert_close(first['time'], again['time'])  # the same each epoch
+
+
+def test_predict_serves_every_image_once() -> None:
+    dm = FMoWDataModule(root=FIXTURE, batch_size=2, size=16)
+    dm.setup('predict')
+    images = sorted(FIXTURE.glob('*/*/*/*_rgb.jpg'))
+    assert len(dm.predict_dataset) == len(images)
+    batch = next(iter(dm.predict_dataloader()))
+    assert batch['image'].shape == (2, 1, 3, 16, 16)
+    assert batch['time'].shape == (2, 1)

@@ -1,3 +1,4 @@
+import math
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,7 @@ def test_batches_are_normalised_with_points() -> None:
     assert datamodule.val_dataloader() == []
 
 
-def test_random_hold_out_is_seeded_and_disjoint() -> None:
+def test_hold_out_is_seeded_and_disjoint() -> None:
     def split(seed: int) -> tuple[list[int], list[int]]:
         datamodule = S2100kDataModule(root=ROOT, val_split_pct=0.34, seed=seed)
         datamodule.setup('fit')
@@ -72,3 +73,30 @@ def test_errors() -> None:
         S2100kDataModule(root=ROOT, mean=1000.0, std=10_000.0)
     with pytest.raises(ValueError, match='on the augmentation scale'):
         S2100kDataModule(root=ROOT, std=10_000.0, scale=1.0)
+
+
+def test_spatial_hold_out_for_validate_test_and_predict() -> None:
+    datamodule = S2100kDataModule(
+        root=ROOT, val_split_pct=0.34, test_split_pct=0.34, block_size=1.0
+    )
+    datamodule.setup('fit')
+    train = list(datamodule.train_dataset.indices)  # type: ignore[attr-defined]
+    val = list(datamodule.val_dataset.indices)  # type: ignore[attr-defined]
+    test = list(datamodule.test_dataset.indices)  # type: ignore[attr-defined]
+    # 6 patches in 6 one-degree blocks: 2 blocks each for val and test
+    assert (len(train), len(val), len(test)) == (2, 2, 2)
+    assert sorted(train + val + test) == list(range(6))
+    blocks = {
+        name: {(math.floor(POINTS[i][0]), math.floor(POINTS[i][1])) for i in ids}
+        for name, ids in (('train', train), ('val', val), ('test', test))
+    }
+    assert not blocks['train'] & (blocks['val'] | blocks['test'])
+    batch = next(iter(datamodule.val_dataloader()))
+    assert batch['image'].shape[:2] == (2, 12)
+    datamodule.setup('predict')
+    assert len(datamodule.predict_dataset) == 6
+
+
+def test_validate_without_a_share_names_it() -> None:
+    with pytest.raises(ValueError, match='has test_split_pct=0.*set test_split_pct'):
+        S2100kDataModule(root=ROOT, val_split_pct=0.5).setup('test')

@@ -123,9 +123,10 @@ def test_ssl4eo_batches_and_normalisation() -> None:
     torch.testing.assert_close(dm.standardize(out), out)
 
 
-def test_other_stages_build_nothing() -> None:
+def test_validate_without_a_hold_out_names_the_share() -> None:
     dm = SSL4EOS12ViewsDataModule(root=str(SSL4EO))
-    dm.setup('validate')
+    with pytest.raises(ValueError, match='has val_split_pct=0.*set val_split_pct'):
+        dm.setup('validate')
     assert dm.train_dataset is None
 
 
@@ -198,6 +199,9 @@ def test_config_runs_with_the_torchgeo_cli(
         '--data.init_args.version=100k',
         '--data.init_args.batch_size=2',
         '--data.init_args.num_workers=0',
+        # two usable locations: both for training, none held out
+        '--data.init_args.val_split_pct=0',
+        '--data.init_args.test_split_pct=0',
     ]
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='.*skipped 1 of 3 locations')
@@ -208,3 +212,31 @@ def test_config_runs_with_the_torchgeo_cli(
     # normalised on device by the data module before the step
     assert float(batch['image'].min()) >= -0.485 / 0.229 - 1e-5
     assert float(batch['image'].max()) <= (1 - 0.406) / 0.225 + 1e-5
+
+
+def test_seco_spatial_hold_out_and_predict() -> None:
+    dm = SeasonalContrastS2ViewsDataModule(
+        root=SECO, version='100k', batch_size=1, val_split_pct=0.5, seed=0
+    )
+    dm.setup('validate')
+    train = list(dm.train_dataset.indices)  # type: ignore[attr-defined]
+    val = list(dm.val_dataset.indices)  # type: ignore[attr-defined]
+    # the fixture's two usable locations, Paris and Sydney: one block each
+    assert sorted(train + val) == [0, 1]
+    assert len(val) == 1
+    first = next(iter(dm.val_dataloader()))
+    assert first['image'].shape[:2] == (1, 3)
+    torch.testing.assert_close(next(iter(dm.val_dataloader()))['time'], first['time'])
+    with pytest.raises(ValueError, match='has test_split_pct=0.*set test_split_pct'):
+        dm.setup('test')
+    dm.setup('predict')
+    seasons = [
+        d
+        for location in ('000000', '000001')
+        for d in (SECO / 'seasonal_contrast_100k' / location).iterdir()
+        if d.is_dir()
+    ]
+    assert len(dm.predict_dataset) == len(seasons)
+    sample = dm.predict_dataset[0]
+    assert sample['image'].shape[0] == 1
+    assert sample['time'].shape == (1,)

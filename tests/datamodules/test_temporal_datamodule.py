@@ -2,10 +2,12 @@ import datetime as dt
 import warnings
 from pathlib import Path
 
+import numpy as np
+import pyproj
 import pytest
 import shapely
 import torch
-from conftest import SeriesDataset, monthly, write_series
+from conftest import SeriesDataset, monthly, pixel_value, write_series
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.cli import LightningCLI
 from pyproj import Transformer
@@ -15,6 +17,7 @@ from torchgeo.main import main as torchgeo_main
 from torchgeo.tasks import BaseTask
 
 from torchgeo_geossl.datamodules import TemporalGeoDataModule
+from torchgeo_geossl.evaluation import HeldOutSplit
 from torchgeo_geossl.location import GeoClusters
 
 SITES = {
@@ -251,3 +254,56 @@ def test_roi_vector_file_with_torchgeo_fit(tmp_path: Path) -> None:
         'fit', '--config', str(roi_config(tmp_path)), '--trainer.fast_dev_run=1',
         '--trainer.accelerator=cpu', f'--trainer.default_root_dir={tmp_path}',
     ])  # fmt: skip
+
+
+def test_predict_serves_every_patch_at_every_date(tmp_path: Path) -> None:
+    dates = monthly(3)
+    write_series(tmp_path, site='ams', dates=dates, crs='EPSG:32631')
+    dm = TemporalGeoDataModule(
+        SeriesDataset, paths=str(tmp_path), batch_size=5, patch_size=8
+    )
+    dm.setup('predict')
+    batches = list(dm.predict_dataloader())
+    points = torch.cat([b['point'] for b in batches]).numpy()
+    times = torch.cat([b['time'] for b in batches])
+    images = torch.cat([b['image'] for b in batches])
+    # 32 x 32 px tiles at 10 m: 4 x 4 patches of 8 px, at each of 3 dates
+    assert images.shape == (48, 1, 4, 8, 8)
+    assert times.shape == (48, 1)
+    # each patch is read at the date its time says (pixel values encode the date)
+    for image, time in zip(images, times[:, 0].tolist(), strict=True):
+        date = dt.datetime.fromtimestamp(time, dt.UTC).date()
+        assert date in dates
+        for band in range(4):
+            assert int(image[0, band, 0, 0]) == pixel_value(date, band)
+    # the 16 patch centres, from the GeoTIFF origin (500000, 5700000) with pyproj
+    xs = 500_000 + 40 + 80 * np.arange(4)
+    ys = 5_700_000 - 320 + 40 + 80 * np.arange(4)
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    to_lonlat = pyproj.Transformer.from_crs(32631, 4326, always_xy=True)
+    lon, lat = to_lonlat.transform(grid_x.ravel(), grid_y.ravel())
+    expected = sorted(zip(np.round(lon, 9), np.round(lat, 9), strict=True))
+    found = sorted({(round(x, 9), round(y, 9)) for x, y in points.tolist()})
+    assert found == expected
+    assert len(points) == 3 * len(found)
+
+
+def test_predict_reads_reprojected_files(root: Path) -> None:
+    dm = make(root, patch_size=8)
+    dm.setup('predict')
+    # 3 sites of 32 x 32 px in UTM warped to Equal Earth: every patch is readable
+    samples = sum(len(b['image']) for b in dm.predict_dataloader())
+    assert 0 < samples <= len(dm.predict_grid)
+
+
+def test_held_out_places_have_two_views_for_one_view_training(root: Path) -> None:
+    dm = make(
+        root,
+        views=1,
+        holdout=HeldOutSplit(cell_size=160.0, val_fraction=0.3, test_fraction=0.3),
+        patch_size=8,
+    )
+    dm.setup('validate')
+    batch = next(iter(dm.val_dataloader()))
+    assert batch['image'].shape[1] == 2
+    assert (batch['time'][:, 0] != batch['time'][:, 1]).all()

@@ -3,13 +3,14 @@
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
 
 from torchgeo_geossl.datamodules import DemoDataModule
 from torchgeo_geossl.datasets.demo import generate_demo_data
-from torchgeo_geossl.evaluation import HeldOutPlaces, HeldOutSplit
+from torchgeo_geossl.evaluation import HeldOutPlaces, HeldOutSplit, block_split
 from torchgeo_geossl.evaluation.split import Split
 
 HOLDOUT = HeldOutSplit(
@@ -159,3 +160,40 @@ def test_months_without_files_are_refused(datamodule: DemoDataModule) -> None:
     split = HeldOutSplit(cell_size=320.0, val_months=tuple(range(1, 13)))
     with pytest.raises(ValueError, match=r'the train months \[\] select no file'):
         split.dates(dataset, 'train')
+
+
+def test_split_without_months_holds_out_places_at_every_date(
+    datamodule: DemoDataModule,
+) -> None:
+    dataset = datamodule.geo_dataset
+    assert dataset is not None
+    split = HeldOutSplit(cell_size=320.0, test_months=(1, 7))
+    assert split.months('val') == set(range(1, 13))
+    assert split.months('test') == {1, 7}
+    assert split.months('train') == set(range(1, 13)) - {1, 7}
+    assert len(split.dates(dataset, 'val').index) == len(dataset.index)
+
+
+def test_block_split_keeps_blocks_together() -> None:
+    rng = np.random.default_rng(0)
+    points = np.column_stack([rng.uniform(-20, 20, 400), rng.uniform(-10, 10, 400)])
+    parts = block_split(points, 5.0, 0.25, 0.25, seed=3)
+    assert sorted(np.concatenate(list(parts.values())).tolist()) == list(range(400))
+    blocks = {
+        name: {tuple(b) for b in np.floor(points[ids] / 5.0).astype(int).tolist()}
+        for name, ids in parts.items()
+    }
+    # 8 x 4 blocks of 5 degrees, all occupied: 8 to val, 8 to test, 16 to train
+    assert [len(blocks[name]) for name in ('val', 'test', 'train')] == [8, 8, 16]
+    assert not blocks['val'] & blocks['test']
+    assert not (blocks['val'] | blocks['test']) & blocks['train']
+    again = block_split(points, 5.0, 0.25, 0.25, seed=3)
+    assert all(np.array_equal(parts[k], again[k]) for k in parts)
+
+
+def test_block_split_names_the_empty_split() -> None:
+    points = np.array([[0.5, 0.5], [10.5, 0.5], [20.5, 0.5]])
+    with pytest.raises(ValueError, match='the test split is empty.*test_split_pct'):
+        block_split(points, 1.0, 0.34, 0.1)
+    with pytest.raises(ValueError, match='block_size=0.0 must be a positive'):
+        block_split(points, 0.0, 0.34, 0.1)

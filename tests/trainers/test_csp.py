@@ -9,7 +9,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 from torchgeo.main import main as torchgeo_main
 
-from torchgeo_geossl.datamodules import FMoWDataModule
+from torchgeo_geossl.datamodules import FMoWDataModule, S2100kDataModule
 from torchgeo_geossl.location.encodings import ENCODING_NAMES
 from torchgeo_geossl.trainers import GeoMoCoTask
 from torchgeo_geossl.trainers.csp import CSPTask, load_location_encoder
@@ -319,6 +319,7 @@ def test_demo_config_runs_with_the_torchgeo_cli(
             '--data.init_args.patch_size=24',
             '--data.init_args.batch_size=4',
             '--data.init_args.num_workers=0',
+            '--data.init_args.holdout=null',  # tiles too small for the held-out grid
             '--model.init_args.hidden_dim=16',
             '--model.init_args.embed_dim=8',
         ]
@@ -396,3 +397,38 @@ def test_demo_config_runs_in_bf16_channels_last_with_the_torchgeo_cli(
             '--model.init_args.embed_dim=8',
         ]
     )
+
+
+def test_validation_logs_image_to_location_retrieval() -> None:
+    task, logged = logging_task(freeze_backbone=False)
+    task.eval()
+    data = batch(views=2)
+    with torch.no_grad():
+        task.validation_step(data, 0)
+        task.on_validation_epoch_end()
+        # recomputed with plain torch: every view against every place's location
+        backbone = task.model(data['image'].flatten(0, 1))
+        images = torch.nn.functional.normalize(task.image_projection(backbone), dim=1)
+        locations = task.location_encoder(data['point'])
+    locations = locations / locations.norm(dim=1, keepdim=True)
+    nearest = (images.double() @ locations.double().T).argmax(dim=1)
+    expected = (nearest == torch.arange(4).repeat_interleave(2)).double().mean()
+    assert float(logged['val_image_to_location_top1']) == pytest.approx(float(expected))
+    assert float(logged['val_image_to_location_top1_chance']) == pytest.approx(0.25)
+
+
+@pytest.mark.slow
+def test_s2100k_validate_and_test_report_retrieval(tmp_path: Path) -> None:
+    datamodule = S2100kDataModule(
+        root=S2100K, batch_size=3, val_split_pct=0.34, test_split_pct=0.34
+    )
+    task = CSPTask(**{**SMALL, 'in_channels': 12})
+    trainer = Trainer(accelerator='cpu', logger=False, default_root_dir=tmp_path)
+    validated = trainer.validate(task, datamodule=datamodule)
+    tested = trainer.test(task, datamodule=datamodule)
+    assert set(validated[0]) == {
+        'val_image_to_location_top1',
+        'val_image_to_location_top1_chance',
+    }
+    assert validated[0]['val_image_to_location_top1_chance'] == pytest.approx(1 / 2)
+    assert tested[0]['test_image_to_location_top1_chance'] == pytest.approx(1 / 2)

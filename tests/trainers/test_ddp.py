@@ -105,8 +105,18 @@ CLI_CASES = {
         [*MOMENTUM_OVERRIDES, '--data.init_args.holdout=null'],
         1,
     ),
-    'seco': ('seco/demo.yaml', 'outputs/seco/demo/checkpoints', MOMENTUM_OVERRIDES, 3),
-    'csp': ('csp/demo.yaml', 'outputs/csp/demo/checkpoints', [], 0),
+    'seco': (
+        'seco/demo.yaml',
+        'outputs/seco/demo/checkpoints',
+        [*MOMENTUM_OVERRIDES, '--data.init_args.holdout=null'],
+        3,
+    ),
+    'csp': (
+        'csp/demo.yaml',
+        'outputs/csp/demo/checkpoints',
+        ['--data.init_args.holdout=null'],
+        0,
+    ),
 }
 
 

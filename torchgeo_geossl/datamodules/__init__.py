@@ -5,7 +5,7 @@ from .fmow import FMoWDataModule
 from .normalize import NormalizeViews, as_band_tensor
 from .oscd import MaskOverFrames, OSCDChangeDataModule
 from .points import PointsDataModule
-from .pretraining import PretrainingMixin
+from .pretraining import PretrainingMixin, held_out_subsets
 from .resumable import ResumableTrainMixin
 from .s2100k import S2100kDataModule
 from .sentinel2 import Sentinel2ViewsDataModule
@@ -34,6 +34,7 @@ __all__ = (
     'StreamingViewsDataModule',
     'TemporalGeoDataModule',
     'as_band_tensor',
+    'held_out_subsets',
     'read_metadata',
     'seco_normalization',
     'seco_statistics',

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from torch.utils.data import ConcatDataset
 from torchgeo.datamodules import NonGeoDataModule
 
 from ..datasets.fmow import FMoW
@@ -57,9 +58,17 @@ class FMoWDataModule(PretrainingMixin, NonGeoDataModule):
        once).
 
     Views are drawn with ``FMoW(seed=None)``: from torch's generator, so they change
-    every epoch and are reproducible under ``seed_everything``. Self-supervised
-    pre-training has no validation split here: :meth:`val_dataloader` returns no
-    loaders.
+    every epoch and are reproducible under ``seed_everything``.
+
+    Validation and test use fMoW's official ``val`` split (sites apart from the
+    training sites; the ``test`` and ``seq`` splits are not read by
+    :class:`~torchgeo_geossl.datasets.fmow.FMoW`): every val site once, with
+    ``max(views, 2)`` of its images drawn from *seed*, the same in every epoch,
+    for the task's place recognition. 'predict' serves every image of the
+    ``train`` and ``val`` splits once, one view per sample (a site at one date).
+
+    .. versionchanged:: 0.2
+       Validation, test and predict stages.
 
     .. versionadded:: 0.1
     """
@@ -145,24 +154,47 @@ class FMoWDataModule(PretrainingMixin, NonGeoDataModule):
         self.configure_standardization(mean, std, scale)
 
     def setup(self, stage: str) -> None:
-        """Build the training set and fit the geo-clusters.
+        """Build the datasets of *stage* and fit the geo-clusters.
 
         Args:
-            stage: Either 'fit', 'validate', 'test', or 'predict'; only 'fit'
-                builds anything (self-supervised pre-training).
+            stage: Either 'fit', 'validate', 'test', or 'predict' (see the class
+                description).
 
         Raises:
             ValueError: If the task has a geo head but the data module no clusters.
         """
-        if stage != 'fit':
+        if stage == 'predict':
+            single = {**self.kwargs, 'views': 1, 'epoch': 'image', 'seed': self.seed}
+            self.predict_dataset = ConcatDataset(
+                [FMoW(split=split, **single) for split in ('train', 'val')]
+            )
+            return
+        if stage == 'test':
+            self.test_dataset = self._held_out()
+            return
+        if stage == 'validate':
+            self.val_dataset = self._held_out()
             return
         self._check_geo_head()
         dataset = FMoW(split='train', **self.kwargs)
         self.train_dataset = dataset
+        self.val_dataset = self._held_out()
         if self.geo_clusters is None and self.num_geo_clusters:
             cluster_seed = int(np.random.SeedSequence(self.seed).generate_state(1)[0])
             self.geo_clusters = GeoClusters(self.num_geo_clusters, seed=cluster_seed)
             self.geo_clusters.fit(dataset.site_points())
+
+    def _held_out(self) -> FMoW:
+        """The official val split: every site once, at least two of its images.
+
+        Returns:
+            The dataset of held-out sites.
+        """
+        views = max(int(self.kwargs['views']), 2)
+        return FMoW(
+            split='val',
+            **{**self.kwargs, 'views': views, 'epoch': 'site', 'seed': self.seed},
+        )
 
     def _check_geo_head(self) -> None:
         """Refuse a task with a geo head when this module has no clusters.

@@ -3,14 +3,16 @@
 from collections.abc import Sequence
 from typing import Any
 
+import numpy.typing as npt
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
 from matplotlib.figure import Figure
 from torch import Tensor
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader, Dataset, Subset
 from torchgeo.datasets.utils import Sample
 
 from ..datasets.skipping import SkipUnreadable
+from ..evaluation.split import Split, block_split
 from ..faults import check_finite_batch
 from .normalize import NormalizeViews, as_band_tensor
 from .resumable import ResumableTrainMixin
@@ -59,9 +61,9 @@ class PretrainingMixin(ResumableTrainMixin):
     the raw images, ``(clip(x) - mean) / std`` (TorchGeo's convention), as recorded
     in checkpoints and exports (:mod:`torchgeo_geossl.export`).
 
-    By default there is no validation split, so :meth:`val_dataloader` returns no
-    loaders; :class:`~torchgeo_geossl.datamodules.TemporalGeoDataModule` serves
-    held-out places with its ``holdout`` (:doc:`/user/evaluation`). The training loader is sharded
+    Without a ``val_dataset`` :meth:`val_dataloader` returns no loaders; the data
+    modules of this package build held-out places for validation and test
+    (:doc:`/user/stages`). The training loader is sharded
     across processes, seeded per epoch and resumable mid-epoch
     (:class:`~torchgeo_geossl.datamodules.ResumableTrainMixin`).
 
@@ -209,12 +211,18 @@ class PretrainingMixin(ResumableTrainMixin):
         return batch
 
     def val_dataloader(self) -> Any:
-        """No validation loaders: no held-out split by default.
+        """The validation loader of ``val_dataset``, or none without one.
 
         Returns:
-            An empty list, which Lightning treats as "skip validation" (typed
+            TorchGeo's loader of ``val_dataset`` when :meth:`setup` built one, else
+            an empty list, which Lightning treats as "skip validation" (typed
             ``Any`` because TorchGeo's data modules declare a single loader).
+
+        .. versionchanged:: 0.2
+           Serves ``val_dataset`` when there is one.
         """
+        if getattr(self, 'val_dataset', None) is not None:
+            return super().val_dataloader()
         loaders: list[DataLoader[Sample]] = []
         return loaders
 
@@ -257,3 +265,35 @@ class PretrainingMixin(ResumableTrainMixin):
             f'of {", ".join(names)} is set: call setup("fit") first'
         )
         raise RuntimeError(msg)
+
+
+def held_out_subsets(
+    dataset: Dataset[Sample],
+    points: npt.ArrayLike,
+    block_size: float,
+    val_split_pct: float,
+    test_split_pct: float,
+    seed: int,
+) -> dict[Split, Subset[Sample]]:
+    """Split a map-style dataset of located samples into spatial blocks.
+
+    Args:
+        dataset: The dataset, one sample per location.
+        points: ``[N, 2]`` (lon, lat) of its samples, in degrees.
+        block_size: Side of the blocks in degrees
+            (:func:`~torchgeo_geossl.evaluation.block_split`).
+        val_split_pct: Share of the blocks held out for validation.
+        test_split_pct: Share of the blocks held out for test.
+        seed: Seed of the assignment of blocks to splits.
+
+    Returns:
+        The ``'train'``, ``'val'`` and ``'test'`` subsets.
+
+    Raises:
+        ValueError: If a split asked for ends up empty (the message names the
+            parameter to change).
+
+    .. versionadded:: 0.2
+    """
+    indices = block_split(points, block_size, val_split_pct, test_split_pct, seed)
+    return {split: Subset(dataset, ids.tolist()) for split, ids in indices.items()}

@@ -3,14 +3,12 @@
 from collections.abc import Sequence
 from typing import Any
 
-import torch
-from torch.utils.data import Subset, random_split
 from torchgeo.datamodules import NonGeoDataModule
 from torchgeo.datasets import S2100k
 from torchgeo.datasets.utils import Path
 
 from ..datasets.views import OnReadError
-from .pretraining import PretrainingMixin
+from .pretraining import PretrainingMixin, held_out_subsets
 
 
 class S2100kDataModule(PretrainingMixin, NonGeoDataModule):
@@ -30,11 +28,19 @@ class S2100kDataModule(PretrainingMixin, NonGeoDataModule):
     :class:`~torchgeo_geossl.datamodules.PretrainingMixin`). SatCLIP's augmentations (flips, blur, jitter of
     the locations) are not applied; pass ``transforms`` to the dataset for them.
 
-    Pre-training uses the whole set by default; with ``val_split_pct > 0`` a
-    seeded random share is held out as :attr:`val_dataset` (SatCLIP holds out
-    10 %) and training uses the rest. Self-supervised pre-training has no
-    validation metric here, so :meth:`val_dataloader` returns no loaders; the held-out
-    set is there for downstream evaluation.
+    S2-100K has no official split. With ``val_split_pct`` or ``test_split_pct``
+    above 0, a spatial hold-out: the patches fall in blocks of *block_size*
+    degrees of longitude and latitude, a seeded random share of the blocks is
+    held out for validation and another for test
+    (:func:`~torchgeo_geossl.evaluation.block_split`), and training uses the
+    rest, so no block is shared between splits.
+    :class:`~torchgeo_geossl.trainers.CSPTask` scores the held-out patches by
+    image-to-location retrieval. Without a share, 'validate' and 'test' are
+    refused, naming the parameter. 'predict' serves every patch of the set once.
+
+    .. versionchanged:: 0.2
+       The hold-out is spatial (blocks; was: random patches), served by
+       :meth:`val_dataloader`; added *test_split_pct* and *block_size*.
 
     .. versionadded:: 0.1
     """
@@ -45,6 +51,8 @@ class S2100kDataModule(PretrainingMixin, NonGeoDataModule):
         batch_size: int = 64,
         num_workers: int = 0,
         val_split_pct: float = 0.0,
+        test_split_pct: float = 0.0,
+        block_size: float = 1.0,
         mean: float | Sequence[float] = 0.0,
         std: float | Sequence[float] = 10_000.0,
         scale: float | Sequence[float] | None = None,
@@ -59,14 +67,16 @@ class S2100kDataModule(PretrainingMixin, NonGeoDataModule):
                 ``images/``).
             batch_size: Size of each mini-batch.
             num_workers: Number of workers for parallel data loading.
-            val_split_pct: Share of the patches held out of training, in [0, 1).
+            val_split_pct: Share of the blocks held out for validation, in [0, 1).
+            test_split_pct: Share of the blocks held out for test, in [0, 1).
+            block_size: Side in degrees of the blocks of the spatial hold-out.
             mean: Per-band (or scalar) mean of the standardisation, in raw units,
                 applied by the task (:attr:`standardize`).
             std: Per-band (or scalar) standard deviation of the standardisation,
                 in raw units (10,000 with mean 0: SatCLIP's ``image / 10000``).
             scale: Raw value that maps to 1 on device, before the task's
                 augmentation (if any); None: *std* when *mean* is 0.
-            seed: Seed of the random hold-out split and of the training order.
+            seed: Seed of the spatial hold-out and of the training order.
             on_read_error: When a file of a sample cannot be read (corrupt,
                 truncated, missing): raise (``'raise'``), or leave the sample out of
                 its batch with a warning (``'skip'``; see
@@ -75,13 +85,18 @@ class S2100kDataModule(PretrainingMixin, NonGeoDataModule):
                 (``download``, ``checksum``, ``transforms``).
 
         Raises:
-            ValueError: If *val_split_pct* is outside [0, 1), *mode* is given,
+            ValueError: If *val_split_pct* or *test_split_pct* is outside [0, 1),
+                *mode* is given,
                 *std* or *scale* is not positive, or *on_read_error* is not
                 ``'raise'`` or ``'skip'``.
         """
-        if not 0 <= val_split_pct < 1:
-            msg = f'val_split_pct must lie in [0, 1), got {val_split_pct}'
-            raise ValueError(msg)
+        for name, value in (
+            ('val_split_pct', val_split_pct),
+            ('test_split_pct', test_split_pct),
+        ):
+            if not 0 <= value < 1:
+                msg = f'{name} must lie in [0, 1), got {value}'
+                raise ValueError(msg)
         if 'mode' in kwargs:
             msg = (
                 'S2100kDataModule serves images with their points: it always uses '
@@ -90,38 +105,47 @@ class S2100kDataModule(PretrainingMixin, NonGeoDataModule):
             raise ValueError(msg)
         super().__init__(S2100k, batch_size, num_workers, root=root, **kwargs)
         self.val_split_pct = val_split_pct
+        self.test_split_pct = test_split_pct
+        self.block_size = block_size
         self.seed = seed
         self.on_read_error = on_read_error
         self.configure_standardization(mean, std, scale)
 
     def setup(self, stage: str) -> None:
-        """Build the training set (and the held-out set).
+        """Build the split(s) of *stage*.
 
         Args:
-            stage: Either 'fit', 'validate', 'test', or 'predict'; only 'fit'
-                builds anything (self-supervised pre-training).
+            stage: Either 'fit', 'validate', 'test', or 'predict'.
 
         Raises:
-            ValueError: If the held-out share leaves no training patch.
+            ValueError: If *stage* needs a held-out split whose share is 0, or a
+                split ends up empty (the message names the parameter).
         """
-        if stage != 'fit':
-            return
-        dataset = S2100k(mode='both', **self.kwargs)
-        if not self.val_split_pct:
-            self.train_dataset = dataset
-            return
-        held_out = round(len(dataset) * self.val_split_pct)
-        if held_out >= len(dataset):
+        share = {'validate': 'val_split_pct', 'test': 'test_split_pct'}.get(stage)
+        if share is not None and not getattr(self, share):
             msg = (
-                f'val_split_pct={self.val_split_pct} holds out all {len(dataset)} '
-                'patches of S2-100K; lower it'
+                f'S2100kDataModule has {share}=0: there are no held-out patches to '
+                f'{stage} on; set {share} (e.g. 0.1)'
             )
             raise ValueError(msg)
-        generator = torch.Generator().manual_seed(self.seed)
-        train: Subset[Any]
-        val: Subset[Any]
-        train, val = random_split(
-            dataset, [len(dataset) - held_out, held_out], generator=generator
+        dataset = S2100k(mode='both', **self.kwargs)
+        if stage == 'predict':
+            self.predict_dataset = dataset
+            return
+        if not (self.val_split_pct or self.test_split_pct):
+            self.train_dataset = dataset
+            return
+        points = dataset.index[['lon', 'lat']].to_numpy(dtype=float)
+        subsets = held_out_subsets(
+            dataset,
+            points,
+            self.block_size,
+            self.val_split_pct,
+            self.test_split_pct,
+            self.seed,
         )
-        self.train_dataset = train
-        self.val_dataset = val
+        self.train_dataset = subsets['train']
+        if self.val_split_pct:
+            self.val_dataset = subsets['val']
+        if self.test_split_pct:
+            self.test_dataset = subsets['test']

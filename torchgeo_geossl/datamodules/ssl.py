@@ -1,16 +1,17 @@
 """Data modules serving TorchGeo's non-geo SSL datasets as ``[B, V, C, H, W]`` views."""
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
+from torch.utils.data import Dataset
 from torchgeo.datamodules import SeasonalContrastS2DataModule, SSL4EOS12DataModule
 from torchgeo.datasets import SeasonalContrastS2
-from torchgeo.datasets.utils import Path
+from torchgeo.datasets.utils import Path, Sample
 
-from ..datasets.ssl import SeasonalContrastS2Views, SSL4EOS12Views
+from ..datasets.ssl import SeasonalContrastS2Views, SSL4EOS12Views, _SeasonViews
 from ..datasets.views import OnReadError
 from .normalize import NormalizeViews
-from .pretraining import PretrainingMixin
+from .pretraining import PretrainingMixin, held_out_subsets
 
 #: SeCo's per-band low and high quantiles of the RGB bands, from the reference
 #: implementation (ServiceNow/seasonal-contrast, ``datasets/seco_dataset.py``).
@@ -102,6 +103,147 @@ def seco_statistics(bands: Sequence[str]) -> dict[str, list[float] | None]:
     }
 
 
+class _SeasonSamples(Dataset[Sample]):
+    """Every season of every location of a views dataset, one view per sample."""
+
+    def __init__(self, dataset: _SeasonViews) -> None:
+        """Initialize a new _SeasonSamples instance.
+
+        Args:
+            dataset: The views dataset.
+        """
+        self.dataset = dataset
+        self.entries = dataset.season_samples()
+
+    def __len__(self) -> int:
+        """Return the number of location-season pairs.
+
+        Returns:
+            The number of samples.
+        """
+        return len(self.entries)
+
+    def __getitem__(self, index: int) -> Sample:
+        """Return one season of one location.
+
+        Args:
+            index: Index of the pair.
+
+        Returns:
+            ``image [1, C, H, W]``, ``time [1]`` and ``point [2]``.
+        """
+        return self.dataset.season_sample(*self.entries[index])
+
+
+def _check_shares(val_split_pct: float, test_split_pct: float) -> None:
+    """Refuse held-out shares outside [0, 1).
+
+    Args:
+        val_split_pct: Share of the blocks for validation.
+        test_split_pct: Share of the blocks for test.
+
+    Raises:
+        ValueError: If a share is outside [0, 1).
+    """
+    for name, value in (
+        ('val_split_pct', val_split_pct),
+        ('test_split_pct', test_split_pct),
+    ):
+        if not 0 <= value < 1:
+            msg = f'{name} must lie in [0, 1), got {value}'
+            raise ValueError(msg)
+
+
+def _setup_seasons(module: Any, dataset_class: type[_SeasonViews], stage: str) -> None:
+    """Build the datasets of *stage* for a seasons data module.
+
+    Training uses V seasons of the training locations, validation and test
+    ``max(V, 2)`` seasons of the held-out locations (drawn from *seed*, 0 when
+    None, the same in every epoch), prediction every season of every location.
+
+    Args:
+        module: The data module (``kwargs``, ``val_split_pct``,
+            ``test_split_pct``, ``block_size``, ``holdout_seed``).
+        dataset_class: The views dataset class.
+        stage: Either 'fit', 'validate', 'test', or 'predict'.
+
+    Raises:
+        ValueError: If *stage* needs a held-out split whose share is 0, or a split
+            ends up empty.
+    """
+    name = type(module).__name__
+    share = {'validate': 'val_split_pct', 'test': 'test_split_pct'}.get(stage)
+    if share is not None and not getattr(module, share):
+        msg = (
+            f'{name} has {share}=0: there are no held-out locations to {stage} on; '
+            f'set {share} (e.g. 0.01)'
+        )
+        raise ValueError(msg)
+    if stage == 'predict':
+        module.predict_dataset = _SeasonSamples(dataset_class(**module.kwargs))
+        return
+    train = dataset_class(**module.kwargs)
+    if not (module.val_split_pct or module.test_split_pct):
+        module.train_dataset = train
+        return
+    points = [train.location_point(i) for i in range(len(train))]
+    subsets = held_out_subsets(
+        cast(Dataset[Sample], train),
+        points,
+        module.block_size,
+        module.val_split_pct,
+        module.test_split_pct,
+        module.holdout_seed,
+    )
+    module.train_dataset = subsets['train']
+    views = max(int(module.kwargs['seasons']), 2)
+    for split in ('val', 'test'):
+        if getattr(module, f'{split}_split_pct'):
+            held_out = _HeldOutLocations(
+                train, subsets[split].indices, views, module.holdout_seed
+            )
+            setattr(module, f'{split}_dataset', held_out)
+
+
+class _HeldOutLocations(Dataset[Sample]):
+    """Held-out locations of a views dataset, each with the same seasons every epoch."""
+
+    def __init__(
+        self, dataset: _SeasonViews, indices: Sequence[int], views: int, seed: int
+    ) -> None:
+        """Initialize a new _HeldOutLocations instance.
+
+        Args:
+            dataset: The views dataset.
+            indices: Dataset indices of the held-out locations.
+            views: Seasons per location.
+            seed: Seed of the seasons.
+        """
+        self.dataset = dataset
+        self.indices = list(indices)
+        self.views = views
+        self.seed = seed
+
+    def __len__(self) -> int:
+        """Return the number of held-out locations.
+
+        Returns:
+            The number of locations.
+        """
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> Sample:
+        """Return the seasons of one held-out location.
+
+        Args:
+            index: Index among the held-out locations.
+
+        Returns:
+            ``image [V, C, H, W]``, ``time [V]`` and ``point [2]``.
+        """
+        return self.dataset.fixed_sample(self.indices[index], self.views, self.seed)
+
+
 class SeasonalContrastS2ViewsDataModule(PretrainingMixin, SeasonalContrastS2DataModule):
     """SeCo's seasons as ``[B, V, C, H, W]`` batches of the batch contract.
 
@@ -116,8 +258,20 @@ class SeasonalContrastS2ViewsDataModule(PretrainingMixin, SeasonalContrastS2Data
     reference's order (stretch, augment, ``Normalize``). TorchGeo's
     channel-stacked ``aug`` is not used.
 
-    Self-supervised pre-training has no validation split: only the fit stage
-    builds a dataset, and :meth:`val_dataloader` returns no loaders.
+    The dataset has no official split. With ``val_split_pct`` or
+    ``test_split_pct`` above 0, a spatial hold-out: the locations fall in blocks
+    of *block_size* degrees of longitude and latitude (the georeference of each
+    location is read once at setup), and a seeded share of the blocks is held out
+    for validation and another for test
+    (:func:`~torchgeo_geossl.evaluation.block_split`); the held-out locations are
+    served with ``max(seasons, 2)`` seasons each, the same in every epoch, for the
+    task's place recognition. Without a share, 'validate' and 'test' are refused,
+    naming the parameter. 'predict' serves every season of every location, one
+    view per sample.
+
+    .. versionchanged:: 0.2
+       Added the spatial hold-out (*val_split_pct*, *test_split_pct*,
+       *block_size*) and the predict stage.
 
     .. versionadded:: 0.1
     """
@@ -133,6 +287,9 @@ class SeasonalContrastS2ViewsDataModule(PretrainingMixin, SeasonalContrastS2Data
         min_distinct_seasons: int = 3,
         seed: int | None = None,
         on_read_error: OnReadError = 'raise',
+        val_split_pct: float = 0.0,
+        test_split_pct: float = 0.0,
+        block_size: float = 1.0,
         **kwargs: Any,
     ) -> None:
         """Initialize a new SeasonalContrastS2ViewsDataModule instance.
@@ -152,13 +309,18 @@ class SeasonalContrastS2ViewsDataModule(PretrainingMixin, SeasonalContrastS2Data
                 truncated, missing): raise (``'raise'``), or leave the sample out of
                 its batch with a warning (``'skip'``; see
                 :class:`~torchgeo_geossl.datasets.SkipUnreadable`).
+            val_split_pct: Share of the blocks held out for validation, in [0, 1).
+            test_split_pct: Share of the blocks held out for test, in [0, 1).
+            block_size: Side in degrees of the blocks of the spatial hold-out.
             **kwargs: Further arguments of
                 :class:`~torchgeo_geossl.datasets.ssl.SeasonalContrastS2Views`
                 (``download``, ``checksum``, ``transforms``).
 
         Raises:
-            ValueError: If *on_read_error* is not ``'raise'`` or ``'skip'``.
+            ValueError: If *on_read_error* is not ``'raise'`` or ``'skip'``, or a
+                held-out share is outside [0, 1).
         """
+        _check_shares(val_split_pct, test_split_pct)
         super().__init__(
             batch_size,
             num_workers,
@@ -171,6 +333,11 @@ class SeasonalContrastS2ViewsDataModule(PretrainingMixin, SeasonalContrastS2Data
             **kwargs,
         )
         self.on_read_error = on_read_error
+        self.val_split_pct = val_split_pct
+        self.test_split_pct = test_split_pct
+        self.block_size = block_size
+        #: Seed of the hold-out and of the held-out seasons (*seed*, or 0).
+        self.holdout_seed = 0 if seed is None else seed
         self.dataset_class = SeasonalContrastS2Views
         stats = seco_statistics(tuple(bands))
         self.configure_standardization(
@@ -183,14 +350,16 @@ class SeasonalContrastS2ViewsDataModule(PretrainingMixin, SeasonalContrastS2Data
         )
 
     def setup(self, stage: str) -> None:
-        """Build the training set.
+        """Build the datasets of *stage* (see the class description).
 
         Args:
-            stage: Either 'fit', 'validate', 'test', or 'predict'; only 'fit'
-                builds anything (self-supervised pre-training).
+            stage: Either 'fit', 'validate', 'test', or 'predict'.
+
+        Raises:
+            ValueError: If *stage* needs a held-out split whose share is 0, or a
+                split ends up empty (the message names the parameter).
         """
-        if stage == 'fit':
-            self.train_dataset = SeasonalContrastS2Views(**self.kwargs)
+        _setup_seasons(self, SeasonalContrastS2Views, stage)
 
 
 class SSL4EOS12ViewsDataModule(PretrainingMixin, SSL4EOS12DataModule):
@@ -203,8 +372,20 @@ class SSL4EOS12ViewsDataModule(PretrainingMixin, SSL4EOS12DataModule):
     0, ``std`` 10,000, every band and view): reflectance, the scale of the task's
     augmentation, with no further standardisation.
 
-    Self-supervised pre-training has no validation split: only the fit stage
-    builds a dataset, and :meth:`val_dataloader` returns no loaders.
+    The dataset has no official split. With ``val_split_pct`` or
+    ``test_split_pct`` above 0, a spatial hold-out: the locations fall in blocks
+    of *block_size* degrees of longitude and latitude (the georeference of each
+    location is read once at setup), and a seeded share of the blocks is held out
+    for validation and another for test
+    (:func:`~torchgeo_geossl.evaluation.block_split`); the held-out locations are
+    served with ``max(seasons, 2)`` seasons each, the same in every epoch, for the
+    task's place recognition. Without a share, 'validate' and 'test' are refused,
+    naming the parameter. 'predict' serves every season of every location, one
+    view per sample.
+
+    .. versionchanged:: 0.2
+       Added the spatial hold-out (*val_split_pct*, *test_split_pct*,
+       *block_size*) and the predict stage.
 
     .. versionadded:: 0.1
     """
@@ -219,6 +400,9 @@ class SSL4EOS12ViewsDataModule(PretrainingMixin, SSL4EOS12DataModule):
         min_distinct_seasons: int | None = None,
         seed: int | None = None,
         on_read_error: OnReadError = 'raise',
+        val_split_pct: float = 0.0,
+        test_split_pct: float = 0.0,
+        block_size: float = 1.0,
         **kwargs: Any,
     ) -> None:
         """Initialize a new SSL4EOS12ViewsDataModule instance.
@@ -237,13 +421,18 @@ class SSL4EOS12ViewsDataModule(PretrainingMixin, SSL4EOS12DataModule):
                 truncated, missing): raise (``'raise'``), or leave the sample out of
                 its batch with a warning (``'skip'``; see
                 :class:`~torchgeo_geossl.datasets.SkipUnreadable`).
+            val_split_pct: Share of the blocks held out for validation, in [0, 1).
+            test_split_pct: Share of the blocks held out for test, in [0, 1).
+            block_size: Side in degrees of the blocks of the spatial hold-out.
             **kwargs: Further arguments of
                 :class:`~torchgeo_geossl.datasets.ssl.SSL4EOS12Views`
                 (``download``, ``checksum``, ``transforms``).
 
         Raises:
-            ValueError: If *on_read_error* is not ``'raise'`` or ``'skip'``.
+            ValueError: If *on_read_error* is not ``'raise'`` or ``'skip'``, or a
+                held-out share is outside [0, 1).
         """
+        _check_shares(val_split_pct, test_split_pct)
         super().__init__(
             batch_size,
             num_workers,
@@ -255,15 +444,22 @@ class SSL4EOS12ViewsDataModule(PretrainingMixin, SSL4EOS12DataModule):
             **kwargs,
         )
         self.on_read_error = on_read_error
+        self.val_split_pct = val_split_pct
+        self.test_split_pct = test_split_pct
+        self.block_size = block_size
+        #: Seed of the hold-out and of the held-out seasons (*seed*, or 0).
+        self.holdout_seed = 0 if seed is None else seed
         self.dataset_class = SSL4EOS12Views
         self.configure_standardization(self.mean, self.std)
 
     def setup(self, stage: str) -> None:
-        """Build the training set.
+        """Build the datasets of *stage* (see the class description).
 
         Args:
-            stage: Either 'fit', 'validate', 'test', or 'predict'; only 'fit'
-                builds anything (self-supervised pre-training).
+            stage: Either 'fit', 'validate', 'test', or 'predict'.
+
+        Raises:
+            ValueError: If *stage* needs a held-out split whose share is 0, or a
+                split ends up empty (the message names the parameter).
         """
-        if stage == 'fit':
-            self.train_dataset = SSL4EOS12Views(**self.kwargs)
+        _setup_seasons(self, SSL4EOS12Views, stage)

@@ -3,7 +3,7 @@
 import os
 import pathlib
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader
 from torchgeo.datamodules import GeoDataModule
 from torchgeo.datasets import GeoDataset
 from torchgeo.datasets.utils import Path, Sample
-from torchgeo.samplers import SpatioTemporalSampler
+from torchgeo.samplers import GridGeoSampler, SpatioTemporalSampler
 
 from ..datasets.indexing import OnUnindexed
 from ..datasets.views import (
@@ -229,7 +229,8 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
         """Build the dataset, geo-clusters, views wrapper and samplers.
 
         With *holdout*, 'fit' and 'validate' also build the validation set and
-        'test' the test set (:meth:`held_out_loader`).
+        'test' the test set (:meth:`held_out_loader`). 'predict' builds the grid of
+        :meth:`predict_dataloader`.
 
         Args:
             stage: Either 'fit', 'validate', 'test', or 'predict'.
@@ -237,13 +238,22 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
         Raises:
             FileNotFoundError: If *roi* names a vector file that does not exist.
             ValueError: If the region of interest does not intersect the dataset or
-                its file is not a usable region, or files of the dataset have no
-                CRS.
+                its file is not a usable region, files of the dataset have no CRS,
+                or *stage* is 'validate' or 'test' without *holdout*.
         """
-        if stage != 'fit' and (self.holdout is None or stage == 'predict'):
-            return
+        if stage in ('validate', 'test') and self.holdout is None:
+            msg = (
+                f'{type(self).__name__} has no holdout, so there are no held-out '
+                f'places to {stage} on: set holdout (data.init_args.holdout: '
+                '{cell_size: ..., val_fraction: 0.2, test_fraction: 0.2}, a '
+                'torchgeo_geossl.evaluation.HeldOutSplit)'
+            )
+            raise ValueError(msg)
         if self.geo_dataset is None:
             self.geo_dataset = self._build_dataset()
+        if stage == 'predict':
+            self._setup_predict(self.geo_dataset)
+            return
         if self.holdout is not None:
             held_out: Split = 'test' if stage == 'test' else 'val'
             self.held_out_sets(held_out)
@@ -351,8 +361,12 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
     def held_out_loader(self, split: Split) -> DataLoader[Sample]:
         """The loader of a held-out split: every place once, its views in order.
 
-        The views are drawn afresh from *seed* at every call, so every epoch sees
-        the same places at the same dates.
+        Each place has *views* views, at least two (place recognition compares
+        the views of a place), drawn afresh from *seed* at every call, so every
+        epoch sees the same places at the same dates.
+
+        .. versionchanged:: 0.2
+           At least two views per place, also when *views* is 1.
 
         Args:
             split: ``'val'`` or ``'test'``.
@@ -364,7 +378,8 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
         places: HeldOutPlaces = getattr(self, f'{split}_places')
         temporal = TemporalViewSampler(
             dataset,
-            views=self.views,
+            # place recognition compares the views of each place: at least two
+            views=max(self.views, 2),
             min_gap=self.min_gap,
             max_gap=self.max_gap,
             distinct_periods=self.distinct_periods,
@@ -407,6 +422,58 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
             return loaders
         return self.held_out_loader('test')
 
+    def _setup_predict(self, dataset: GeoDataset) -> None:
+        """Build the grid of locations and dates that :meth:`predict_dataloader` serves.
+
+        Args:
+            dataset: The whole dataset.
+        """
+        self.predict_views = TemporalViewsDataset(
+            dataset,
+            nodata=self.nodata,
+            on_nodata=self.on_nodata,
+            on_read_error=self.on_read_error,
+            on_nonfinite=self.on_nonfinite,
+            on_unindexed=self.on_unindexed,
+        )
+        self.predict_grid = FootprintGridSampler(
+            dataset,
+            size=self.patch_size,
+            roi=_resolve_roi(self.roi, dataset),
+            toi=self.toi,
+        )
+        if not len(self.predict_grid):
+            msg = (
+                f'no patch of patch_size={self.patch_size} px lies on any file of '
+                f'{type(dataset).__name__} within roi and toi: nothing to predict; '
+                'widen roi or toi, or lower patch_size'
+            )
+            raise ValueError(msg)
+
+    def predict_dataloader(self) -> DataLoader[Sample]:
+        """The predict loader: every location of a grid, at every date.
+
+        A :class:`FootprintGridSampler` over the whole dataset (training and
+        held-out places and dates alike, within *roi* and *toi*): in each file,
+        patches of *patch_size* side by side that lie wholly inside its footprint,
+        each with the file's date, so a sample is one location at one date, one
+        view (``image [B, 1, C, H, W]``). Samples without a valid pixel are left
+        out (*on_nodata*).
+
+        Returns:
+            A loader of batches of the batch contract.
+
+        .. versionadded:: 0.2
+        """
+        return DataLoader(
+            self.predict_views,
+            batch_size=self.batch_size,
+            sampler=self.predict_grid,
+            num_workers=self.num_workers,
+            collate_fn=self.collate_fn,
+            persistent_workers=self.num_workers > 0,
+        )
+
     def _build_dataset(self) -> GeoDataset:
         """Instantiate *dataset_class*, explaining files without a CRS.
 
@@ -431,6 +498,75 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
                 '`gdal_edit.py -a_srs EPSG:<code> FILE`.'
             )
             raise ValueError(msg) from err
+
+
+class FootprintGridSampler(GridGeoSampler):
+    """TorchGeo's grid of patches, kept where a patch lies inside its file's footprint.
+
+    :class:`~torchgeo.samplers.GridGeoSampler` tiles the bounding box of each file,
+    with the file's time span; where the footprint is not that box (files
+    reprojected to another CRS), patches at the corners fall outside the data and
+    the dataset finds nothing there. This sampler yields only the patches that lie
+    wholly inside the footprint: one query per location and date.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(
+        self,
+        dataset: GeoDataset,
+        size: tuple[float, float] | float,
+        roi: Polygon | MultiPolygon | None = None,
+        toi: pd.Interval | None = None,
+    ) -> None:
+        """Initialize a new FootprintGridSampler instance.
+
+        Args:
+            dataset: Dataset to index from.
+            size: Side of the patches in pixels, ``size`` or ``(height, width)``;
+                the stride is the size (patches side by side).
+            roi: Region of interest to sample from (dataset CRS).
+            toi: Time of interest to sample from.
+        """
+        with warnings.catch_warnings():
+            # TorchGeo 0.10.1's grid calls its own deprecated tile_to_chips
+            warnings.filterwarnings(
+                'ignore', 'Use torchgeo.samplers.utils', DeprecationWarning
+            )
+            super().__init__(
+                dataset, size=size, stride=size, roi=cast(Polygon | None, roi), toi=toi
+            )
+            self.queries = [q for q in super().__iter__() if self._inside(q)]
+
+    def _inside(self, query: tuple[slice, slice, slice]) -> bool:
+        """Whether a patch lies inside the footprint of a file of its date.
+
+        Args:
+            query: ``[xmin:xmax, ymin:ymax, tmin:tmax]``.
+
+        Returns:
+            True if some file of the query's time span contains the patch.
+        """
+        x, y, t = query
+        box = shapely.box(x.start, y.start, x.stop, y.stop)
+        same_time = self.index.index.left == t.start
+        return bool(shapely.contains(self.index.geometry[same_time], box).any())
+
+    def __iter__(self) -> Iterator[tuple[slice, slice, slice]]:
+        """Iterate over the patches inside the footprints.
+
+        Yields:
+            ``[xmin:xmax, ymin:ymax, tmin:tmax]`` coordinates to index a dataset.
+        """
+        yield from self.queries
+
+    def __len__(self) -> int:
+        """Return the number of patches.
+
+        Returns:
+            The number of patches inside the footprints.
+        """
+        return len(self.queries)
 
 
 def _files_without_crs(paths: Path | Iterable[Path], glob: str) -> list[str]:

@@ -365,6 +365,103 @@ class _SeasonViews(abc.ABC):
             The image ``[C, H, W]`` as float32.
         """
 
+    def location_point(self, index: int) -> tuple[float, float]:
+        """The (lon, lat) of a location, from the georeference of its first season.
+
+        Args:
+            index: Dataset index (position in :attr:`locations`).
+
+        Returns:
+            ``(lon, lat)`` in degrees, read once per location and cached.
+
+        .. versionadded:: 0.2
+        """
+        this = cast(Any, self)
+        location = int(self.locations[index])
+        if location not in self._points:
+            root = os.path.join(self.directory, f'{location:0{self._digits}}')
+            first = self._seasons(root)[0].name
+            path = os.path.join(root, first, f'{this.bands[0]}.tif')
+            self._points[location] = _patch_center(path)
+        return self._points[location]
+
+    def fixed_sample(self, index: int, views: int, seed: int) -> Sample:
+        """*views* distinct seasons of a location, the same at every call.
+
+        The seasons are drawn from *seed* and the location alone (not from the
+        draws of :meth:`__getitem__`), so a held-out location shows the same
+        seasons in every epoch, whatever the DataLoader workers.
+
+        Args:
+            index: Dataset index of the location.
+            views: Number of seasons to draw.
+            seed: Seed of the draw.
+
+        Returns:
+            ``image [V, C, H, W]``, ``time [V]`` and ``point [2]``.
+
+        Raises:
+            ValueError: If the location has fewer than *views* seasons.
+
+        .. versionadded:: 0.2
+        """
+        location = int(self.locations[index])
+        root = os.path.join(self.directory, f'{location:0{self._digits}}')
+        seasons = self._seasons(root)
+        if len(seasons) < views:
+            msg = f'{root!r} has {len(seasons)} distinct seasons, fewer than {views}'
+            raise ValueError(msg)
+        state = np.random.SeedSequence([seed, location]).generate_state(1)
+        chosen = random.Random(int(state[0])).sample(seasons, views)
+        sample: Sample = {
+            'image': torch.stack([self._read_season(root, c.name) for c in chosen]),
+            'time': torch.tensor([c.time for c in chosen], dtype=torch.float64),
+            'point': torch.tensor(self.location_point(index), dtype=torch.float64),
+        }
+        if self.transforms is not None:
+            sample = self.transforms(sample)
+        return sample
+
+    def season_samples(self) -> list[tuple[int, str, float]]:
+        """Every season of every location: ``(dataset index, season, time)``.
+
+        Returns:
+            One entry per location and season, locations in dataset order,
+            seasons earliest first.
+
+        .. versionadded:: 0.2
+        """
+        entries = []
+        for index, location in enumerate(self.locations.tolist()):
+            root = os.path.join(self.directory, f'{location:0{self._digits}}')
+            for season in self._seasons(root):
+                entries.append((index, season.name, season.time))
+        return entries
+
+    def season_sample(self, index: int, season: str, time: float) -> Sample:
+        """One season of one location as a single-view sample.
+
+        Args:
+            index: Dataset index of the location.
+            season: Name of the season directory (:meth:`season_samples`).
+            time: Its acquisition time in seconds.
+
+        Returns:
+            ``image [1, C, H, W]``, ``time [1]`` and ``point [2]``.
+
+        .. versionadded:: 0.2
+        """
+        location = int(self.locations[index])
+        root = os.path.join(self.directory, f'{location:0{self._digits}}')
+        sample: Sample = {
+            'image': self._read_season(root, season).unsqueeze(0),
+            'time': torch.tensor([time], dtype=torch.float64),
+            'point': torch.tensor(self.location_point(index), dtype=torch.float64),
+        }
+        if self.transforms is not None:
+            sample = self.transforms(sample)
+        return sample
+
     def _index(
         self,
         directory: str,

@@ -14,16 +14,20 @@ from .knn import (
     place_recognition_chance,
     place_recognition_hits,
 )
-from .split import HeldOutPlaces, HeldOutSplit
+from .retrieval import ImageLocationRetrieval, image_to_location_top1
+from .split import HeldOutPlaces, HeldOutSplit, block_split
 from .stats import PairedComparison, paired_comparison
 
 __all__ = (
     'HeldOutComparison',
     'HeldOutPlaces',
     'HeldOutSplit',
+    'ImageLocationRetrieval',
     'PairedComparison',
     'PlaceRecognitionAccuracy',
+    'block_split',
     'held_out_features',
+    'image_to_location_top1',
     'knn_predict',
     'paired_comparison',
     'place_recognition',

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 import shapely
 from shapely import MultiPolygon, Polygon
 from torchgeo.datasets import GeoDataset
@@ -30,7 +31,9 @@ class HeldOutSplit:
 
     **Dates.** Acquisitions whose start falls in one of *val_months* (calendar months,
     1–12) are for validation only, in *test_months* for test only, and all others for
-    training only.
+    training only. A split without months (the default) is a spatial hold-out
+    alone: its places are seen at every date (the held-out months of the other split
+    included).
 
     Args:
         cell_size: Side of the grid cells in CRS units (> 0).
@@ -93,12 +96,15 @@ class HeldOutSplit:
             split: ``'train'``, ``'val'`` or ``'test'``.
 
         Returns:
-            The months (1–12).
+            The months (1–12): every month for a held-out split without months.
+
+        .. versionchanged:: 0.2
+           A held-out split without months has every month (was: none).
         """
         held_out = {'val': set(self.val_months), 'test': set(self.test_months)}
         if split == 'train':
             return set(range(1, 13)) - held_out['val'] - held_out['test']
-        return held_out[split]
+        return held_out[split] or set(range(1, 13))
 
     def cells(self, dataset: GeoDataset) -> dict[Split, list[Polygon]]:
         """The grid cells of each split, clipped to the dataset's footprints.
@@ -270,3 +276,79 @@ class HeldOutPlaces(SpatialSampler):
             The number of patches.
         """
         return len(self.boxes)
+
+
+def block_split(
+    points: npt.ArrayLike,
+    block_size: float,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int = 0,
+) -> dict[Split, npt.NDArray[np.int64]]:
+    """Split located samples by blocks of longitude and latitude.
+
+    The spatial hold-out of the data modules whose samples are points (S2-100K,
+    SeCo, SSL4EO-S12): every sample falls in a block of *block_size* degrees; a
+    seeded random share *val_fraction* of the occupied blocks goes to validation,
+    *test_fraction* to test and the rest to training, so that no block, and no
+    location, is shared between splits.
+
+    Args:
+        points: ``[N, 2]`` (lon, lat) in degrees.
+        block_size: Side of the blocks in degrees (> 0).
+        val_fraction: Share of the blocks held out for validation, in [0, 1).
+        test_fraction: Share of the blocks held out for test, in [0, 1).
+        seed: Seed of the assignment of blocks to splits.
+
+    Returns:
+        For each split, the sorted indices of its samples.
+
+    Raises:
+        ValueError: If *block_size* is not positive, a fraction is out of range, or
+            a split asked for (fraction > 0, and training) gets no sample: the
+            error names the parameter to change.
+
+    .. versionadded:: 0.2
+    """
+    if not (math.isfinite(block_size) and block_size > 0):
+        msg = f'block_size={block_size} must be a positive number of degrees'
+        raise ValueError(msg)
+    for name, value in (
+        ('val_fraction', val_fraction),
+        ('test_fraction', test_fraction),
+    ):
+        if not 0 <= value < 1:
+            msg = f'{name}={value} must lie in [0, 1)'
+            raise ValueError(msg)
+    coords = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    blocks = np.floor(coords / block_size).astype(np.int64)
+    _, group = np.unique(blocks, axis=0, return_inverse=True)
+    group = group.reshape(-1)
+    count = int(group.max()) + 1 if len(group) else 0
+    order = np.random.default_rng(seed).permutation(count)
+    n_val = round(val_fraction * count)
+    n_test = round(test_fraction * count)
+    chosen: dict[Split, npt.NDArray[np.int64]] = {
+        'val': order[:n_val],
+        'test': order[n_val : n_val + n_test],
+        'train': order[n_val + n_test :],
+    }
+    result = {
+        split: np.flatnonzero(np.isin(group, ids)).astype(np.int64)
+        for split, ids in chosen.items()
+    }
+    wanted = {'train': 1.0, 'val': val_fraction, 'test': test_fraction}
+    for split, indices in result.items():
+        if wanted[split] > 0 and not len(indices):
+            hint = (
+                'lower val_split_pct and test_split_pct'
+                if split == 'train'
+                else f'raise {split}_split_pct or lower block_size'
+            )
+            msg = (
+                f'the {split} split is empty: {len(coords)} samples fall in {count} '
+                f'blocks of block_size={block_size:g} degrees, of which '
+                f'{len(chosen[split])} go to {split}; {hint}'
+            )
+            raise ValueError(msg)
+    return result

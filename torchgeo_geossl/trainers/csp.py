@@ -9,13 +9,16 @@ from typing import Any, Self, cast
 import lightning.pytorch.utilities.types
 import torch
 import torch.nn.functional as F
+from lightning.pytorch import Callback
 from torch import Tensor, nn
 from torch.optim import Adam
 from torchgeo.datasets.utils import Sample
 from torchgeo.models import get_weight
 from torchgeo.tasks import BaseTask
 
+from ..callbacks import default_prediction_writer
 from ..checkpoint import read_checkpoint
+from ..evaluation.retrieval import ImageLocationRetrieval
 from ..export import load_backbone
 from ..faults import check_finite_loss
 from ..location.encoder import LocationEncoder, make_location_encoder
@@ -86,6 +89,15 @@ class CSPTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
 
     A frozen backbone without *weights* is random: the task warns, since CSP
     needs a pretrained image encoder.
+
+    Validation and test (with a data module that holds out places,
+    :doc:`/user/stages`) log ``val_image_to_location_top1`` /
+    ``test_image_to_location_top1``: every view of every held-out place must
+    retrieve its own place's location embedding among those of all held-out
+    places (:class:`~torchgeo_geossl.evaluation.ImageLocationRetrieval`), a
+    metric of what CSP trains, also with a frozen backbone. ``torchgeo predict``
+    writes the location embeddings as GeoParquet
+    (:class:`~torchgeo_geossl.callbacks.GeoParquetWriter`).
 
     Batches need ``image`` (``[B, C, H, W]``, or ``[B, V, C, H, W]`` of which view
     0 is used) and ``point`` ``[B, 2]``, (lon, lat) in degrees. The images are
@@ -536,18 +548,96 @@ class CSPTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
                 )
         return loss
 
+    def configure_metrics(self) -> None:
+        """Create the held-out image-to-location retrieval metrics."""
+        self.val_image_to_location_top1 = ImageLocationRetrieval()
+        self.test_image_to_location_top1 = ImageLocationRetrieval()
+
+    def held_out_embeddings(self, batch: Sample) -> tuple[Tensor, Tensor]:
+        """Image embeddings of every view and location embeddings of held-out places.
+
+        Args:
+            batch: A batch of places (one entry per place, ``image`` ``[B, V, C, H,
+                W]`` or ``[B, C, H, W]``, and ``point``).
+
+        Returns:
+            Image embeddings ``[B, V, D]`` and location embeddings ``[B, D]``.
+        """
+        image: Tensor = batch['image']
+        views = image if image.ndim == 5 else image.unsqueeze(1)
+        b, v = views.shape[:2]
+        flat = self.images_from_batch({'image': views.flatten(0, 1)})
+        images = self.encode_images(self.standardize(flat)).reshape(b, v, -1)
+        return images, self.encode_locations(self.points_from_batch(batch))
+
     def validation_step(
         self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
     ) -> None:
-        """No-op: contrastive pre-training has no validation metric here."""
+        """Add held-out places to ``val_image_to_location_top1``.
+
+        Args:
+            batch: A batch of held-out places (the data module's validation loader).
+            batch_idx: Index of the batch.
+            dataloader_idx: Index of the dataloader.
+        """
+        self.val_image_to_location_top1.update(*self.held_out_embeddings(batch))
+
+    def on_validation_epoch_end(self) -> None:
+        """Log ``val_image_to_location_top1`` (chance: 1 / places)."""
+        self._log_retrieval(self.val_image_to_location_top1, 'val')
 
     def test_step(self, batch: Sample, batch_idx: int, dataloader_idx: int = 0) -> None:
-        """No-op: contrastive pre-training has no test metric here."""
+        """Add held-out places to ``test_image_to_location_top1``.
+
+        Args:
+            batch: A batch of held-out places (the data module's test loader).
+            batch_idx: Index of the batch.
+            dataloader_idx: Index of the dataloader.
+        """
+        self.test_image_to_location_top1.update(*self.held_out_embeddings(batch))
+
+    def on_test_epoch_end(self) -> None:
+        """Log ``test_image_to_location_top1`` (chance: 1 / places)."""
+        self._log_retrieval(self.test_image_to_location_top1, 'test')
+
+    def _log_retrieval(self, metric: ImageLocationRetrieval, split: str) -> None:
+        """Log a retrieval metric and its chance level, then reset it.
+
+        Nothing is logged for fewer than two places (Lightning's sanity check may
+        run a single small batch).
+
+        Args:
+            metric: The metric of the epoch.
+            split: ``'val'`` or ``'test'``.
+        """
+        places = metric.places()
+        if places >= 2:
+            name = f'{split}_image_to_location_top1'
+            self.log(name, metric.compute(), prog_bar=True)
+            self.log(f'{name}_chance', 1.0 / places)
+        metric.reset()
+
+    def configure_callbacks(self) -> list[Callback]:
+        """The run's callbacks, and a GeoParquet writer when predicting.
+
+        Returns:
+            Those of :class:`~torchgeo_geossl.trainers.reliable.ReliableTrainingMixin`
+            and, when predicting without a prediction writer of the user's,
+            :class:`~torchgeo_geossl.callbacks.GeoParquetWriter`.
+        """
+        return [
+            *super().configure_callbacks(),
+            *default_prediction_writer(self._trainer),
+        ]
 
     def predict_step(
         self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
     ) -> Tensor:
         """Embed the locations of a batch.
+
+        One row per sample in the GeoParquet file of ``torchgeo predict``
+        (:class:`~torchgeo_geossl.callbacks.GeoParquetWriter`): the location
+        embedding, CSP's product.
 
         Args:
             batch: A batch with ``point``.
