@@ -96,6 +96,35 @@ FIXTURES: dict[str, tuple[list[str], bool]] = {
         [f'--data.init_args.path={DATA / "points" / "points.csv"}'],
         False,
     ),
+    'demo_validation.yaml': (
+        [*SMALL_MOCO, '--data.init_args.root={demo}', *SMALL_DEMO],
+        False,
+    ),
+    # two 320 m granules: 80 m patches in held-out cells of 160 m
+    'gassl/own_sentinel2.yaml': (
+        [
+            *SMALL_MOCO,
+            f'--data.init_args.root={DATA / "sentinel2"}',
+            '--data.init_args.patch_size=8',
+            '--data.init_args.batch_size=2',
+            '--data.init_args.num_workers=0',
+            '--data.init_args.holdout.cell_size=160',
+        ],
+        False,
+    ),
+}
+
+#: Overlay configs and the config they are given after (``--config A --config B``).
+OVERLAYS = {'demo_validation.yaml': 'demo.yaml'}
+
+#: Configs without validate/test/predict of their own, and why.
+NOT_STAGED = {
+    # a store of training samples only: the stages run on the chipped config, and
+    # the store's data module says so (tests/datamodules/test_streaming.py)
+    'streaming/gassl_demo.yaml',
+    # TorchGeo's own ChangeDetection task and OSCD data module: their stages are
+    # TorchGeo's (fit is tested in tests/test_callbacks.py)
+    'seco/oscd_change_detection.yaml',
 }
 
 
@@ -126,10 +155,12 @@ def run(
     stage: str, config: str, arguments: list[str], tmp_path: Path, demo: Path
 ) -> None:
     """Run ``torchgeo <stage> --config <config>`` for one batch."""
+    base = [str(CONFIGS / OVERLAYS[config]), '--config'] if config in OVERLAYS else []
     torchgeo_main(
         [
             stage,
             '--config',
+            *base,
             str(CONFIGS / config),
             '--trainer.fast_dev_run=1',
             '--trainer.accelerator=cpu',
@@ -141,7 +172,9 @@ def run(
 
 def test_every_config_is_covered() -> None:
     configs = {str(p.relative_to(CONFIGS)) for p in CONFIGS.rglob('*.yaml')}
-    assert configs == set(FIXTURES), 'give each config its fixture overrides here'
+    assert configs == set(FIXTURES) | NOT_STAGED, (
+        'give each config its fixture overrides here'
+    )
 
 
 @pytest.mark.slow

@@ -119,6 +119,13 @@ def test_incomplete_batches_are_dropped(store: Path) -> None:
     assert [len(batch['point']) for batch in batches] == [5] * 4
 
 
+@pytest.mark.parametrize('stage', ['validate', 'test', 'predict'])
+def test_other_stages_name_the_source_config(store: Path, stage: str) -> None:
+    datamodule = streaming(store)
+    with pytest.raises(ValueError, match=f"streams training samples only.*'{stage}'"):
+        datamodule.setup(stage)
+
+
 def test_not_a_store(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r'has no geossl\.json: it is not a store'):
         StreamingViewsDataModule(tmp_path)

@@ -154,9 +154,21 @@ class StreamingViewsDataModule(PretrainingMixin):
         Args:
             stage: Either 'fit', 'validate', 'test', or 'predict'; only 'fit'
                 has data.
+
+        Raises:
+            ValueError: If *stage* is 'validate', 'test' or 'predict': a store
+                holds training samples only, so those stages need the GeoTIFF data
+                module it was chipped from.
         """
         if stage != 'fit':
-            return
+            msg = (
+                f'{type(self).__name__} streams training samples only, so it has no '
+                f'{stage!r} stage: run `torchgeo {stage}` with the data: section of '
+                f'the config the store was chipped from (recorded in '
+                f'{self.input_dir}/geossl.json), which holds out places for '
+                'validation and test and serves the grid of locations for predict'
+            )
+            raise ValueError(msg)
         self.train_dataset = StreamingDataset(
             self.input_dir,
             cache_dir=self.cache_dir,
