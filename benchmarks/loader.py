@@ -194,7 +194,13 @@ def model_rate(model: str, size: int, args: argparse.Namespace) -> dict[str, Any
     """
     device = torch.device(args.device)
     options = argparse.Namespace(
-        model=model, bands=BANDS, queue=4096, size=size, seed=args.seed
+        model=model,
+        bands=BANDS,
+        queue=4096,
+        size=size,
+        seed=args.seed,
+        precision='32',  # train_step.py's defaults: float32, contiguous
+        channels_last=False,
     )
     batches = make_batches(args.model_batch_size, BANDS, size, device, args.seed)
     variant = build('gassl', options, batches, device)
