@@ -222,7 +222,8 @@ def oscd_config(tmp_path: Path, checkpoint: Path, root: Path) -> Path:
             callback['init_args']['checkpoint'] = str(checkpoint)
         if callback['class_path'].endswith('ModelCheckpoint'):
             callback['init_args']['dirpath'] = str(tmp_path / 'checkpoints')
-    config['trainer']['logger']['init_args']['save_dir'] = str(tmp_path / 'logs')
+    for logger in config['trainer']['logger']:
+        logger['init_args']['save_dir'] = str(tmp_path / 'logs')
     config['trainer']['default_root_dir'] = str(tmp_path)
     config['trainer'].update(max_epochs=1, limit_val_batches=1, num_sanity_val_steps=0)
     config['model']['init_args']['in_channels'] = len(OSCD_BANDS)

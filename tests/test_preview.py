@@ -96,9 +96,10 @@ DATA = Path(__file__).resolve().parent / 'data'
             'gassl/own_sentinel2.yaml',
             [
                 f'--data.init_args.root={DATA / "sentinel2"}',
-                '--data.init_args.patch_size=16',
+                '--data.init_args.patch_size=8',
+                '--data.init_args.holdout.cell_size=160',
             ],
-            'image (3, 2, 4, 16, 16)',
+            'image (3, 2, 4, 8, 8)',
         ),
         (
             'gassl/fmow_tp_geo.yaml',

@@ -63,13 +63,16 @@ def test_batches_follow_the_contract_and_are_normalised() -> None:
     torch.testing.assert_close(dm.std, torch.tensor(IMAGENET_STD_255))
 
 
-def test_training_set_and_no_validation() -> None:
+def test_training_set_and_the_official_validation_split() -> None:
     dm = setup_fit(geo_clusters=None)
     assert dm.train_dataset is not None
     # an epoch passes over the 14 images of the 5 served sites (crop_field_1 has
     # one image: skipped), as the GASSL reference code
     assert len(dm.train_dataset) == 14
-    assert dm.val_dataloader() == []
+    # fit validates on fMoW's own val split (the places of validation curves)
+    assert dm.val_dataset is not None
+    assert dm.val_dataset.split == 'val'  # type: ignore[attr-defined]
+    assert len(dm.val_dataloader().dataset) == 2
     assert dm.geo_clusters is None
     repeat = setup_fit(geo_clusters=None, insufficient='repeat', views=3)
     assert len(repeat.train_dataset) == 15  # type: ignore[arg-type]

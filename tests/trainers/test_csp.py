@@ -393,6 +393,7 @@ def test_demo_config_runs_in_bf16_channels_last_with_the_torchgeo_cli(
             '--data.init_args.patch_size=24',
             '--data.init_args.batch_size=4',
             '--data.init_args.num_workers=0',
+            '--data.init_args.holdout=null',
             '--model.init_args.hidden_dim=16',
             '--model.init_args.embed_dim=8',
         ]

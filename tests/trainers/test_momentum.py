@@ -545,7 +545,7 @@ def test_weights_from_yaml_through_the_torchgeo_cli(
             '--data.init_args.holdout=null',
         ]
     )
-    backbone = torch.load(weights, weights_only=True)
+    backbone = torch.load(weights, weights_only=True)['state_dict_ema']
     assert len(seen) == 2
     for state in seen:
         assert state.keys() == backbone.keys()

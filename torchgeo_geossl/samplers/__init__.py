@@ -7,10 +7,11 @@ from .distributed import (
     shared_seed,
 )
 from .query import ViewsQuery
-from .spatial import ScatteredGridSampler, ScatteredPatchSampler
+from .spatial import FootprintGridSampler, ScatteredGridSampler, ScatteredPatchSampler
 from .temporal_views import TemporalViewSampler
 
 __all__ = (
+    'FootprintGridSampler',
     'ResumableSampler',
     'ScatteredGridSampler',
     'ScatteredPatchSampler',

@@ -7,12 +7,14 @@ from collections.abc import Iterator
 from typing import cast
 
 import numpy as np
+import pandas as pd
 import shapely
 from numpy.random import BitGenerator, Generator, RandomState, SeedSequence
 from shapely import MultiPolygon, Polygon
 from torchgeo.datasets import GeoDataset
 from torchgeo.samplers import (
     GriddedPatchSampler,
+    GridGeoSampler,
     RandomPatchSampler,
     SpatioTemporalSampler,
     TemporalSampler,
@@ -361,3 +363,72 @@ class ScatteredGridSampler(GriddedPatchSampler):
             inside = shapely.intersects(part, boxes) & ~shapely.touches(part, boxes)
             if inside.any():
                 yield xs[inside], y
+
+
+class FootprintGridSampler(GridGeoSampler):
+    """TorchGeo's grid of patches, kept where a patch lies inside its file's footprint.
+
+    :class:`~torchgeo.samplers.GridGeoSampler` tiles the bounding box of each file,
+    with the file's time span; where the footprint is not that box (files
+    reprojected to another CRS), patches at the corners fall outside the data and
+    the dataset finds nothing there. This sampler yields only the patches that lie
+    wholly inside the footprint: one query per location and date.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(
+        self,
+        dataset: GeoDataset,
+        size: tuple[float, float] | float,
+        roi: Polygon | MultiPolygon | None = None,
+        toi: pd.Interval | None = None,
+    ) -> None:
+        """Initialize a new FootprintGridSampler instance.
+
+        Args:
+            dataset: Dataset to index from.
+            size: Side of the patches in pixels, ``size`` or ``(height, width)``;
+                the stride is the size (patches side by side).
+            roi: Region of interest to sample from (dataset CRS).
+            toi: Time of interest to sample from.
+        """
+        with warnings.catch_warnings():
+            # TorchGeo 0.10.1's grid calls its own deprecated tile_to_chips
+            warnings.filterwarnings(
+                'ignore', 'Use torchgeo.samplers.utils', DeprecationWarning
+            )
+            super().__init__(
+                dataset, size=size, stride=size, roi=cast(Polygon | None, roi), toi=toi
+            )
+            self.queries = [q for q in super().__iter__() if self._inside(q)]
+
+    def _inside(self, query: tuple[slice, slice, slice]) -> bool:
+        """Whether a patch lies inside the footprint of a file of its date.
+
+        Args:
+            query: ``[xmin:xmax, ymin:ymax, tmin:tmax]``.
+
+        Returns:
+            True if some file of the query's time span contains the patch.
+        """
+        x, y, t = query
+        box = shapely.box(x.start, y.start, x.stop, y.stop)
+        same_time = self.index.index.left == t.start
+        return bool(shapely.contains(self.index.geometry[same_time], box).any())
+
+    def __iter__(self) -> Iterator[tuple[slice, slice, slice]]:
+        """Iterate over the patches inside the footprints.
+
+        Yields:
+            ``[xmin:xmax, ymin:ymax, tmin:tmax]`` coordinates to index a dataset.
+        """
+        yield from self.queries
+
+    def __len__(self) -> int:
+        """Return the number of patches.
+
+        Returns:
+            The number of patches inside the footprints.
+        """
+        return len(self.queries)
