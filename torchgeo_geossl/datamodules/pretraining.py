@@ -297,3 +297,43 @@ def held_out_subsets(
     """
     indices = block_split(points, block_size, val_split_pct, test_split_pct, seed)
     return {split: Subset(dataset, ids.tolist()) for split, ids in indices.items()}
+
+
+def check_split_shares(val_split_pct: float, test_split_pct: float) -> None:
+    """Refuse held-out shares outside [0, 1).
+
+    Args:
+        val_split_pct: Share held out for validation.
+        test_split_pct: Share held out for test.
+
+    Raises:
+        ValueError: If a share is outside [0, 1), naming it.
+    """
+    for name, value in (
+        ('val_split_pct', val_split_pct),
+        ('test_split_pct', test_split_pct),
+    ):
+        if not 0 <= value < 1:
+            msg = f'{name} must lie in [0, 1), got {value}'
+            raise ValueError(msg)
+
+
+def require_held_out_share(module: Any, stage: str, what: str, example: float) -> None:
+    """Refuse 'validate' or 'test' when the share it needs is 0.
+
+    Args:
+        module: The data module, with ``val_split_pct`` and ``test_split_pct``.
+        stage: Either 'fit', 'validate', 'test', or 'predict'.
+        what: What is held out (``'patches'``, ``'locations'``), for the message.
+        example: A share to suggest.
+
+    Raises:
+        ValueError: If *stage* is 'validate' or 'test' and its share is 0.
+    """
+    share = {'validate': 'val_split_pct', 'test': 'test_split_pct'}.get(stage)
+    if share is not None and not getattr(module, share):
+        msg = (
+            f'{type(module).__name__} has {share}=0: there are no held-out {what} to '
+            f'{stage} on; set {share} (e.g. {example})'
+        )
+        raise ValueError(msg)

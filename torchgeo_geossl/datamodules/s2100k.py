@@ -8,7 +8,12 @@ from torchgeo.datasets import S2100k
 from torchgeo.datasets.utils import Path
 
 from ..datasets.views import OnReadError
-from .pretraining import PretrainingMixin, held_out_subsets
+from .pretraining import (
+    PretrainingMixin,
+    check_split_shares,
+    held_out_subsets,
+    require_held_out_share,
+)
 
 
 class S2100kDataModule(PretrainingMixin, NonGeoDataModule):
@@ -90,13 +95,7 @@ class S2100kDataModule(PretrainingMixin, NonGeoDataModule):
                 *std* or *scale* is not positive, or *on_read_error* is not
                 ``'raise'`` or ``'skip'``.
         """
-        for name, value in (
-            ('val_split_pct', val_split_pct),
-            ('test_split_pct', test_split_pct),
-        ):
-            if not 0 <= value < 1:
-                msg = f'{name} must lie in [0, 1), got {value}'
-                raise ValueError(msg)
+        check_split_shares(val_split_pct, test_split_pct)
         if 'mode' in kwargs:
             msg = (
                 'S2100kDataModule serves images with their points: it always uses '
@@ -121,13 +120,7 @@ class S2100kDataModule(PretrainingMixin, NonGeoDataModule):
             ValueError: If *stage* needs a held-out split whose share is 0, or a
                 split ends up empty (the message names the parameter).
         """
-        share = {'validate': 'val_split_pct', 'test': 'test_split_pct'}.get(stage)
-        if share is not None and not getattr(self, share):
-            msg = (
-                f'S2100kDataModule has {share}=0: there are no held-out patches to '
-                f'{stage} on; set {share} (e.g. 0.1)'
-            )
-            raise ValueError(msg)
+        require_held_out_share(self, stage, 'patches', 0.1)
         dataset = S2100k(mode='both', **self.kwargs)
         if stage == 'predict':
             self.predict_dataset = dataset

@@ -11,7 +11,12 @@ from torchgeo.datasets.utils import Path, Sample
 from ..datasets.ssl import SeasonalContrastS2Views, SSL4EOS12Views, _SeasonViews
 from ..datasets.views import OnReadError
 from .normalize import NormalizeViews
-from .pretraining import PretrainingMixin, held_out_subsets
+from .pretraining import (
+    PretrainingMixin,
+    check_split_shares,
+    held_out_subsets,
+    require_held_out_share,
+)
 
 #: SeCo's per-band low and high quantiles of the RGB bands, from the reference
 #: implementation (ServiceNow/seasonal-contrast, ``datasets/seco_dataset.py``).
@@ -135,25 +140,6 @@ class _SeasonSamples(Dataset[Sample]):
         return self.dataset.season_sample(*self.entries[index])
 
 
-def _check_shares(val_split_pct: float, test_split_pct: float) -> None:
-    """Refuse held-out shares outside [0, 1).
-
-    Args:
-        val_split_pct: Share of the blocks for validation.
-        test_split_pct: Share of the blocks for test.
-
-    Raises:
-        ValueError: If a share is outside [0, 1).
-    """
-    for name, value in (
-        ('val_split_pct', val_split_pct),
-        ('test_split_pct', test_split_pct),
-    ):
-        if not 0 <= value < 1:
-            msg = f'{name} must lie in [0, 1), got {value}'
-            raise ValueError(msg)
-
-
 def _setup_seasons(module: Any, dataset_class: type[_SeasonViews], stage: str) -> None:
     """Build the datasets of *stage* for a seasons data module.
 
@@ -171,14 +157,7 @@ def _setup_seasons(module: Any, dataset_class: type[_SeasonViews], stage: str) -
         ValueError: If *stage* needs a held-out split whose share is 0, or a split
             ends up empty.
     """
-    name = type(module).__name__
-    share = {'validate': 'val_split_pct', 'test': 'test_split_pct'}.get(stage)
-    if share is not None and not getattr(module, share):
-        msg = (
-            f'{name} has {share}=0: there are no held-out locations to {stage} on; '
-            f'set {share} (e.g. 0.01)'
-        )
-        raise ValueError(msg)
+    require_held_out_share(module, stage, 'locations', 0.01)
     if stage == 'predict':
         module.predict_dataset = _SeasonSamples(dataset_class(**module.kwargs))
         return
@@ -320,7 +299,7 @@ class SeasonalContrastS2ViewsDataModule(PretrainingMixin, SeasonalContrastS2Data
             ValueError: If *on_read_error* is not ``'raise'`` or ``'skip'``, or a
                 held-out share is outside [0, 1).
         """
-        _check_shares(val_split_pct, test_split_pct)
+        check_split_shares(val_split_pct, test_split_pct)
         super().__init__(
             batch_size,
             num_workers,
@@ -432,7 +411,7 @@ class SSL4EOS12ViewsDataModule(PretrainingMixin, SSL4EOS12DataModule):
             ValueError: If *on_read_error* is not ``'raise'`` or ``'skip'``, or a
                 held-out share is outside [0, 1).
         """
-        _check_shares(val_split_pct, test_split_pct)
+        check_split_shares(val_split_pct, test_split_pct)
         super().__init__(
             batch_size,
             num_workers,
