@@ -28,16 +28,32 @@ autodoc_typehints = 'description'
 autodoc_typehints_description_target = 'documented'
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
-nitpicky = False
-
 # No network at build time (here and in CI), so intersphinx cannot fetch the
-# objects.inv of TorchGeo, Lightning, PyTorch and Kornia, and none of them ships its
-# inventory with the installed package. Inventories written by hand from the
-# installed APIs would have to guess on which page of each project's docs every
-# object lives (the four use different layouts, which change between releases), and
-# a wrong guess is a link that silently leads nowhere; so cross-references to other
-# projects stay plain text until their inventories can be fetched at build time.
-intersphinx_mapping: dict[str, tuple[str, str | None]] = {}
+# objects.inv of the projects this package builds on, and none of them ships one
+# with the installed package. docs/_inventories/make.py writes local inventories
+# with Sphinx's inventory writer instead: the objects of the installed packages,
+# on the pages of the online docs where those projects' docs sources document them
+# (the script records the repository, tag and files each layout was read from).
+# TorchGeo and PyTorch are left out (the script says why): references to them stay
+# plain text rather than risk links to pages that do not exist.
+intersphinx_mapping = {
+    'kornia': ('https://kornia.readthedocs.io/en/v0.9.0/', '_inventories/kornia.inv'),
+    'lightning': (
+        'https://lightning.ai/docs/pytorch/2.6.5/',
+        '_inventories/lightning.inv',
+    ),
+}
+# Every reference to a mapped project must resolve (sphinx-build -W fails on
+# one that does not), so no reference silently stays plain; references to other
+# projects are not checked.
+nitpicky = True
+nitpick_ignore_regex = [(r'py:.*', r'(?!(kornia|lightning)\.).*')]
+# Type hints of LightningModule.configure_optimizers name these typed dicts, which
+# Lightning's docs do not document: they stay plain text.
+nitpick_ignore = [
+    ('py:class', f'lightning.pytorch.utilities.types.{name}')
+    for name in ('LRSchedulerConfig', 'OptimizerConfig', 'OptimizerLRSchedulerConfig')
+]
 
 html_theme = 'alabaster'
 # docs/_static/css/geossl.css: code lines and wide tables scroll instead of being

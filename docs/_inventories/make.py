@@ -1,0 +1,486 @@
+"""Write the intersphinx inventories that ``docs/conf.py`` reads offline.
+
+The docs are built without network (here and in CI), so intersphinx cannot fetch
+the ``objects.inv`` of the projects this package builds on. This script writes a
+local inventory for each of them instead, with Sphinx's own inventory writer:
+one entry per object of the installed package that the project's docs document,
+on the page and under the anchor where those docs put it. Which object lives on
+which page is not guessed: :data:`PROJECTS` records, for each project, the docs
+sources (repository, tag, file) the layout was read from, and lists only the
+objects those sources document. An object the installed package lacks stops the
+script with an error naming it (the layout then no longer matches the package).
+
+Besides the documented name, an object gets the names under which autodoc of this
+package may refer to it (its defining module, as in ``Bases:`` lines and type
+hints, and the public namespaces of :attr:`Project.namespaces` that re-export the
+same object), all pointing to the same page and anchor.
+
+Projects left out, with the reason (their references stay plain text):
+
+* TorchGeo 0.10.1: no snapshot of its repository reachable here has the v0.10.1
+  tag (the newest tags are v0.7.1, and the snapshots end in 2025, at 0.8.0.dev0),
+  and the stored later docs sources mix a one-page-per-object layout
+  (``docs/api/tasks/Classification.rst``, ``docs/api/samplers/...``,
+  ``docs/api/datasets/<dataset>.rst``) with objects that 0.10.1 does not have, so
+  which layout its docs use could not be established.
+* PyTorch 2.14: its repository is too large to fetch here, and the stored docs
+  sources carry no version, so the pages of the 2.14 docs could not be checked.
+
+Run from the repository root after upgrading Kornia or Lightning, once the layout
+below has been checked against the new version's docs sources::
+
+    python docs/_inventories/make.py
+
+``tests/docs/test_intersphinx.py`` checks that the committed files are what this
+script writes for the installed packages.
+"""
+
+import importlib
+import inspect
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+
+from sphinx.util.inventory import InventoryFile
+
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Page:
+    """Objects that the docs document under one ``currentmodule``.
+
+    Args:
+        docname: page of the docs (path without ``.html``); ``{fullname}`` is
+            replaced by the object's full name for one-page-per-object layouts.
+        module: the ``currentmodule`` the objects are documented under, which is
+            also the prefix of their anchors.
+        names: the documented names, relative to *module*.
+    """
+
+    docname: str
+    module: str
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Project:
+    """One project's docs: where they are and how their API pages are laid out.
+
+    Args:
+        title: project name written into the inventory header.
+        distribution: the installed distribution the objects come from.
+        version: the docs version the URL points to.
+        url: base URL of that version's docs.
+        source: where the layout in *pages* was read (repository, tag, files).
+        pages: the documented objects, page by page.
+        namespaces: public modules whose re-exports of documented objects are
+            added as further names.
+    """
+
+    title: str
+    distribution: str
+    version: str
+    url: str
+    source: str
+    pages: tuple[Page, ...]
+    namespaces: tuple[str, ...]
+
+
+KORNIA_AUGMENTATIONS = (
+    # docs/source/augmentation.module.rst: Transforms2D (intensity, geometric,
+    # mix), Transforms3D, normalizations and image resize, in file order
+    'ColorJiggle',
+    'ColorJitter',
+    'RandomAutoContrast',
+    'RandomBoxBlur',
+    'RandomBrightness',
+    'RandomChannelDropout',
+    'RandomChannelShuffle',
+    'RandomClahe',
+    'RandomContrast',
+    'RandomEqualize',
+    'RandomDissolving',
+    'RandomGamma',
+    'RandomGaussianBlur',
+    'RandomGaussianIllumination',
+    'RandomGaussianNoise',
+    'RandomGrayscale',
+    'RandomHue',
+    'RandomInvert',
+    'RandomJPEG',
+    'RandomLinearCornerIllumination',
+    'RandomLinearIllumination',
+    'RandomMedianBlur',
+    'RandomMotionBlur',
+    'RandomPlanckianJitter',
+    'RandomPlasmaBrightness',
+    'RandomPlasmaContrast',
+    'RandomPlasmaShadow',
+    'RandomPosterize',
+    'RandomRain',
+    'RandomRGBShift',
+    'RandomSaltAndPepperNoise',
+    'RandomSaturation',
+    'RandomSharpness',
+    'RandomSnow',
+    'RandomSolarize',
+    'CenterCrop',
+    'PadTo',
+    'RandomAffine',
+    'RandomCrop',
+    'RandomElasticTransform',
+    'RandomErasing',
+    'RandomFisheye',
+    'RandomHorizontalFlip',
+    'RandomPerspective',
+    'RandomResizedCrop',
+    'RandomRotation90',
+    'RandomRotation',
+    'RandomShear',
+    'RandomThinPlateSpline',
+    'RandomVerticalFlip',
+    'RandomCutMixV2',
+    'RandomJigsaw',
+    'RandomMixUpV2',
+    'RandomMosaic',
+    'RandomTransplantation',
+    'CenterCrop3D',
+    'RandomAffine3D',
+    'RandomCrop3D',
+    'RandomDepthicalFlip3D',
+    'RandomHorizontalFlip3D',
+    'RandomRotation3D',
+    'RandomVerticalFlip3D',
+    'RandomEqualize3D',
+    'RandomMotionBlur3D',
+    'RandomTransplantation3D',
+    'Denormalize',
+    'Normalize',
+    'LongestMaxSize',
+    'Resize',
+    'SmallestMaxSize',
+)
+
+KORNIA = Project(
+    title='Kornia',
+    distribution='kornia',
+    version='0.9.0',
+    # Read the Docs serves every release tag under /en/<tag>/.
+    url='https://kornia.readthedocs.io/en/v0.9.0/',
+    source=(
+        'github.com/kornia/kornia, tag v0.9.0rc1 (the v0.9.0 tag is not in the '
+        'snapshot; the three files are unchanged from v0.9.0rc1 to main of '
+        '2026-08-18): docs/source/augmentation.module.rst, '
+        'docs/source/augmentation.base.rst, docs/source/augmentation.container.rst '
+        '(one page per file, objects by autoclass under the currentmodule)'
+    ),
+    pages=(
+        Page('augmentation.module', 'kornia.augmentation', KORNIA_AUGMENTATIONS),
+        Page(
+            'augmentation.base',
+            'kornia.augmentation',
+            (
+                'GeometricAugmentationBase2D',
+                'IntensityAugmentationBase2D',
+                'AugmentationBase2D',
+            ),
+        ),
+        Page(
+            'augmentation.container',
+            'kornia.augmentation.container',
+            (
+                'AugmentationSequential',
+                'ManyToManyAugmentationDispather',
+                'ManyToOneAugmentationDispather',
+                'ImageSequential',
+                'PatchSequential',
+                'VideoSequential',
+            ),
+        ),
+    ),
+    namespaces=('kornia.augmentation',),
+)
+
+#: docs/source-pytorch/api_references.rst: autosummary with ``:toctree: api`` and
+#: ``:template: classtemplate.rst``, which gives each class the page
+#: ``api/<currentmodule>.<name>.html`` with an ``autoclass`` under the
+#: currentmodule.
+LIGHTNING_PAGE = 'api/{fullname}'
+#: The loggers section lists modules instead (autosummary without a template, so
+#: docs/source-pytorch/_templates/autosummary/module.rst): each module gets the
+#: page ``api/<module>.html`` whose ``automodule`` documents the module's classes
+#: (docs/source-pytorch/conf.py's ``autodoc_default_options`` has ``members``)
+#: under the module; the pages of the two loggers this package uses are listed.
+
+LIGHTNING = Project(
+    title='PyTorch Lightning',
+    distribution='lightning',
+    version='2.6.5',
+    # lightning.ai hosts the docs of every release under /docs/pytorch/<version>/.
+    url='https://lightning.ai/docs/pytorch/2.6.5/',
+    source=(
+        'github.com/Lightning-AI/pytorch-lightning, tag 2.6.5 (the newest 2.6 tag '
+        'in the snapshot; 2.6.6 is installed): '
+        'docs/source-pytorch/api_references.rst, '
+        'docs/source-pytorch/_templates/classtemplate.rst, '
+        'docs/source-pytorch/_templates/autosummary/module.rst, '
+        'docs/source-pytorch/conf.py'
+    ),
+    pages=(
+        Page(
+            LIGHTNING_PAGE,
+            'lightning.pytorch.accelerators',
+            ('Accelerator', 'CPUAccelerator', 'CUDAAccelerator', 'XLAAccelerator'),
+        ),
+        Page(
+            LIGHTNING_PAGE,
+            'lightning.pytorch.callbacks',
+            (
+                'BackboneFinetuning',
+                'BaseFinetuning',
+                'BasePredictionWriter',
+                'BatchSizeFinder',
+                'Callback',
+                'DeviceStatsMonitor',
+                'EarlyStopping',
+                'GradientAccumulationScheduler',
+                'LambdaCallback',
+                'LearningRateFinder',
+                'LearningRateMonitor',
+                'ModelCheckpoint',
+                'ModelPruning',
+                'ModelSummary',
+                'OnExceptionCheckpoint',
+                'ProgressBar',
+                'RichModelSummary',
+                'RichProgressBar',
+                'StochasticWeightAveraging',
+                'SpikeDetection',
+                'ThroughputMonitor',
+                'Timer',
+                'TQDMProgressBar',
+                'WeightAveraging',
+            ),
+        ),
+        Page(
+            LIGHTNING_PAGE,
+            'lightning.pytorch.cli',
+            ('LightningCLI', 'LightningArgumentParser', 'SaveConfigCallback'),
+        ),
+        Page(
+            LIGHTNING_PAGE,
+            'lightning.pytorch.core',
+            (
+                'hooks.CheckpointHooks',
+                'hooks.DataHooks',
+                'hooks.ModelHooks',
+                'LightningDataModule',
+                'LightningModule',
+                'mixins.HyperparametersMixin',
+                'optimizer.LightningOptimizer',
+            ),
+        ),
+        Page(
+            LIGHTNING_PAGE,
+            'lightning.pytorch.plugins.precision',
+            (
+                'DeepSpeedPrecision',
+                'DoublePrecision',
+                'HalfPrecision',
+                'FSDPPrecision',
+                'MixedPrecision',
+                'Precision',
+                'XLAPrecision',
+                'TransformerEnginePrecision',
+                'BitsandbytesPrecision',
+            ),
+        ),
+        Page(
+            LIGHTNING_PAGE,
+            'lightning.pytorch.plugins.environments',
+            (
+                'ClusterEnvironment',
+                'KubeflowEnvironment',
+                'LightningEnvironment',
+                'LSFEnvironment',
+                'MPIEnvironment',
+                'SLURMEnvironment',
+                'TorchElasticEnvironment',
+                'XLAEnvironment',
+            ),
+        ),
+        Page(
+            LIGHTNING_PAGE,
+            'lightning.pytorch.plugins.io',
+            (
+                'AsyncCheckpointIO',
+                'CheckpointIO',
+                'TorchCheckpointIO',
+                'XLACheckpointIO',
+            ),
+        ),
+        Page(
+            LIGHTNING_PAGE,
+            'lightning.pytorch.plugins',
+            ('LayerSync', 'TorchSyncBatchNorm'),
+        ),
+        Page(
+            LIGHTNING_PAGE,
+            'lightning.pytorch.profilers',
+            (
+                'AdvancedProfiler',
+                'PassThroughProfiler',
+                'Profiler',
+                'PyTorchProfiler',
+                'SimpleProfiler',
+                'XLAProfiler',
+            ),
+        ),
+        Page(
+            'api/lightning.pytorch.loggers.csv_logs',
+            'lightning.pytorch.loggers.csv_logs',
+            ('CSVLogger',),
+        ),
+        Page(
+            'api/lightning.pytorch.loggers.tensorboard',
+            'lightning.pytorch.loggers.tensorboard',
+            ('TensorBoardLogger',),
+        ),
+        Page(LIGHTNING_PAGE, 'lightning.pytorch.trainer.trainer', ('Trainer',)),
+        Page(
+            LIGHTNING_PAGE,
+            'lightning.pytorch.strategies',
+            (
+                'DDPStrategy',
+                'DeepSpeedStrategy',
+                'FSDPStrategy',
+                'ModelParallelStrategy',
+                'ParallelStrategy',
+                'SingleDeviceStrategy',
+                'SingleDeviceXLAStrategy',
+                'Strategy',
+                'XLAStrategy',
+            ),
+        ),
+        Page(LIGHTNING_PAGE, 'lightning.pytorch.tuner.tuning', ('Tuner',)),
+    ),
+    namespaces=(
+        'lightning.pytorch',
+        'lightning.pytorch.core',
+        'lightning.pytorch.loggers',
+        'lightning.fabric.plugins.io',
+        'pytorch_lightning',
+    ),
+)
+
+#: The inventories, by intersphinx name (``docs/_inventories/<name>.inv``).
+PROJECTS = {'kornia': KORNIA, 'lightning': LIGHTNING}
+
+#: One inventory entry: name, role, priority, page, anchor.
+Entry = tuple[str, str, int, str, str]
+
+
+def resolve(fullname: str) -> object:
+    """The object of the installed packages with a dotted name.
+
+    Args:
+        fullname: ``package.module.Name`` (attributes after the longest
+            importable module).
+
+    Returns:
+        the object.
+
+    Raises:
+        SystemExit: if no installed object has that name.
+    """
+    parts = fullname.split('.')
+    for split in range(len(parts), 0, -1):
+        try:
+            obj: object = importlib.import_module('.'.join(parts[:split]))
+        except ImportError:
+            continue
+        try:
+            for attribute in parts[split:]:
+                obj = getattr(obj, attribute)
+        except AttributeError:
+            break
+        return obj
+    raise SystemExit(f'{fullname} is documented but not installed: check the layout')
+
+
+def entries(project: Project) -> Iterator[Entry]:
+    """The inventory entries of one project, documented names first.
+
+    Args:
+        project: the project.
+
+    Yields:
+        name, role, priority, page and anchor of each entry.
+    """
+    documented: dict[str, tuple[object, str]] = {}
+    for page in project.pages:
+        for name in page.names:
+            fullname = f'{page.module}.{name}'
+            documented[fullname] = (
+                resolve(fullname),
+                page.docname.format(fullname=fullname),
+            )
+    namespaces: list[ModuleType] = [
+        importlib.import_module(name) for name in project.namespaces
+    ]
+    aliases: dict[str, tuple[str, str, str]] = {}
+    for fullname, (obj, docname) in documented.items():
+        role = 'py:class' if inspect.isclass(obj) else 'py:function'
+        yield fullname, role, 1, docname, fullname
+        names = [f'{obj.__module__}.{obj.__qualname__}']  # type: ignore[attr-defined]
+        names += [
+            f'{namespace.__name__}.{obj.__name__}'  # type: ignore[attr-defined]
+            for namespace in namespaces
+            if getattr(namespace, obj.__name__, None) is obj  # type: ignore[attr-defined]
+        ]
+        for alias in names:
+            if alias not in documented:
+                aliases.setdefault(alias, (role, docname, fullname))
+    for alias, (role, docname, anchor) in aliases.items():
+        yield alias, role, 1, docname, anchor
+
+
+def write(name: str, path: Path) -> None:
+    """Write one project's inventory with Sphinx's inventory writer.
+
+    Args:
+        name: key of the project in :data:`PROJECTS`.
+        path: the file to write.
+    """
+    project = PROJECTS[name]
+    objects = [
+        (fullname, fullname, role.split(':')[1], docname, anchor, priority)
+        for fullname, role, priority, docname, anchor in entries(project)
+    ]
+    # The writer asks a build environment for the project, the version and the
+    # objects of each domain, and the builder for the URI of each page.
+    domain = SimpleNamespace(name='py', get_objects=lambda: objects)
+    env = SimpleNamespace(
+        config=SimpleNamespace(project=project.title, version=project.version),
+        domains=SimpleNamespace(sorted=lambda: [domain]),
+    )
+    builder = SimpleNamespace(get_target_uri=lambda docname: f'{docname}.html')
+    InventoryFile.dump(path, env, builder)  # type: ignore[arg-type]
+
+
+def main(directory: Path = HERE) -> None:
+    """Write every inventory of :data:`PROJECTS` into *directory*.
+
+    Args:
+        directory: where the ``<name>.inv`` files go.
+    """
+    for name in PROJECTS:
+        write(name, directory / f'{name}.inv')
+        print(f'wrote {directory / f"{name}.inv"}', file=sys.stderr)
+
+
+if __name__ == '__main__':
+    main()
