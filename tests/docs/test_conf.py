@@ -59,6 +59,8 @@ def test_built_page_loads_local_mathjax(tmp_path: Path) -> None:
     source.mkdir()
     shutil.copy(DOCS / 'conf.py', source)
     shutil.copytree(DOCS / '_static', source / '_static')
+    # the intersphinx inventories conf.py maps (a missing one is a warning)
+    shutil.copytree(DOCS / '_inventories', source / '_inventories')
     (source / 'index.rst').write_text(
         'Math\n====\n\n.. math::\n\n   e^{i\\pi} + 1 = 0\n\n'
         '.. code-block:: python\n\n   x = ' + ' + '.join(['1'] * 60) + '\n'

@@ -1,0 +1,196 @@
+"""The docs link Kornia and Lightning objects to their online docs, offline.
+
+``docs/conf.py`` maps each project to a committed inventory written by
+``docs/_inventories/make.py``. The fast tests read those files with Sphinx's
+inventory reader: a few objects must link to the page and anchor where the
+project's docs sources document them (written out here, independently of the
+script), every entry must name an installed object and point to that object's
+documented anchor, the committed files must be what the script writes for the
+installed packages, and references to the mapped projects must be checked by the
+``-W`` build. The slow test builds a page with the configuration and reads its
+links.
+"""
+
+import importlib
+import re
+import runpy
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sphinx.util.inventory import InventoryFile
+
+DOCS = Path(__file__).resolve().parents[2] / 'docs'
+INVENTORIES = DOCS / '_inventories'
+KORNIA = 'https://kornia.readthedocs.io/en/v0.9.0/'
+LIGHTNING = 'https://lightning.ai/docs/pytorch/2.6.5/'
+
+#: Reference target -> URL, from the layouts of the projects' docs sources:
+#: Kornia docs/source/augmentation.{module,base,container}.rst (one page per file,
+#: autoclass under its currentmodule); Lightning docs/source-pytorch/
+#: api_references.rst (one page per class, api/<currentmodule>.<name>.html, or
+#: one page per logger module).
+EXPECTED = {
+    'kornia.augmentation.ColorJitter': (
+        f'{KORNIA}augmentation.module.html#kornia.augmentation.ColorJitter'
+    ),
+    'kornia.augmentation.RandomResizedCrop': (
+        f'{KORNIA}augmentation.module.html#kornia.augmentation.RandomResizedCrop'
+    ),
+    'kornia.augmentation.GeometricAugmentationBase2D': (
+        f'{KORNIA}augmentation.base.html'
+        '#kornia.augmentation.GeometricAugmentationBase2D'
+    ),
+    # documented under kornia.augmentation.container, referenced from its
+    # re-export and from its defining module
+    'kornia.augmentation.ImageSequential': (
+        f'{KORNIA}augmentation.container.html'
+        '#kornia.augmentation.container.ImageSequential'
+    ),
+    'kornia.augmentation.container.image.ImageSequential': (
+        f'{KORNIA}augmentation.container.html'
+        '#kornia.augmentation.container.ImageSequential'
+    ),
+    'lightning.pytorch.callbacks.ModelCheckpoint': (
+        f'{LIGHTNING}api/lightning.pytorch.callbacks.ModelCheckpoint.html'
+        '#lightning.pytorch.callbacks.ModelCheckpoint'
+    ),
+    'lightning.pytorch.Trainer': (
+        f'{LIGHTNING}api/lightning.pytorch.trainer.trainer.Trainer.html'
+        '#lightning.pytorch.trainer.trainer.Trainer'
+    ),
+    'lightning.pytorch.core.module.LightningModule': (
+        f'{LIGHTNING}api/lightning.pytorch.core.LightningModule.html'
+        '#lightning.pytorch.core.LightningModule'
+    ),
+    'lightning.pytorch.callbacks.callback.Callback': (
+        f'{LIGHTNING}api/lightning.pytorch.callbacks.Callback.html'
+        '#lightning.pytorch.callbacks.Callback'
+    ),
+    'lightning.pytorch.loggers.CSVLogger': (
+        f'{LIGHTNING}api/lightning.pytorch.loggers.csv_logs.html'
+        '#lightning.pytorch.loggers.csv_logs.CSVLogger'
+    ),
+    'lightning.fabric.plugins.io.TorchCheckpointIO': (
+        f'{LIGHTNING}api/lightning.pytorch.plugins.io.TorchCheckpointIO.html'
+        '#lightning.pytorch.plugins.io.TorchCheckpointIO'
+    ),
+}
+
+
+def conf() -> dict[str, Any]:
+    return runpy.run_path(str(DOCS / 'conf.py'))
+
+
+def inventory(name: str) -> dict[str, str]:
+    """Reference target -> URL of one mapped project, as intersphinx reads it."""
+    url, location = conf()['intersphinx_mapping'][name]
+    data = InventoryFile.loads((DOCS / location).read_bytes(), uri=url).data
+    return {target: item.uri for target, item in data['py:class'].items()}
+
+
+def resolve(name: str) -> object:
+    """The installed object with a dotted name (longest importable module)."""
+    parts = name.split('.')
+    for split in range(len(parts), 0, -1):
+        try:
+            obj: object = importlib.import_module('.'.join(parts[:split]))
+        except ImportError:
+            continue
+        for attribute in parts[split:]:
+            obj = getattr(obj, attribute)
+        return obj
+    raise ImportError(name)
+
+
+def test_conf_maps_each_committed_inventory_to_a_pinned_version() -> None:
+    mapping = conf()['intersphinx_mapping']
+    assert mapping == {
+        'kornia': (KORNIA, '_inventories/kornia.inv'),
+        'lightning': (LIGHTNING, '_inventories/lightning.inv'),
+    }
+    assert sorted(path.name for path in INVENTORIES.glob('*.inv')) == [
+        'kornia.inv',
+        'lightning.inv',
+    ]
+
+
+@pytest.mark.parametrize('target', sorted(EXPECTED))
+def test_known_objects_link_to_their_documented_page(target: str) -> None:
+    project = target.split('.')[0]
+    assert inventory(project)[target] == EXPECTED[target]
+
+
+@pytest.mark.parametrize('project', ['kornia', 'lightning'])
+def test_every_entry_is_the_installed_object_at_its_anchor(project: str) -> None:
+    entries = inventory(project)
+    assert len(entries) > 20
+    wrong = []
+    for target, url in entries.items():
+        anchor = url.partition('#')[2]
+        if not url.startswith(conf()['intersphinx_mapping'][project][0]):
+            wrong.append(f'{target}: {url} is not under the mapped URL')
+        elif resolve(target) is not resolve(anchor):
+            wrong.append(f'{target} is not the object documented at {url}')
+    assert not wrong
+
+
+def test_committed_inventories_are_what_the_script_writes(tmp_path: Path) -> None:
+    runpy.run_path(str(INVENTORIES / 'make.py'))['main'](tmp_path)
+    for committed in INVENTORIES.glob('*.inv'):
+        assert (tmp_path / committed.name).read_bytes() == committed.read_bytes(), (
+            f'{committed} is out of date: run python docs/_inventories/make.py'
+        )
+
+
+def test_references_to_mapped_projects_are_checked() -> None:
+    settings = conf()
+    assert settings['nitpicky']
+    ((role, pattern),) = settings['nitpick_ignore_regex']
+    ignored = [
+        ('py:class', 'torch.Tensor'),
+        ('py:class', 'torchgeo.datasets.RasterDataset'),
+        ('py:class', 'lightning.pytorch.utilities.types.OptimizerConfig'),
+    ]
+    checked = [
+        ('py:class', 'kornia.augmentation.ColorJitter'),
+        ('py:func', 'kornia.augmentation.nonexistent'),
+        ('py:class', 'lightning.pytorch.Trainer'),
+    ]
+
+    def is_ignored(reftype: str, target: str) -> bool:
+        return (reftype, target) in settings['nitpick_ignore'] or bool(
+            re.fullmatch(role, reftype) and re.fullmatch(pattern, target)
+        )
+
+    assert all(is_ignored(*reference) for reference in ignored)
+    assert not any(is_ignored(*reference) for reference in checked)
+
+
+@pytest.mark.slow
+def test_built_page_links_to_the_online_docs(tmp_path: Path) -> None:
+    source = tmp_path / 'source'
+    source.mkdir()
+    shutil.copy(DOCS / 'conf.py', source)
+    shutil.copytree(DOCS / '_static', source / '_static')
+    shutil.copytree(INVENTORIES, source / '_inventories')
+    (source / 'index.rst').write_text(
+        'Links\n=====\n\n:class:`kornia.augmentation.ColorJitter`, '
+        ':class:`lightning.pytorch.Trainer`, :class:`torch.nn.Module`\n'
+    )
+    build = tmp_path / 'html'
+    result = subprocess.run(
+        [sys.executable, '-m', 'sphinx', '-W', '-q', '-b', 'html', str(source),
+         str(build)],
+        check=False, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = (build / 'index.html').read_text()
+    assert f'href="{EXPECTED["kornia.augmentation.ColorJitter"]}"' in html
+    assert f'href="{EXPECTED["lightning.pytorch.Trainer"]}"' in html
+    # not mapped: plain text, no link
+    assert 'torch.nn.Module' in html
+    assert 'pytorch.org' not in html
