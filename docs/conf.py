@@ -34,18 +34,20 @@ napoleon_numpy_docstring = False
 # with Sphinx's inventory writer instead: the objects of the installed packages,
 # on the pages of the online docs where those projects' docs sources document them
 # (the script records the repository, tag and files each layout was read from).
-# TorchGeo and PyTorch are left out (the script says why): references to them stay
-# plain text rather than risk links to pages that do not exist.
+# Of TorchGeo only the tasks are mapped, and PyTorch is left out (the script says
+# why): references to the rest stay plain text rather than risk links to pages
+# that do not exist.
 intersphinx_mapping = {
     'kornia': ('https://kornia.readthedocs.io/en/v0.9.0/', '_inventories/kornia.inv'),
     'lightning': (
         'https://lightning.ai/docs/pytorch/2.6.5/',
         '_inventories/lightning.inv',
     ),
+    'torchgeo': ('https://docs.torchgeo.org/en/v0.10.1/', '_inventories/torchgeo.inv'),
 }
-# Every reference to a mapped project must resolve (sphinx-build -W fails on
-# one that does not), so no reference silently stays plain; references to other
-# projects are not checked.
+# Every reference to Kornia or Lightning must resolve (sphinx-build -W fails on
+# one that does not), so none silently stays plain; references to TorchGeo (only
+# partly mapped) and to other projects are not checked.
 nitpicky = True
 nitpick_ignore_regex = [(r'py:.*', r'(?!(kornia|lightning)\.).*')]
 # Type hints of LightningModule.configure_optimizers name these typed dicts, which

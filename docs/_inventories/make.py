@@ -15,14 +15,15 @@ package may refer to it (its defining module, as in ``Bases:`` lines and type
 hints, and the public namespaces of :attr:`Project.namespaces` that re-export the
 same object), all pointing to the same page and anchor.
 
-Projects left out, with the reason (their references stay plain text):
+What is left out, with the reason (references to it stay plain text):
 
-* TorchGeo 0.10.1: no snapshot of its repository reachable here has the v0.10.1
-  tag (the newest tags are v0.7.1, and the snapshots end in 2025, at 0.8.0.dev0),
-  and the stored later docs sources mix a one-page-per-object layout
-  (``docs/api/tasks/Classification.rst``, ``docs/api/samplers/...``,
-  ``docs/api/datasets/<dataset>.rst``) with objects that 0.10.1 does not have, so
-  which layout its docs use could not be established.
+* TorchGeo 0.10.1 except its tasks: no snapshot of its repository reachable here
+  has the v0.10.1 tag (the newest tags are v0.7.1, and the snapshots end in 2025,
+  at 0.8.0.dev0). The stored later docs sources mix a one-page-per-object layout
+  (``docs/api/samplers/<Name>.rst``, ``docs/api/datasets/<dataset>.rst``) with
+  objects that 0.10.1 does not have, so for datasets, samplers, data modules,
+  models and transforms the layout of the 0.10.1 docs could not be established.
+  Only the task pages could (see :data:`TORCHGEO`).
 * PyTorch 2.14: its repository is too large to fetch here, and the stored docs
   sources carry no version, so the pages of the 2.14 docs could not be checked.
 
@@ -53,16 +54,21 @@ class Page:
     """Objects that the docs document under one ``currentmodule``.
 
     Args:
-        docname: page of the docs (path without ``.html``); ``{fullname}`` is
-            replaced by the object's full name for one-page-per-object layouts.
+        docname: page of the docs (path without ``.html``); ``{fullname}`` and
+            ``{name}`` are replaced by the object's full and documented name for
+            one-page-per-object layouts.
         module: the ``currentmodule`` the objects are documented under, which is
             also the prefix of their anchors.
         names: the documented names, relative to *module*.
+        anchored: whether the entries link to the object's anchor; without it
+            they link to the top of the page (for one-object pages whose anchor
+            could not be established).
     """
 
     docname: str
     module: str
     names: tuple[str, ...]
+    anchored: bool = True
 
 
 @dataclass(frozen=True)
@@ -376,8 +382,50 @@ LIGHTNING = Project(
     ),
 )
 
+TORCHGEO = Project(
+    title='torchgeo',
+    distribution='torchgeo',
+    version='0.10.1',
+    # Read the Docs serves every release tag under /en/<tag>/ (the version switcher
+    # of the docs, docs/_static/switcher.json, lists them so up to v0.10.1).
+    url='https://docs.torchgeo.org/en/v0.10.1/',
+    source=(
+        'github.com/microsoft/torchgeo (now torchgeo/torchgeo), docs/api/tasks.rst '
+        '(a hidden toctree of tasks/*) and docs/api/tasks/<Name>.rst, one page per '
+        'task with one autoclass. The pages of these eleven tasks were written '
+        'while the classes already had their 0.10 names but the module was still '
+        'torchgeo.trainers (autoclass torchgeo.trainers.<Name>), so before v0.10.0, '
+        'whose module is torchgeo.tasks; their second stored version reads '
+        'torchgeo.tasks.<Name>. Which of the two v0.10.1 has is not known, so the '
+        'entries link to the page, not to an anchor. Tasks whose pages appear only '
+        'later (BaseTask, PixelwiseRegression, the spatio-temporal ones) are left '
+        'out'
+    ),
+    pages=(
+        Page(
+            'api/tasks/{name}',
+            'torchgeo.tasks',
+            (
+                'BYOL',
+                'ChangeDetection',
+                'Classification',
+                'ClassificationMixin',
+                'IOBench',
+                'MAE',
+                'MoCo',
+                'ObjectDetection',
+                'Regression',
+                'SemanticSegmentation',
+                'SimCLR',
+            ),
+            anchored=False,
+        ),
+    ),
+    namespaces=(),
+)
+
 #: The inventories, by intersphinx name (``docs/_inventories/<name>.inv``).
-PROJECTS = {'kornia': KORNIA, 'lightning': LIGHTNING}
+PROJECTS = {'kornia': KORNIA, 'lightning': LIGHTNING, 'torchgeo': TORCHGEO}
 
 #: One inventory entry: name, role, priority, page, anchor.
 Entry = tuple[str, str, int, str, str]
@@ -420,21 +468,22 @@ def entries(project: Project) -> Iterator[Entry]:
     Yields:
         name, role, priority, page and anchor of each entry.
     """
-    documented: dict[str, tuple[object, str]] = {}
+    documented: dict[str, tuple[object, str, str]] = {}
     for page in project.pages:
         for name in page.names:
             fullname = f'{page.module}.{name}'
             documented[fullname] = (
                 resolve(fullname),
-                page.docname.format(fullname=fullname),
+                page.docname.format(fullname=fullname, name=name),
+                fullname if page.anchored else '',
             )
     namespaces: list[ModuleType] = [
         importlib.import_module(name) for name in project.namespaces
     ]
     aliases: dict[str, tuple[str, str, str]] = {}
-    for fullname, (obj, docname) in documented.items():
+    for fullname, (obj, docname, anchor) in documented.items():
         role = 'py:class' if inspect.isclass(obj) else 'py:function'
-        yield fullname, role, 1, docname, fullname
+        yield fullname, role, 1, docname, anchor
         names = [f'{obj.__module__}.{obj.__qualname__}']  # type: ignore[attr-defined]
         names += [
             f'{namespace.__name__}.{obj.__name__}'  # type: ignore[attr-defined]
@@ -443,7 +492,7 @@ def entries(project: Project) -> Iterator[Entry]:
         ]
         for alias in names:
             if alias not in documented:
-                aliases.setdefault(alias, (role, docname, fullname))
+                aliases.setdefault(alias, (role, docname, anchor))
     for alias, (role, docname, anchor) in aliases.items():
         yield alias, role, 1, docname, anchor
 

@@ -1,7 +1,7 @@
-"""The docs link Kornia and Lightning objects to their online docs, offline.
+"""The docs link Kornia, Lightning and TorchGeo objects to their online docs.
 
 ``docs/conf.py`` maps each project to a committed inventory written by
-``docs/_inventories/make.py``. The fast tests read those files with Sphinx's
+``docs/_inventories/make.py``, so the build needs no network. The fast tests read those files with Sphinx's
 inventory reader: a few objects must link to the page and anchor where the
 project's docs sources document them (written out here, independently of the
 script), every entry must name an installed object and point to that object's
@@ -27,12 +27,14 @@ DOCS = Path(__file__).resolve().parents[2] / 'docs'
 INVENTORIES = DOCS / '_inventories'
 KORNIA = 'https://kornia.readthedocs.io/en/v0.9.0/'
 LIGHTNING = 'https://lightning.ai/docs/pytorch/2.6.5/'
+TORCHGEO = 'https://docs.torchgeo.org/en/v0.10.1/'
 
 #: Reference target -> URL, from the layouts of the projects' docs sources:
 #: Kornia docs/source/augmentation.{module,base,container}.rst (one page per file,
 #: autoclass under its currentmodule); Lightning docs/source-pytorch/
 #: api_references.rst (one page per class, api/<currentmodule>.<name>.html, or
-#: one page per logger module).
+#: one page per logger module); TorchGeo docs/api/tasks/<Name>.rst (one page per
+#: task, linked without an anchor).
 EXPECTED = {
     'kornia.augmentation.ColorJitter': (
         f'{KORNIA}augmentation.module.html#kornia.augmentation.ColorJitter'
@@ -74,6 +76,10 @@ EXPECTED = {
         f'{LIGHTNING}api/lightning.pytorch.loggers.csv_logs.html'
         '#lightning.pytorch.loggers.csv_logs.CSVLogger'
     ),
+    'torchgeo.tasks.Classification': f'{TORCHGEO}api/tasks/Classification.html',
+    'torchgeo.tasks.change.ChangeDetection': (
+        f'{TORCHGEO}api/tasks/ChangeDetection.html'
+    ),
     'lightning.fabric.plugins.io.TorchCheckpointIO': (
         f'{LIGHTNING}api/lightning.pytorch.plugins.io.TorchCheckpointIO.html'
         '#lightning.pytorch.plugins.io.TorchCheckpointIO'
@@ -111,10 +117,12 @@ def test_conf_maps_each_committed_inventory_to_a_pinned_version() -> None:
     assert mapping == {
         'kornia': (KORNIA, '_inventories/kornia.inv'),
         'lightning': (LIGHTNING, '_inventories/lightning.inv'),
+        'torchgeo': (TORCHGEO, '_inventories/torchgeo.inv'),
     }
     assert sorted(path.name for path in INVENTORIES.glob('*.inv')) == [
         'kornia.inv',
         'lightning.inv',
+        'torchgeo.inv',
     ]
 
 
@@ -124,13 +132,16 @@ def test_known_objects_link_to_their_documented_page(target: str) -> None:
     assert inventory(project)[target] == EXPECTED[target]
 
 
-@pytest.mark.parametrize('project', ['kornia', 'lightning'])
+@pytest.mark.parametrize('project', ['kornia', 'lightning', 'torchgeo'])
 def test_every_entry_is_the_installed_object_at_its_anchor(project: str) -> None:
     entries = inventory(project)
     assert len(entries) > 20
     wrong = []
     for target, url in entries.items():
-        anchor = url.partition('#')[2]
+        page, _, anchor = url.partition('#')
+        if project == 'torchgeo':  # one task per page, no anchor
+            assert not anchor
+            anchor = 'torchgeo.tasks.' + page.rpartition('/')[2].removesuffix('.html')
         if not url.startswith(conf()['intersphinx_mapping'][project][0]):
             wrong.append(f'{target}: {url} is not under the mapped URL')
         elif resolve(target) is not resolve(anchor):
@@ -179,7 +190,8 @@ def test_built_page_links_to_the_online_docs(tmp_path: Path) -> None:
     shutil.copytree(INVENTORIES, source / '_inventories')
     (source / 'index.rst').write_text(
         'Links\n=====\n\n:class:`kornia.augmentation.ColorJitter`, '
-        ':class:`lightning.pytorch.Trainer`, :class:`torch.nn.Module`\n'
+        ':class:`lightning.pytorch.Trainer`, :class:`torchgeo.tasks.Classification`, '
+        ':class:`torch.nn.Module`, :class:`torchgeo.datasets.RasterDataset`\n'
     )
     build = tmp_path / 'html'
     result = subprocess.run(
@@ -191,6 +203,9 @@ def test_built_page_links_to_the_online_docs(tmp_path: Path) -> None:
     html = (build / 'index.html').read_text()
     assert f'href="{EXPECTED["kornia.augmentation.ColorJitter"]}"' in html
     assert f'href="{EXPECTED["lightning.pytorch.Trainer"]}"' in html
+    assert f'href="{EXPECTED["torchgeo.tasks.Classification"]}"' in html
     # not mapped: plain text, no link
     assert 'torch.nn.Module' in html
     assert 'pytorch.org' not in html
+    assert 'torchgeo.datasets.RasterDataset' in html
+    assert html.count('docs.torchgeo.org') == 1
