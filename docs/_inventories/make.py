@@ -43,6 +43,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
+from typing import Any
 
 from sphinx.util.inventory import InventoryFile
 
@@ -77,7 +78,6 @@ class Project:
 
     Args:
         title: project name written into the inventory header.
-        distribution: the installed distribution the objects come from.
         version: the docs version the URL points to.
         url: base URL of that version's docs.
         source: where the layout in *pages* was read (repository, tag, files).
@@ -87,7 +87,6 @@ class Project:
     """
 
     title: str
-    distribution: str
     version: str
     url: str
     source: str
@@ -172,7 +171,6 @@ KORNIA_AUGMENTATIONS = (
 
 KORNIA = Project(
     title='Kornia',
-    distribution='kornia',
     version='0.9.0',
     # Read the Docs serves every release tag under /en/<tag>/.
     url='https://kornia.readthedocs.io/en/v0.9.0/',
@@ -223,7 +221,6 @@ LIGHTNING_PAGE = 'api/{fullname}'
 
 LIGHTNING = Project(
     title='PyTorch Lightning',
-    distribution='lightning',
     version='2.6.5',
     # lightning.ai hosts the docs of every release under /docs/pytorch/<version>/.
     url='https://lightning.ai/docs/pytorch/2.6.5/',
@@ -378,13 +375,11 @@ LIGHTNING = Project(
         'lightning.pytorch.core',
         'lightning.pytorch.loggers',
         'lightning.fabric.plugins.io',
-        'pytorch_lightning',
     ),
 )
 
 TORCHGEO = Project(
     title='torchgeo',
-    distribution='torchgeo',
     version='0.10.1',
     # Read the Docs serves every release tag under /en/<tag>/ (the version switcher
     # of the docs, docs/_static/switcher.json, lists them so up to v0.10.1).
@@ -431,7 +426,7 @@ PROJECTS = {'kornia': KORNIA, 'lightning': LIGHTNING, 'torchgeo': TORCHGEO}
 Entry = tuple[str, str, int, str, str]
 
 
-def resolve(fullname: str) -> object:
+def resolve(fullname: str) -> Any:
     """The object of the installed packages with a dotted name.
 
     Args:
@@ -447,7 +442,7 @@ def resolve(fullname: str) -> object:
     parts = fullname.split('.')
     for split in range(len(parts), 0, -1):
         try:
-            obj: object = importlib.import_module('.'.join(parts[:split]))
+            obj: Any = importlib.import_module('.'.join(parts[:split]))
         except ImportError:
             continue
         try:
@@ -468,7 +463,7 @@ def entries(project: Project) -> Iterator[Entry]:
     Yields:
         name, role, priority, page and anchor of each entry.
     """
-    documented: dict[str, tuple[object, str, str]] = {}
+    documented: dict[str, tuple[Any, str, str]] = {}
     for page in project.pages:
         for name in page.names:
             fullname = f'{page.module}.{name}'
@@ -484,11 +479,12 @@ def entries(project: Project) -> Iterator[Entry]:
     for fullname, (obj, docname, anchor) in documented.items():
         role = 'py:class' if inspect.isclass(obj) else 'py:function'
         yield fullname, role, 1, docname, anchor
-        names = [f'{obj.__module__}.{obj.__qualname__}']  # type: ignore[attr-defined]
+        short: str = obj.__name__
+        names = [f'{obj.__module__}.{obj.__qualname__}']
         names += [
-            f'{namespace.__name__}.{obj.__name__}'  # type: ignore[attr-defined]
+            f'{namespace.__name__}.{short}'
             for namespace in namespaces
-            if getattr(namespace, obj.__name__, None) is obj  # type: ignore[attr-defined]
+            if getattr(namespace, short, None) is obj
         ]
         for alias in names:
             if alias not in documented:
@@ -526,9 +522,10 @@ def main(directory: Path = HERE) -> None:
     Args:
         directory: where the ``<name>.inv`` files go.
     """
-    for name in PROJECTS:
-        write(name, directory / f'{name}.inv')
-        print(f'wrote {directory / f"{name}.inv"}', file=sys.stderr)
+    for name, project in PROJECTS.items():
+        path = directory / f'{name}.inv'
+        write(name, path)
+        print(f'wrote {path}, layout from {project.source}', file=sys.stderr)
 
 
 if __name__ == '__main__':
