@@ -402,6 +402,10 @@ def predict_roi_outside(tmp: Path) -> None:
     datamodule(series(tmp), roi=shapely.box(0, 0, 10, 10)).setup('predict')
 
 
+def bn_splits_zero(tmp: Path) -> None:
+    GeoMoCoTask(model='resnet18', queue_size=8, geo_classes=0, bn_splits=0)
+
+
 BUILDERS: dict[str, Callable[[Path], None]] = {
     f.__name__: f
     for f in (
@@ -456,6 +460,7 @@ BUILDERS: dict[str, Callable[[Path], None]] = {
         held_out_share_zero,
         held_out_split_empty,
         predict_roi_outside,
+        bn_splits_zero,
     )
 }
 

@@ -10,6 +10,7 @@ from conftest import run_gloo_workers
 from torchgeo_geossl.models import (
     NegativeQueue,
     concat_all_gather,
+    forward_in_groups,
     gather_with_grad,
     world_size,
 )
@@ -107,3 +108,54 @@ def test_two_processes_share_one_queue(tmp_path: Path) -> None:
         message = result['mismatch_error']
         assert 'differ beyond dim 0' in message
         assert '[[1, 2], [1, 3]]' in message
+
+
+def batch_norm_by_hand(x: torch.Tensor) -> torch.Tensor:
+    """Per-feature standardisation of rows with their own mean and biased variance."""
+    mean = x.mean(dim=0, keepdim=True)
+    var = ((x - mean) ** 2).mean(dim=0, keepdim=True)
+    return (x - mean) / torch.sqrt(var + 1e-5)
+
+
+def test_forward_in_groups_normalises_each_group_alone() -> None:
+    x = torch.randn(10, 3, generator=torch.Generator().manual_seed(0)) * 5 + 2
+    bn = torch.nn.BatchNorm1d(3).train()
+    out = forward_in_groups(bn, x, 2)
+    expected = torch.cat([batch_norm_by_hand(x[:5]), batch_norm_by_hand(x[5:])])
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    # one group is the plain module: whole-batch statistics
+    torch.testing.assert_close(
+        forward_in_groups(bn, x, 1), batch_norm_by_hand(x), rtol=1e-5, atol=1e-5
+    )
+
+
+def test_forward_in_groups_shuffles_then_restores_order() -> None:
+    x = torch.randn(8, 3, generator=torch.Generator().manual_seed(1)) * 3
+    bn = torch.nn.BatchNorm1d(3).train()
+    torch.manual_seed(5)
+    order = torch.randperm(8)
+    torch.manual_seed(5)
+    out = forward_in_groups(bn, x, 2, shuffle=True)
+    expected = torch.empty_like(x)
+    for group in order.tensor_split(2):
+        expected[group] = batch_norm_by_hand(x[group])
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    # a per-sample module gives the same outputs in the same order
+    linear = torch.nn.Linear(3, 2)
+    torch.testing.assert_close(
+        forward_in_groups(linear, x, 4, shuffle=True), linear(x)
+    )
+
+
+def test_forward_in_groups_keeps_two_samples_per_group() -> None:
+    x = torch.randn(5, 3, generator=torch.Generator().manual_seed(2))
+    bn = torch.nn.BatchNorm1d(3).train()
+    out = forward_in_groups(bn, x, 8)  # at most 5 // 2 = 2 groups: 3 + 2 samples
+    expected = torch.cat([batch_norm_by_hand(x[:3]), batch_norm_by_hand(x[3:])])
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('groups', [0, -1, True])
+def test_forward_in_groups_rejects_bad_groups(groups: int) -> None:
+    with pytest.raises(ValueError, match='positive number of batch-norm groups'):
+        forward_in_groups(torch.nn.Identity(), torch.zeros(4, 2), groups)

@@ -17,7 +17,15 @@ from torchgeo_geossl.location import GeoClusters
 from torchgeo_geossl.trainers import GeoMoCoTask
 
 CONFIGS = Path(__file__).resolve().parents[2] / 'configs'
-SMALL = {'model': 'resnet18', 'in_channels': 4, 'size': 16, 'queue_size': 32}
+# one batch-norm group: these tests look at whole batches entering the encoders
+# (the groups of bn_splits are tested in tests/trainers/test_momentum.py)
+SMALL = {
+    'model': 'resnet18',
+    'in_channels': 4,
+    'size': 16,
+    'queue_size': 32,
+    'bn_splits': 1,
+}
 
 
 @pytest.fixture(scope='module')
@@ -76,7 +84,10 @@ def test_loss_is_infonce_plus_geo_cross_entropy() -> None:
     # with plain torch (tolerance 1e-5: the task computes in float32)
     torch.manual_seed(0)
     task = GeoMoCoTask(
-        **SMALL, geo_classes=3, geo_weight=0.5, augmentation=torch.nn.Identity()
+        **SMALL,
+        geo_classes=3,
+        geo_weight=0.5,
+        augmentation=torch.nn.Identity(),
     )
     logged: dict[str, Tensor] = {}
     task.log = lambda name, value, **_: logged.__setitem__(name, torch.as_tensor(value))  # type: ignore[method-assign]

@@ -1,3 +1,4 @@
+from collections.abc import Callable
 import math
 import warnings
 from pathlib import Path
@@ -579,3 +580,64 @@ def test_weight_enum_name_through_the_torchgeo_cli(
     for state in seen:
         for key, value in state.items():
             assert torch.equal(value, source[key]), key
+
+
+@pytest.mark.parametrize('make', [gassl, seco])
+def test_bn_splits_default_emulates_eight_gpus(
+    make: Callable[[], MomentumContrastTask],
+) -> None:
+    # MoCo's reference runs: 8 GPUs, each normalising its own share of the batch
+    assert make().hparams['bn_splits'] == 8
+
+
+@pytest.mark.parametrize('make', [gassl, seco])
+def test_queries_are_normalised_within_their_group(
+    make: Callable[[], MomentumContrastTask],
+) -> None:
+    # with 4 groups of a batch of 8, the features of samples 0-1 depend on samples
+    # 0-1 only: changing samples 2-7 leaves them unchanged (one GPU of four)
+    task = make()
+    task.hparams['bn_splits'] = 4
+    task.train()
+    x = torch.randn(8, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    y = x.clone()
+    y[2:] = 3 * torch.randn(6, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        first, second = task(x), task(y)
+    torch.testing.assert_close(first[:2], second[:2])
+    assert not torch.allclose(first[2:], second[2:])
+    # one group: every feature depends on the whole batch (per-view BN)
+    task.hparams['bn_splits'] = 1
+    with torch.no_grad():
+        assert not torch.allclose(task(x)[:2], task(y)[:2])
+
+
+@pytest.mark.parametrize('make', [gassl, seco])
+def test_keys_are_normalised_with_a_random_group(
+    make: Callable[[], MomentumContrastTask],
+) -> None:
+    # shuffling BN on one device: a key's statistics come from a random group of
+    # the key batch, so the samples a key sits with change from draw to draw
+    task = make()
+    task.hparams['bn_splits'] = 4
+    task.train()
+    x = torch.randn(8, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    keys = [task.encode_keys(x) for _ in range(4)]
+    assert any(not torch.allclose(keys[0][:2], other[:2]) for other in keys[1:])
+    # each key equals the key encoder applied to its own group of 2 after the draw
+    torch.manual_seed(3)
+    order = torch.randperm(8)
+    torch.manual_seed(3)
+    shuffled = task.encode_keys(x)
+    with torch.no_grad():
+        for group in order.tensor_split(4):
+            torch.testing.assert_close(
+                shuffled[group], task.key_encoder(x[group]), rtol=1e-5, atol=1e-5
+            )
+
+
+@pytest.mark.parametrize('splits', [0, -2, True, 1.5])
+def test_bad_bn_splits(splits: Any) -> None:
+    with pytest.raises(ValueError, match='bn_splits must be a positive number'):
+        GeoMoCoTask(model='resnet18', queue_size=32, geo_classes=0, bn_splits=splits)

@@ -20,11 +20,14 @@ from torchgeo_geossl.trainers.seco import SeCoTask
 from torchgeo_geossl.transforms import MultiViewAugmentation
 
 CONFIGS = Path(__file__).resolve().parents[2] / 'configs'
+# one batch-norm group: these tests look at whole batches entering the encoders
+# (the groups of bn_splits are tested in tests/trainers/test_momentum.py)
 SMALL: dict[str, Any] = {
     'model': 'resnet18',
     'in_channels': 4,
     'size': 16,
     'queue_size': 32,
+    'bn_splits': 1,
 }
 MARK = 10.0  # what the test's artificial augmentation adds
 

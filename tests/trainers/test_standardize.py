@@ -217,8 +217,14 @@ def test_gassl_augments_then_standardizes(
     data_root = demo_root if name == 'demo' else tmp_path
     datamodule = factory(data_root, 2)
     size = 16 if name == 'temporal' else 32
+    # one batch-norm group: the recorder sees the whole query batch enter the encoder
     task = GeoMoCoTask(
-        model='resnet18', in_channels=bands, size=size, queue_size=8, geo_classes=0
+        model='resnet18',
+        in_channels=bands,
+        size=size,
+        queue_size=8,
+        geo_classes=0,
+        bn_splits=1,
     )
     recorder = Recorder(task.augmentation, task.augmentation)
     recorder.watch_encoder(task.model)
@@ -238,7 +244,9 @@ def test_seco_augments_then_standardizes(
     data_root = demo_root if name == 'demo' else tmp_path
     datamodule = factory(data_root, 3)
     size = 16 if name == 'temporal' else 32
-    task = SeCoTask(model='resnet18', in_channels=bands, size=size, queue_size=8)
+    task = SeCoTask(
+        model='resnet18', in_channels=bands, size=size, queue_size=8, bn_splits=1
+    )
     recorder = Recorder(task.artificial, task.crop)
     recorder.watch_encoder(task.model)
     keys: list[Tensor] = []

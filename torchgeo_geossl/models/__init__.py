@@ -2,6 +2,7 @@
 
 from .distributed import (
     concat_all_gather,
+    forward_in_groups,
     forward_shuffled,
     gather_with_grad,
     world_size,
@@ -26,6 +27,7 @@ __all__ = (
     'copy_as_momentum',
     'create_encoder',
     'encoder_state_dict',
+    'forward_in_groups',
     'forward_shuffled',
     'gather_with_grad',
     'mocov2_projection_head',

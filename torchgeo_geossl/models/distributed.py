@@ -10,6 +10,7 @@ Every function here falls back to the single-process computation when
 so the same code runs on one device.
 """
 
+from collections.abc import Callable
 from typing import Any, cast
 
 import torch
@@ -245,7 +246,7 @@ def gather_with_grad(tensor: Tensor, local_first: bool = False) -> Tensor:
 
 
 @torch.no_grad()
-def forward_shuffled(module: nn.Module, batch: Tensor) -> Tensor:
+def forward_shuffled(module: Callable[[Tensor], Tensor], batch: Tensor) -> Tensor:
     """Apply *module* to a random share of all processes' samples (shuffle-BN).
 
     MoCo's shuffling batch norm (He et al., CVPR 2020, Sec. 3.3; ``_batch_shuffle_ddp``
@@ -262,7 +263,8 @@ def forward_shuffled(module: nn.Module, batch: Tensor) -> Tensor:
     is ``module(batch)``.
 
     Args:
-        module: The module to apply, normally the key encoder in training mode.
+        module: The module to apply, normally the key encoder in training mode
+            (or any function of a batch, such as :func:`forward_in_groups` of it).
         batch: This process's samples ``[N_r, ...]``.
 
     Returns:
@@ -289,3 +291,48 @@ def forward_shuffled(module: nn.Module, batch: Tensor) -> Tensor:
     shuffled, _ = _gather_rows(outputs, 'forward_shuffled')
     # shuffled[j] is the output of sample permutation[j]
     return shuffled[torch.argsort(permutation)[start:stop]]
+
+
+def forward_in_groups(
+    module: Callable[[Tensor], Tensor], batch: Tensor, groups: int, shuffle: bool = False
+) -> Tensor:
+    """Apply *module* to disjoint groups of a batch, one call per group.
+
+    Batch norm then normalises each group with its own statistics, as it does on
+    each device of a multi-device run without synchronised batch norm: on one
+    device this is what MoCo's reference runs did on 8 GPUs (He et al., CVPR 2020,
+    Sec. 3.3 and Appendix A.1; lightly's ``SplitBatchNorm`` does the same). With
+    *shuffle*, the batch is permuted (global torch generator) before it is cut into
+    groups and the outputs are put back in the input order: a key is then
+    normalised with a random group of the batch, not with the samples its query
+    sits with (shuffling BN on one device).
+
+    The batch is cut into ``min(groups, N // 2)`` contiguous groups of equal size
+    (up to one sample), so that no group has fewer than two samples. Batch-norm
+    running statistics are updated once per group.
+
+    Args:
+        module: The module to apply (an encoder in training mode).
+        batch: Samples ``[N, ...]``.
+        groups: Number of groups, at least 1 (1 applies *module* to the batch).
+        shuffle: Permute the samples before grouping.
+
+    Returns:
+        ``module``'s outputs ``[N, ...]``, in the order of *batch*.
+
+    Raises:
+        ValueError: If *groups* is smaller than 1 or *batch* is 0-dimensional.
+
+    .. versionadded:: 0.2
+    """
+    if isinstance(groups, bool) or groups < 1:
+        msg = f'groups must be a positive number of batch-norm groups, got {groups!r}'
+        raise ValueError(msg)
+    _check_not_scalar('forward_in_groups', batch)
+    count = min(groups, batch.shape[0] // 2)
+    if count <= 1:
+        return module(batch)
+    order = torch.randperm(batch.shape[0], device=batch.device) if shuffle else None
+    samples = batch if order is None else batch[order]
+    outputs = torch.cat([module(chunk) for chunk in samples.tensor_split(count)])
+    return outputs if order is None else outputs[torch.argsort(order)]

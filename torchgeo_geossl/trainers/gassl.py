@@ -94,6 +94,7 @@ class GeoMoCoTask(MomentumContrastTask):
         crop_scale: tuple[float, float] | None = None,
         share_geometry: bool = False,
         shuffle_bn: bool = True,
+        bn_splits: int = 8,
         channels_last: bool = False,
         augmentation: nn.Module | None = None,
         geo_clusters: GeoClusters | None = None,
@@ -148,8 +149,18 @@ class GeoMoCoTask(MomentumContrastTask):
             share_geometry: Give both views of a sample the same crop and flip.
             shuffle_bn: Under DDP, encode the keys with shuffling batch norm, as
                 the reference code (see
-                :meth:`~torchgeo_geossl.trainers.MomentumContrastTask.encode_keys`);
-                no effect on one process.
+                :meth:`~torchgeo_geossl.trainers.MomentumContrastTask.encode_keys`),
+                and across the *bn_splits* groups of each process.
+            bn_splits: Number of groups the batch is cut into for batch norm in
+                each process, emulating that many GPUs of the reference runs
+                (MoCo's 8 GPUs of 32 samples at batch 256): the queries of each group
+                are normalised together and, with *shuffle_bn*, the keys are
+                permuted across the groups first
+                (:func:`~torchgeo_geossl.models.forward_in_groups`), so a key is
+                not normalised with its own query's samples (MoCo, Sec. 3.3); 1
+                normalises the whole batch at once (per-view BN).
+
+                .. versionadded:: 0.2
             channels_last: Keep the query and key encoders' weights and image inputs
                 in the channels-last memory format
                 (:func:`~torchgeo_geossl.models.use_channels_last`), for faster

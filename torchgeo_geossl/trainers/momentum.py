@@ -24,7 +24,7 @@ from ..models import (
     update_momentum,
     use_channels_last,
 )
-from ..models.distributed import forward_shuffled
+from ..models.distributed import forward_in_groups, forward_shuffled
 from ..models.pretrained import encoder_state_dict, read_weights
 from .reliable import ReliableTrainingMixin
 from .standardize import StandardizeMixin
@@ -82,16 +82,20 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
     Batch norm: the query and key encoders each normalise their own view batch
     ("per-view BN"), so the statistics of a key batch never include the query
     batch. A query and its positive key still come from the same set of samples,
-    whose batch statistics the model could use to find the positive among the
-    queue's keys, which were normalised with other batches (MoCo, Sec. 3.3). Under
-    DDP, subclasses with ``shuffle_bn=True`` (the default, as the reference code of
-    MoCo, GASSL and SeCo) encode the keys with shuffling BN
-    (:meth:`encode_keys`): each process encodes a random share of the global key
-    batch, so a key's statistics come from another subset than its query's. On one
-    device there is nothing to shuffle with and per-view BN is the documented
-    substitute. Lightning's ``sync_batchnorm`` would normalise queries and keys
-    over the same global batch again: it is refused with ``shuffle_bn=True`` and
-    warned about otherwise (:meth:`on_fit_start`).
+    whose batch statistics the model can use to tell the positive from the queue's
+    keys, which were normalised with other batches: it then "cheats" instead of
+    learning (MoCo, Sec. 3.3). The reference code of MoCo, GASSL and SeCo ran on
+    several GPUs with shuffling BN: each GPU normalises its share of the queries,
+    and the key batch is shuffled across the GPUs first, so a key is normalised
+    with other samples than its query. Subclasses with ``bn_splits`` > 1 (8 by
+    default, MoCo's 8 GPUs) do the same within each process: the query batch is cut
+    into that many groups, each normalised on its own, and with ``shuffle_bn=True``
+    (the default) the key batch is permuted before it is cut
+    (:func:`~torchgeo_geossl.models.forward_in_groups`). Under DDP, ``shuffle_bn``
+    also permutes the keys across processes (:meth:`encode_keys`). Lightning's
+    ``sync_batchnorm`` would normalise queries and keys over the same global
+    batch again: it is refused with ``shuffle_bn=True`` and warned about otherwise
+    (:meth:`on_fit_start`).
 
     .. versionadded:: 0.1
     """
@@ -126,14 +130,21 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
         """Create the query encoder and its momentum copy.
 
         Raises:
-            ValueError: If ``in_channels`` or ``queue_size`` is not positive, or
-                ``schedule`` or ``milestones`` is invalid.
+            ValueError: If ``in_channels``, ``queue_size`` or ``bn_splits`` is not
+                positive, or ``schedule`` or ``milestones`` is invalid.
         """
         for name in ('in_channels', 'queue_size'):
             value = self.hparams[name]
             if value < 1:
                 msg = f'{name} must be positive, got {value}'
                 raise ValueError(msg)
+        splits = self.hparams.get('bn_splits', 1)
+        if isinstance(splits, bool) or not isinstance(splits, int) or splits < 1:
+            msg = (
+                'bn_splits must be a positive number of batch-norm groups per '
+                f'process (1: the whole batch), got {splits!r}'
+            )
+            raise ValueError(msg)
         schedule = self.hparams['schedule']
         if schedule not in ('cosine', 'step'):
             msg = f"schedule must be 'cosine' or 'step', got {schedule!r}"
@@ -249,12 +260,19 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
     def forward(self, x: Tensor) -> Tensor:
         """Encode images with the query encoder.
 
+        In training mode the batch is encoded in ``bn_splits`` contiguous groups,
+        each normalised with its own batch-norm statistics
+        (:func:`~torchgeo_geossl.models.forward_in_groups`).
+
         Args:
             x: Images ``[B, C, H, W]``.
 
         Returns:
             Pooled features ``[B, d]``.
         """
+        groups = int(self.hparams.get('bn_splits', 1))
+        if self.training and groups > 1:
+            return forward_in_groups(self.model, x, groups)
         features: Tensor = self.model(x)
         return features
 
@@ -265,7 +283,9 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
         key batch is shuffled across processes for batch norm
         (:func:`~torchgeo_geossl.models.forward_shuffled`); each
         process receives the features of its own images, in order. All processes
-        must call this together.
+        must call this together. Within each process the keys are encoded in
+        ``bn_splits`` groups, permuted first with ``shuffle_bn``
+        (:func:`~torchgeo_geossl.models.forward_in_groups`).
 
         Args:
             images: Key images ``[B, C, H, W]``.
@@ -273,11 +293,16 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
         Returns:
             Pooled key features ``[B, d]``.
         """
+        groups = int(self.hparams.get('bn_splits', 1))
+        shuffle = bool(self.hparams.get('shuffle_bn', False))
+
+        def encode(batch: Tensor) -> Tensor:
+            return forward_in_groups(self.key_encoder, batch, groups, shuffle=shuffle)
+
         with torch.no_grad():
-            if self.hparams.get('shuffle_bn', False):
-                return forward_shuffled(self.key_encoder, images)
-            features: Tensor = self.key_encoder(images)
-        return features
+            if shuffle:
+                return forward_shuffled(encode, images)
+            return encode(images)
 
     def on_fit_start(self) -> None:
         """Refuse or warn about synchronised batch norm, which leaks the positive.
