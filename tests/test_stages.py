@@ -190,7 +190,7 @@ def test_stage_runs_on_the_fixtures(
     monkeypatch.chdir(tmp_path)  # the config's outputs/ go there
     extra = STAGE_FIXTURES.get(config, {}).get(stage, [])
     run(stage, config, [*FIXTURES[config][0], *extra], tmp_path, demo_root)
-    if stage == 'predict' and not config.endswith('geoprior_demo.yaml'):
+    if stage == 'predict':
         frame = geopandas.read_parquet(tmp_path / 'predictions.parquet')
         assert len(frame) > 0
         assert frame.crs.to_epsg() == 4326
