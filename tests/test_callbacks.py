@@ -19,6 +19,7 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.logger import DummyLogger
 from matplotlib.figure import Figure
 from PIL import Image
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import Tensor, nn
 from torchgeo.main import main as torchgeo_main
 from torchgeo.tasks import (
@@ -253,6 +254,11 @@ def test_oscd_config_with_the_torchgeo_cli(
     tuned = torch.load(tmp_path / 'checkpoints' / 'last.ckpt', weights_only=False)
     assert any(k.startswith('model.encoder.layer4') for k in tuned['state_dict'])
     assert 'OSCDChangeDataModule now normalises as in pre-training' in caplog.text
+    # the TensorBoard logger of the config got the figure of the validation batch
+    (events,) = (tmp_path / 'logs' / 'tensorboard').rglob('events.out.tfevents.*')
+    accumulator = EventAccumulator(str(events.parent), size_guidance={'images': 0})
+    accumulator.Reload()
+    assert accumulator.Tags()['images'] == ['image/0']
 
 
 @pytest.mark.slow
