@@ -90,9 +90,9 @@ class GeoPriorTask(ReliableTrainingMixin, BaseTask):
 
     ``torchgeo predict`` writes one GeoParquet row per point of the predict
     split (:class:`~torchgeo_geossl.callbacks.GeoParquetWriter`, see
-    :meth:`predict_step`): the presence probability of every class, the
-    :data:`TOP_K` most probable classes with their names, the observed label and
-    the location embedding.
+    :meth:`predict_step`): the presence probability of every class, the five
+    most probable classes (:data:`~torchgeo_geossl.trainers.geoprior.TOP_K`)
+    with their names, the observed label and the location embedding.
 
     Defaults follow CSP's fine-tuning stage: Adam with learning rate 0.001 decayed
     by 0.98 per epoch, no weight decay, λ = K. The encoder is built by
@@ -437,7 +437,8 @@ class GeoPriorTask(ReliableTrainingMixin, BaseTask):
           data module's ``classes`` (the prior :math:`p(y|x)` that Mac Aodha et
           al. multiply with an image classifier's :math:`p(y|I)`);
         * ``top_class`` ``[B, k]``: the indices of the ``k = min(TOP_K, K)``
-          most probable classes, most probable first (:data:`TOP_K`);
+          most probable classes, most probable first
+          (:data:`~torchgeo_geossl.trainers.geoprior.TOP_K`);
         * ``top_class_name``: their names (when the data module has ``classes``);
         * ``label`` ``[B]`` and ``label_name``: the observed class, when the batch
           has ``label`` (the name when the data module has ``classes``);
