@@ -9,6 +9,7 @@ the behaviour cannot drift apart.
 """
 
 import csv
+import json
 import re
 import warnings
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from torchgeo_geossl.datamodules import (
     StreamingViewsDataModule,
     TemporalGeoDataModule,
 )
+from torchgeo_geossl.datamodules.streaming import METADATA, METADATA_VERSION
 from torchgeo_geossl.datasets import (
     BandCountError,
     DatasetLayoutError,
@@ -376,6 +378,11 @@ def streaming_not_a_store(tmp: Path) -> None:
     StreamingViewsDataModule(tmp)
 
 
+def streaming_held_out_stage(tmp: Path) -> None:
+    (tmp / METADATA).write_text(json.dumps({'version': METADATA_VERSION}))
+    StreamingViewsDataModule(tmp).setup('validate')
+
+
 def chip_config_without_data(tmp: Path) -> None:
     config = tmp / 'model_only.yaml'
     config.write_text('model: {class_path: torchgeo_geossl.trainers.GeoMoCoTask}\n')
@@ -454,6 +461,7 @@ BUILDERS: dict[str, Callable[[Path], None]] = {
         weights_not_a_state_dict,
         weights_partial,
         streaming_not_a_store,
+        streaming_held_out_stage,
         chip_config_without_data,
         comparison_split,
         validate_without_holdout,

@@ -8,6 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import geopandas
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.logger import DummyLogger
 from matplotlib.figure import Figure
 from PIL import Image
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import Tensor, nn
 from torchgeo.main import main as torchgeo_main
 from torchgeo.tasks import (
@@ -29,7 +31,11 @@ from torchgeo.tasks import (
     SemanticSegmentation,
 )
 
-from torchgeo_geossl.callbacks import LoadPretrainedBackbone, LogSampledViews
+from torchgeo_geossl.callbacks import (
+    GeoParquetWriter,
+    LoadPretrainedBackbone,
+    LogSampledViews,
+)
 from torchgeo_geossl.datamodules import OSCDChangeDataModule
 from torchgeo_geossl.export import export_backbone
 
@@ -248,6 +254,11 @@ def test_oscd_config_with_the_torchgeo_cli(
     tuned = torch.load(tmp_path / 'checkpoints' / 'last.ckpt', weights_only=False)
     assert any(k.startswith('model.encoder.layer4') for k in tuned['state_dict'])
     assert 'OSCDChangeDataModule now normalises as in pre-training' in caplog.text
+    # the TensorBoard logger of the config got the figure of the validation batch
+    (events,) = (tmp_path / 'logs' / 'tensorboard').rglob('events.out.tfevents.*')
+    accumulator = EventAccumulator(str(events.parent), size_guidance={'images': 0})
+    accumulator.Reload()
+    assert accumulator.Tags()['images'] == ['image/0']
 
 
 @pytest.mark.slow
@@ -359,3 +370,67 @@ def test_loggers_without_figures_are_passed_over(tmp_path: Path) -> None:
 def test_samples_must_be_positive() -> None:
     with pytest.raises(ValueError, match='samples must be at least 1, got 0'):
         LogSampledViews(samples=0)
+
+
+def test_geoparquet_writer_writes_dict_columns(tmp_path: Path) -> None:
+    writer = GeoParquetWriter(output=tmp_path / 'prior.parquet')
+    trainer = SimpleNamespace(world_size=1, global_rank=0, default_root_dir=tmp_path)
+    task = LightningModule()
+    writer.on_predict_epoch_start(trainer, task)  # type: ignore[arg-type]
+    for start in (0, 2):
+        batch = {'point': torch.tensor([[10.0 + start, 20.0], [11.0 + start, -5.0]])}
+        columns = {
+            'probability': torch.tensor([[0.25, 0.5], [0.75, 0.125]]) + start,
+            'label': torch.tensor([1, 0]) + start,
+            'name': [['a', 'b'], ['c']],
+        }
+        writer.write_on_batch_end(trainer, task, columns, None, batch, start, 0)  # type: ignore[arg-type]
+    writer.on_predict_epoch_end(trainer, task)  # type: ignore[arg-type]
+    frame = geopandas.read_parquet(tmp_path / 'prior.parquet')
+    assert list(frame.columns) == ['probability', 'label', 'name', 'geometry']
+    assert frame.geometry.x.tolist() == [10.0, 11.0, 12.0, 13.0]
+    assert frame.geometry.y.tolist() == [20.0, -5.0, 20.0, -5.0]
+    assert frame['label'].tolist() == [1, 0, 3, 2]
+    assert frame['label'].dtype == np.int64
+    probability = np.stack(frame['probability'].to_numpy())
+    assert probability.dtype == np.float32
+    np.testing.assert_array_equal(
+        probability, [[0.25, 0.5], [0.75, 0.125], [2.25, 2.5], [2.75, 2.125]]
+    )
+    assert [list(n) for n in frame['name']] == [['a', 'b'], ['c']] * 2
+
+
+@pytest.mark.parametrize(
+    ('columns', 'error', 'match'),
+    [
+        ({'time': torch.zeros(2)}, ValueError, "fills the column 'time' itself"),
+        ({'p': torch.zeros(3)}, ValueError, "3 values of 'p' for a batch of 2"),
+        ({'p': torch.zeros(2, 1, 1)}, ValueError, r"'p' must be \[B\] or \[B, n\]"),
+        ({'p': 0.5}, TypeError, "'p' must be a tensor or a sequence"),
+        (torch.zeros(2), ValueError, r'must return a tensor \[B, d\]'),
+        ({}, ValueError, 'a dict of per-sample columns, got dict'),
+    ],
+)
+def test_geoparquet_writer_refuses_bad_columns(
+    columns: Any, error: type[Exception], match: str, tmp_path: Path
+) -> None:
+    writer = GeoParquetWriter(output=tmp_path / 'x.parquet')
+    trainer = SimpleNamespace(world_size=1, global_rank=0, default_root_dir=tmp_path)
+    task = LightningModule()
+    writer.on_predict_epoch_start(trainer, task)  # type: ignore[arg-type]
+    batch = {'point': torch.zeros(2, 2)}
+    with pytest.raises(error, match=match):
+        writer.write_on_batch_end(trainer, task, columns, None, batch, 0, 0)  # type: ignore[arg-type]
+
+
+def test_geoparquet_writer_refuses_other_columns_later(tmp_path: Path) -> None:
+    writer = GeoParquetWriter(output=tmp_path / 'x.parquet')
+    trainer = SimpleNamespace(world_size=1, global_rank=0, default_root_dir=tmp_path)
+    task = LightningModule()
+    writer.on_predict_epoch_start(trainer, task)  # type: ignore[arg-type]
+    batch = {'point': torch.zeros(2, 2)}
+    writer.write_on_batch_end(trainer, task, {'a': torch.zeros(2)}, None, batch, 0, 0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"columns \['b'\] for batch 1, but \['a'\]"):
+        writer.write_on_batch_end(
+            trainer, task, {'b': torch.zeros(2)}, None, batch, 1, 0
+        )  # type: ignore[arg-type]

@@ -22,8 +22,8 @@ LOGGERS = [
 ]
 #: Data modules whose batches hold no image (no figure of views to log).
 WITHOUT_IMAGES = {'torchgeo_geossl.datamodules.points.PointsDataModule'}
-#: Fine-tuning configs of TorchGeo's own tasks: TorchGeo draws their figures itself,
-#: and its ChangeDetection cannot with Kornia 0.9 (CSV logger only, said in the config).
+#: Fine-tuning configs of TorchGeo's tasks: the task draws its figures itself (no
+#: LogSampledViews) and its data module skips no samples (no SkippedSamplesMonitor).
 DOWNSTREAM = {'oscd_change_detection'}
 
 
@@ -43,8 +43,7 @@ def test_config_is_complete(path: Path) -> None:
     section = trainer(path)
     root = section['default_root_dir']
     loggers = section['logger']
-    expected = LOGGERS[:1] if path.stem in DOWNSTREAM else LOGGERS
-    assert [logger['class_path'] for logger in loggers] == expected
+    assert [logger['class_path'] for logger in loggers] == LOGGERS
     assert all(logger['init_args']['save_dir'] == root for logger in loggers)
     callbacks = {
         cb['class_path']: cb.get('init_args', {}) for cb in section['callbacks']

@@ -1,5 +1,6 @@
 """``torchgeo validate``, ``test`` and ``predict`` with every config of the package."""
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -96,6 +97,22 @@ FIXTURES: dict[str, tuple[list[str], bool]] = {
         [f'--data.init_args.path={DATA / "points" / "points.csv"}'],
         False,
     ),
+    # the OSCD fixture's 4 bands, 32 px crops, the pre-training checkpoint of
+    # conftest's pretrained (4 bands) for the LoadPretrainedBackbone callback
+    # (the last callback of the config)
+    'seco/oscd_change_detection.yaml': (
+        [
+            f'--data.dict_kwargs.root={DATA / "oscd"}',
+            '--data.dict_kwargs.bands=[B04, B03, B02, B08]',
+            '--model.init_args.in_channels=4',
+            '--trainer.callbacks.init_args.checkpoint={pretrained}',
+            '--data.init_args.patch_size=32',
+            '--data.init_args.batch_size=2',
+            '--data.init_args.num_workers=0',
+            '--data.init_args.val_split_pct=0.34',
+        ],
+        False,
+    ),
     'demo_validation.yaml': (
         [*SMALL_MOCO, '--data.init_args.root={demo}', *SMALL_DEMO],
         False,
@@ -121,11 +138,12 @@ OVERLAYS = {'demo_validation.yaml': 'demo.yaml'}
 NOT_STAGED = {
     # a store of training samples only: the stages run on the chipped config, and
     # the store's data module says so (tests/datamodules/test_streaming.py)
-    'streaming/gassl_demo.yaml',
-    # TorchGeo's own ChangeDetection task and OSCD data module: their stages are
-    # TorchGeo's (fit is tested in tests/test_callbacks.py)
-    'seco/oscd_change_detection.yaml',
+    'streaming/gassl_demo.yaml'
 }
+
+#: Configs whose predict returns TorchGeo's outputs (change probability maps of
+#: ChangeDetection) to a prediction writer of the user's, writing no file itself.
+WITHOUT_GEOPARQUET = {'seco/oscd_change_detection.yaml'}
 
 
 #: Per config and stage: further overrides.
@@ -186,11 +204,18 @@ def test_stage_runs_on_the_fixtures(
     demo_root: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    pretrained: Callable[[str], Path],
 ) -> None:
     monkeypatch.chdir(tmp_path)  # the config's outputs/ go there
     extra = STAGE_FIXTURES.get(config, {}).get(stage, [])
-    run(stage, config, [*FIXTURES[config][0], *extra], tmp_path, demo_root)
-    if stage == 'predict' and not config.endswith('geoprior_demo.yaml'):
+    arguments = [*FIXTURES[config][0], *extra]
+    if any('{pretrained}' in a for a in arguments):
+        checkpoint = pretrained('resnet18')
+        arguments = [a.replace('{pretrained}', str(checkpoint)) for a in arguments]
+    run(stage, config, arguments, tmp_path, demo_root)
+    if config in WITHOUT_GEOPARQUET:
+        assert not (tmp_path / 'predictions.parquet').exists()
+    elif stage == 'predict':
         frame = geopandas.read_parquet(tmp_path / 'predictions.parquet')
         assert len(frame) > 0
         assert frame.crs.to_epsg() == 4326

@@ -636,12 +636,12 @@ PREDICTIONS_FILE = 'predictions.parquet'
 
 
 class GeoParquetWriter(BasePredictionWriter):
-    """Write the embeddings of ``trainer.predict`` as GeoParquet, one row per sample.
+    """Write the predictions of ``trainer.predict`` as GeoParquet, one row per sample.
 
     The batches of the predict stage hold one view per sample (a location at one
     date; see the data modules' ``predict_dataloader``), and the task's
-    ``predict_step`` returns one embedding per sample (``[B, d]``). The file has
-    the columns
+    ``predict_step`` returns either one embedding per sample (``[B, d]``) or a
+    dict of columns, each with one value per sample. The file has the columns
 
     ========== ==================================== ====================================
     column     type                                 content
@@ -659,6 +659,13 @@ class GeoParquetWriter(BasePredictionWriter):
     each point, the target its geo head was trained on. A batch without ``time``
     gives no ``time`` column.
 
+    A ``predict_step`` that returns a dict (as
+    :class:`~torchgeo_geossl.trainers.GeoPriorTask` does) gives one column per
+    key, in its order, instead of ``embedding``: a tensor ``[B]`` a column of
+    numbers, a tensor ``[B, n]`` a column of lists (float32 for floating tensors,
+    int64 for integer ones), a sequence of B values (e.g. lists of class names) a
+    column of those values.
+
     The rows are gathered in memory and written once, at the end of the predict
     epoch, replacing any file at *output*; the path is printed. Under DDP each
     process writes its own share, ``<stem>.rank<r>.parquet``.
@@ -673,6 +680,9 @@ class GeoParquetWriter(BasePredictionWriter):
     .. versionadded:: 0.2
     """
 
+    #: Columns the writer fills itself, refused as keys of a dict prediction.
+    reserved = ('geometry', 'time', 'cluster')
+
     def __init__(self, output: _PATH | None = None) -> None:
         """Initialize a new GeoParquetWriter instance.
 
@@ -683,6 +693,7 @@ class GeoParquetWriter(BasePredictionWriter):
         super().__init__(write_interval='batch')
         self.output = output
         self._columns: dict[str, list[Any]] = {}
+        self._values: dict[str, list[Any]] = {}
         #: Path of the last file written.
         self.path: Path | None = None
 
@@ -695,7 +706,74 @@ class GeoParquetWriter(BasePredictionWriter):
             trainer: The trainer.
             pl_module: The task.
         """
-        self._columns = {'lon': [], 'lat': [], 'time': [], 'embedding': []}
+        self._columns = {'lon': [], 'lat': [], 'time': []}
+        self._values = {}
+
+    def _chunks(self, prediction: Any, size: int) -> dict[str, Any]:
+        """The columns of one batch's prediction.
+
+        Args:
+            prediction: What ``predict_step`` returned.
+            size: Number of samples of the batch.
+
+        Returns:
+            Per column, a NumPy array ``[B]`` or ``[B, n]``, or a list of B values.
+
+        Raises:
+            ValueError: If the prediction is neither a tensor ``[B, d]`` nor a
+                dict of per-sample values, a key is reserved, or a value has
+                another number of samples.
+            TypeError: If a value of a dict is neither a tensor nor a sequence.
+        """
+        if isinstance(prediction, Tensor):
+            if prediction.ndim != 2:
+                msg = (
+                    'GeoParquetWriter writes one embedding per sample: predict_step '
+                    f'must return a tensor [B, d], got {list(prediction.shape)}'
+                )
+                raise ValueError(msg)
+            prediction = {'embedding': prediction}
+        if not isinstance(prediction, dict) or not prediction:
+            msg = (
+                'GeoParquetWriter writes one row per sample: predict_step must return '
+                'a tensor [B, d] or a dict of per-sample columns, got '
+                f'{type(prediction).__name__}'
+            )
+            raise ValueError(msg)
+        chunks: dict[str, Any] = {}
+        for name, value in prediction.items():
+            if name in self.reserved:
+                msg = (
+                    f'GeoParquetWriter fills the column {name!r} itself; predict_step '
+                    f'returned it too (reserved: {list(self.reserved)})'
+                )
+                raise ValueError(msg)
+            if isinstance(value, Tensor):
+                if value.ndim not in (1, 2):
+                    msg = (
+                        f'GeoParquetWriter: column {name!r} must be [B] or [B, n], '
+                        f'got {list(value.shape)}'
+                    )
+                    raise ValueError(msg)
+                value = value.detach().cpu()
+                dtype = np.float32 if value.dtype.is_floating_point else np.int64
+                value = value.numpy().astype(dtype)
+            elif isinstance(value, Sequence) and not isinstance(value, str):
+                value = list(value)
+            else:
+                msg = (
+                    f'GeoParquetWriter: column {name!r} must be a tensor or a '
+                    f'sequence with one value per sample, got {type(value).__name__}'
+                )
+                raise TypeError(msg)
+            if len(value) != size:
+                msg = (
+                    f'predict_step returned {len(value)} values of {name!r} for a '
+                    f'batch of {size} points'
+                )
+                raise ValueError(msg)
+            chunks[name] = value
+        return chunks
 
     def write_on_batch_end(
         self,
@@ -712,7 +790,8 @@ class GeoParquetWriter(BasePredictionWriter):
         Args:
             trainer: The trainer.
             pl_module: The task.
-            prediction: The embeddings ``[B, d]`` returned by ``predict_step``.
+            prediction: The embeddings ``[B, d]`` returned by ``predict_step``, or
+                a dict of columns with one value per sample.
             batch_indices: Indices of the batch's samples (unused).
             batch: The batch, with ``point [B, 2]`` and ``time [B]`` or
                 ``[B, 1]``.
@@ -720,16 +799,12 @@ class GeoParquetWriter(BasePredictionWriter):
             dataloader_idx: Index of the dataloader.
 
         Raises:
-            ValueError: If the prediction is not ``[B, d]``, or the batch has no
-                ``point`` or another number of samples.
+            ValueError: If the prediction is not ``[B, d]`` or a dict of
+                per-sample columns (the same keys in every batch), or the batch
+                has no ``point`` or another number of samples.
+            TypeError: If a value of a dict prediction is neither a tensor nor
+                a sequence.
         """
-        if not isinstance(prediction, Tensor) or prediction.ndim != 2:
-            shape = list(prediction.shape) if isinstance(prediction, Tensor) else None
-            msg = (
-                'GeoParquetWriter writes one embedding per sample: predict_step must '
-                f'return a tensor [B, d], got {type(prediction).__name__} {shape}'
-            )
-            raise ValueError(msg)
         if 'point' not in batch:
             msg = (
                 'GeoParquetWriter needs point (lon, lat) per sample, the batch has keys '
@@ -737,18 +812,20 @@ class GeoParquetWriter(BasePredictionWriter):
             )
             raise ValueError(msg)
         points = batch['point'].detach().cpu().double().reshape(-1, 2)
-        if len(points) != len(prediction):
+        chunks = self._chunks(prediction, len(points))
+        if self._values and list(chunks) != list(self._values):
             msg = (
-                f'predict_step returned {len(prediction)} embeddings for a batch of '
-                f'{len(points)} points'
+                f'predict_step returned the columns {list(chunks)} for batch '
+                f'{batch_idx}, but {list(self._values)} before'
             )
             raise ValueError(msg)
+        for name, chunk in chunks.items():
+            self._values.setdefault(name, []).append(chunk)
         self._columns['lon'].append(points[:, 0].numpy())
         self._columns['lat'].append(points[:, 1].numpy())
         if 'time' in batch:
             time = batch['time'].detach().cpu().double()
             self._columns['time'].append(time.reshape(len(points), -1)[:, 0].numpy())
-        self._columns['embedding'].extend(prediction.detach().cpu().float().numpy())
         clusters = getattr(pl_module, 'geo_clusters', None)
         if clusters is not None:
             labels = clusters.predict(points).cpu().numpy()
@@ -767,10 +844,10 @@ class GeoParquetWriter(BasePredictionWriter):
             ValueError: If the predict loader yielded no sample.
         """
         columns = self._columns
-        if not columns.get('embedding'):
+        if not columns.get('lon'):
             msg = (
                 'GeoParquetWriter: the predict loader yielded no sample, so there is '
-                'no embedding to write'
+                'no prediction to write'
             )
             raise ValueError(msg)
         path = Path(
@@ -786,7 +863,12 @@ class GeoParquetWriter(BasePredictionWriter):
             data['time'] = pd.to_datetime(
                 np.concatenate(columns['time']), unit='s', utc=True
             )
-        data['embedding'] = columns['embedding']
+        for name, chunks in self._values.items():
+            if isinstance(chunks[0], np.ndarray):
+                values = np.concatenate(chunks)
+                data[name] = list(values) if values.ndim == 2 else values
+            else:
+                data[name] = [value for chunk in chunks for value in chunk]
         if 'cluster' in columns:
             data['cluster'] = np.concatenate(columns['cluster']).astype(np.int64)
         frame = geopandas.GeoDataFrame(
@@ -795,10 +877,10 @@ class GeoParquetWriter(BasePredictionWriter):
         path.parent.mkdir(parents=True, exist_ok=True)
         frame.to_parquet(path, index=False)
         self.path = path
-        self._columns = {}
+        what = 'embeddings' if list(self._values) == ['embedding'] else 'predictions'
+        self._columns, self._values = {}, {}
         print(
-            f'Wrote {len(frame)} embeddings (GeoParquet, EPSG:4326) to {path}',
-            flush=True,
+            f'Wrote {len(frame)} {what} (GeoParquet, EPSG:4326) to {path}', flush=True
         )
 
 

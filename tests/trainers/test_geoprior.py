@@ -2,6 +2,9 @@ import math
 from collections.abc import Iterator
 from pathlib import Path
 
+import geopandas
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import Tensor, nn
@@ -104,11 +107,25 @@ def test_stand_in_encoder_and_logging() -> None:
     assert float(loss) == pytest.approx(expected, rel=1e-5)
 
 
-def test_predict_step_returns_probabilities() -> None:
-    task = GeoPriorTask(num_classes=3, output_dim=16, location_encoder=TinyEncoder())
-    probs = task.predict_step({'point': CENTERS.double()}, 0)
-    assert probs.shape == (3, 3)
+def test_predict_step_returns_columns() -> None:
+    encoder = TinyEncoder()
+    task = GeoPriorTask(num_classes=7, output_dim=16, location_encoder=encoder).eval()
+    label = torch.tensor([2, 0, 1])
+    columns = task.predict_step({'point': CENTERS.double(), 'label': label}, 0)
+    # no trainer, so no data module and no class names
+    assert list(columns) == ['probability', 'top_class', 'label', 'embedding']
+    embedding = encoder(CENTERS)
+    torch.testing.assert_close(columns['embedding'], embedding)
+    probs = torch.sigmoid(embedding @ task.class_head.weight.T)
+    torch.testing.assert_close(columns['probability'], probs)
     assert ((probs > 0) & (probs < 1)).all()
+    # the 5 most probable of the 7 classes, most probable first
+    expected_top = np.argsort(-probs.detach().numpy(), axis=1, kind='stable')[:, :5]
+    np.testing.assert_array_equal(columns['top_class'].numpy(), expected_top)
+    assert torch.equal(columns['label'], label)
+    # fewer than 5 classes: all of them, ranked
+    three = GeoPriorTask(num_classes=3, output_dim=16, location_encoder=encoder)
+    assert three.predict_step({'point': CENTERS}, 0)['top_class'].shape == (3, 3)
 
 
 def test_freeze_encoder_trains_only_the_head() -> None:
@@ -329,3 +346,96 @@ def test_load_encoder_from_a_csp_task_checkpoint(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match='do not fit the location encoder'):
         GeoPriorTask(num_classes=3, output_dim=16, hidden_dim=64, weights=ckpt)
+
+
+def grid_mlp_prior(
+    state: dict[str, Tensor], points: Tensor, scales: int = 32
+) -> tuple[Tensor, Tensor]:
+    """The demo config's prior in plain torch: grid encoding, CSP's MLP, class head.
+
+    Grid: sin and cos of lon and lat over 32 scales from 0.1 to 360 degrees; MLP
+    (eval mode): LayerNorm(LeakyReLU(L0 f) + f) (128 = 128 features, so a skip),
+    then LeakyReLU(L1 h); probability: sigmoid(W e).
+    """
+    lambdas = 0.1 * (360 / 0.1) ** (torch.arange(scales, dtype=torch.float64) / 31)
+    angles = points.double()[:, :, None] / lambdas
+    features = torch.stack([angles.sin(), angles.cos()], dim=-1).flatten(1).float()
+    mlp = 'location_encoder.mlp.'
+
+    def leaky(x: Tensor) -> Tensor:
+        return torch.where(x > 0, x, 0.2 * x)
+
+    hidden = leaky(features @ state[mlp + '0.weight'].T + state[mlp + '0.bias'])
+    hidden = torch.nn.functional.layer_norm(
+        hidden + features,
+        (hidden.shape[1],),
+        state[mlp + '3.weight'],
+        state[mlp + '3.bias'],
+    )
+    embedding = leaky(hidden @ state[mlp + '4.weight'].T + state[mlp + '4.bias'])
+    probability = torch.sigmoid(embedding @ state['class_head.weight'].T)
+    return embedding, probability
+
+
+@pytest.mark.slow
+def test_predict_writes_geoparquet_with_the_torchgeo_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the config's outputs/ go there
+    data = f'--data.init_args.path={FIXTURE}'
+    torchgeo_main([
+        'fit', '--config', str(CONFIG), data, '--trainer.max_epochs=1',
+        '--trainer.limit_train_batches=2', '--trainer.limit_val_batches=1',
+        '--trainer.num_sanity_val_steps=0',
+    ])  # fmt: skip
+    outputs = tmp_path / 'outputs' / 'csp' / 'geoprior_demo'
+    checkpoint = outputs / 'checkpoints' / 'last.ckpt'
+    capsys.readouterr()
+    torchgeo_main(
+        ['predict', '--config', str(CONFIG), data, f'--ckpt_path={checkpoint}']
+    )
+    # the config's default_root_dir, relative to the working directory
+    path = 'outputs/csp/geoprior_demo/predictions.parquet'
+    assert f'Wrote 18 predictions (GeoParquet, EPSG:4326) to {path}' in (
+        capsys.readouterr().out
+    )
+    frame = geopandas.read_parquet(tmp_path / path)
+    assert frame.crs.to_epsg() == 4326
+    assert (frame.geom_type == 'Point').all()
+    assert list(frame.columns) == [
+        'probability', 'top_class', 'top_class_name', 'label', 'label_name',
+        'embedding', 'geometry',
+    ]  # fmt: skip
+    # the 18 test points (20 % of 90) of the CSV, each once, with its biome
+    table = pd.read_csv(FIXTURE)
+    classes = sorted(table['biome'].unique())
+    assert classes == ['desert', 'forest', 'tundra']
+    assert len(frame) == 18
+    rows = [
+        table.index[(table['lon'] == x) & (table['lat'] == y)]
+        for x, y in zip(frame.geometry.x, frame.geometry.y, strict=True)
+    ]
+    assert all(len(row) == 1 for row in rows)
+    rows_ = [row[0] for row in rows]
+    assert len(set(rows_)) == 18
+    biomes = table['biome'].to_numpy()[rows_]
+    assert frame['label_name'].tolist() == biomes.tolist()
+    assert frame['label'].tolist() == [classes.index(b) for b in biomes]
+    # the prior, recomputed from the checkpoint's tensors with plain torch
+    state = torch.load(checkpoint, map_location='cpu', weights_only=False)['state_dict']
+    points = torch.tensor(np.stack([frame.geometry.x, frame.geometry.y], axis=1))
+    embedding, probability = grid_mlp_prior(state, points)
+    written = torch.tensor(np.stack(frame['probability'].to_numpy()))
+    assert written.shape == (18, 3)
+    torch.testing.assert_close(written, probability, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        torch.tensor(np.stack(frame['embedding'].to_numpy())),
+        embedding,
+        rtol=1e-4,
+        atol=1e-4,
+    )
+    # 3 classes, so all 3 ranked
+    top = np.argsort(-probability.numpy(), axis=1, kind='stable')
+    np.testing.assert_array_equal(np.stack(frame['top_class'].to_numpy()), top)
+    names = [[classes[i] for i in row] for row in top]
+    assert [list(row) for row in frame['top_class_name']] == names

@@ -61,9 +61,17 @@ class OSCDChangeDataModule(OSCDDataModule):
     normalisation wrapped in :class:`MaskOverFrames`: TorchGeo 0.10.1's own module
     fails on every sample with Kornia 0.9 (its one-frame change mask next to the
     two dates). The images are ``[B, 2, C, H, W]``, the masks ``[B, 1, H, W]``, as
-    :class:`~torchgeo.tasks.ChangeDetection` expects.
+    :class:`~torchgeo.tasks.ChangeDetection` expects. ``predict`` serves the test
+    cities, cropped as for ``test`` (TorchGeo's module has no predict split).
+
+    Use it with :class:`~torchgeo_geossl.trainers.ChangeDetectionTask`, whose
+    validation figures work with Kornia 0.9 (TorchGeo's ``ChangeDetection`` fails
+    on them under a TensorBoard logger or ``fast_dev_run``).
 
     .. versionadded:: 0.2
+
+    .. versionchanged:: 0.2
+       ``predict`` serves the test cities.
     """
 
     def __init__(
@@ -107,5 +115,6 @@ class OSCDChangeDataModule(OSCDDataModule):
             self.train_dataset, self.val_dataset = random_split(
                 self.dataset, [1 - self.val_split_pct, self.val_split_pct], generator
             )
-        if stage in ['test']:
+        if stage in ['test', 'predict']:
             self.test_dataset = OSCD(split='test', transforms=transforms, **self.kwargs)
+            self.predict_dataset = self.test_dataset

@@ -1,5 +1,6 @@
 """Lightning tasks for geography-aware self-supervised learning."""
 
+from .change import ChangeDetectionTask
 from .csp import CSPTask, build_location_encoder, load_location_encoder
 from .gassl import GeoMoCoTask
 from .geoprior import GeoPriorTask
@@ -10,6 +11,7 @@ from .standardize import StandardizeMixin
 
 __all__ = (
     'CSPTask',
+    'ChangeDetectionTask',
     'GeoMoCoTask',
     'GeoPriorTask',
     'MomentumContrastTask',

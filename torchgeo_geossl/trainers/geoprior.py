@@ -6,12 +6,14 @@ from typing import Any
 
 import lightning.pytorch.utilities.types
 import torch
+from lightning.pytorch import Callback
 from torch import Tensor, nn
 from torch.optim import Adam
 from torch.optim.lr_scheduler import ExponentialLR
 from torchgeo.datasets.utils import Sample
 from torchgeo.tasks import BaseTask
 
+from ..callbacks import default_prediction_writer
 from ..checkpoint import read_checkpoint
 from ..location.encoder import make_location_encoder
 from ..losses.csp import sample_uniform_sphere
@@ -20,6 +22,11 @@ from .reliable import ReliableTrainingMixin
 
 #: Prefix of the location encoder's tensors in checkpoints of CSPTask and GeoPriorTask.
 ENCODER_PREFIX = 'location_encoder.'
+
+#: Number of most probable classes per point in the predictions of
+#: :meth:`GeoPriorTask.predict_step` (top-5, as Mac Aodha et al. report); all K
+#: probabilities are written too.
+TOP_K = 5
 
 
 def _encoder_state_from_file(path: str | os.PathLike[str]) -> dict[str, Tensor]:
@@ -81,6 +88,12 @@ class GeoPriorTask(ReliableTrainingMixin, BaseTask):
     :class:`~torchgeo_geossl.models.geoprior.GeoPriorFusion`, which combines it
     with any image classifier.
 
+    ``torchgeo predict`` writes one GeoParquet row per point of the predict
+    split (:class:`~torchgeo_geossl.callbacks.GeoParquetWriter`, see
+    :meth:`predict_step`): the presence probability of every class, the five
+    most probable classes (:data:`~torchgeo_geossl.trainers.geoprior.TOP_K`)
+    with their names, the observed label and the location embedding.
+
     Defaults follow CSP's fine-tuning stage: Adam with learning rate 0.001 decayed
     by 0.98 per epoch, no weight decay, λ = K. The encoder is built by
     :func:`~torchgeo_geossl.location.encoder.make_location_encoder`, as in
@@ -92,6 +105,8 @@ class GeoPriorTask(ReliableTrainingMixin, BaseTask):
     .. versionchanged:: 0.2
        Added *frequencies*, *min_radius* and *max_radius*; the encoder follows the
        CSP reference (see :class:`~torchgeo_geossl.location.encoder.LocationEncoder`).
+       :meth:`predict_step` returns the columns of a GeoParquet file, written
+       by ``torchgeo predict``.
     """
 
     ignore = ('weights', 'location_encoder')
@@ -270,18 +285,20 @@ class GeoPriorTask(ReliableTrainingMixin, BaseTask):
             self.location_encoder.eval()
         return self
 
-    def forward(self, points: Tensor) -> Tensor:
-        r"""Class logits :math:`W_y^\top e(x)` of the location-only prior.
+    def embed(self, points: Tensor) -> Tensor:
+        """Location embeddings :math:`e(x)`.
 
         Args:
             points: ``[B, 2]`` ``(lon, lat)`` in degrees (any float dtype).
 
         Returns:
-            Logits ``[B, K]``; :func:`torch.sigmoid` gives presence probabilities.
+            Embeddings ``[B, output_dim]``.
 
         Raises:
             ValueError: If *points* is not ``[B, 2]`` or the encoder's output does
                 not have ``output_dim`` features.
+
+        .. versionadded:: 0.2
         """
         if points.ndim != 2 or points.shape[1] != 2:
             msg = (
@@ -298,7 +315,22 @@ class GeoPriorTask(ReliableTrainingMixin, BaseTask):
                 f'output_dim={self.class_head.in_features}'
             )
             raise ValueError(msg)
-        logits: Tensor = self.class_head(embedding)
+        return embedding
+
+    def forward(self, points: Tensor) -> Tensor:
+        r"""Class logits :math:`W_y^\top e(x)` of the location-only prior.
+
+        Args:
+            points: ``[B, 2]`` ``(lon, lat)`` in degrees (any float dtype).
+
+        Returns:
+            Logits ``[B, K]``; :func:`torch.sigmoid` gives presence probabilities.
+
+        Raises:
+            ValueError: If *points* is not ``[B, 2]`` or the encoder's output does
+                not have ``output_dim`` features.
+        """
+        logits: Tensor = self.class_head(self.embed(points))
         return logits
 
     def _points_and_labels(self, batch: Sample) -> tuple[Tensor, Tensor]:
@@ -394,24 +426,80 @@ class GeoPriorTask(ReliableTrainingMixin, BaseTask):
 
     def predict_step(
         self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
-    ) -> Tensor:
-        r"""Presence probabilities :math:`\sigma(W_y^\top e(x))` of a batch.
+    ) -> dict[str, Any]:
+        r"""The prior of each point of a batch, as GeoParquet columns.
+
+        One row per point in the file that ``torchgeo predict`` writes
+        (:class:`~torchgeo_geossl.callbacks.GeoParquetWriter`), in this order:
+
+        * ``probability`` ``[B, K]``: the presence probabilities
+          :math:`\sigma(W_y^\top e(x))` of the K classes, in the order of the
+          data module's ``classes`` (the prior :math:`p(y|x)` that Mac Aodha et
+          al. multiply with an image classifier's :math:`p(y|I)`);
+        * ``top_class`` ``[B, k]``: the indices of the ``k = min(TOP_K, K)``
+          most probable classes, most probable first
+          (:data:`~torchgeo_geossl.trainers.geoprior.TOP_K`);
+        * ``top_class_name``: their names (when the data module has ``classes``);
+        * ``label`` ``[B]`` and ``label_name``: the observed class, when the batch
+          has ``label`` (the name when the data module has ``classes``);
+        * ``embedding`` ``[B, output_dim]``: the location embedding :math:`e(x)`.
 
         Args:
-            batch: A batch with ``point`` ``[B, 2]``.
+            batch: A batch with ``point`` ``[B, 2]`` and optionally ``label``.
             batch_idx: Index of the batch.
             dataloader_idx: Index of the dataloader.
 
         Returns:
-            Probabilities ``[B, K]``.
+            The columns, each with one value per point.
 
         Raises:
             KeyError: If the batch lacks ``point``.
+
+        .. versionchanged:: 0.2
+           Returns the columns above instead of the probabilities alone.
         """
         if 'point' not in batch:
             msg = f'GeoPriorTask.predict_step needs point [B, 2]; keys: {sorted(batch)}'
             raise KeyError(msg)
-        return torch.sigmoid(self(batch['point']))
+        embedding = self.embed(batch['point'])
+        probability = torch.sigmoid(self.class_head(embedding))
+        k = min(TOP_K, probability.shape[1])
+        top = probability.topk(k, dim=1).indices
+        names = self._class_names()
+        columns: dict[str, Any] = {'probability': probability, 'top_class': top}
+        if names is not None:
+            columns['top_class_name'] = [
+                [names[i] for i in row] for row in top.tolist()
+            ]
+        if 'label' in batch:
+            columns['label'] = batch['label'].reshape(-1)
+            if names is not None:
+                columns['label_name'] = [names[i] for i in columns['label'].tolist()]
+        columns['embedding'] = embedding
+        return columns
+
+    def _class_names(self) -> list[str] | None:
+        """The data module's class names, checked against ``num_classes``.
+
+        Returns:
+            The names in label order, or None when the data module has none.
+
+        Raises:
+            ValueError: If the data module's ``classes`` differ in number from
+                ``num_classes``.
+        """
+        datamodule = getattr(self._trainer, 'datamodule', None)
+        classes = getattr(datamodule, 'classes', None)
+        if classes is None:
+            return None
+        k: int = self.hparams['num_classes']
+        if len(classes) != k:
+            msg = (
+                f'the data module has {len(classes)} classes but GeoPriorTask has '
+                f'num_classes={k}; set num_classes to {len(classes)}'
+            )
+            raise ValueError(msg)
+        return [str(name) for name in classes]
 
     def on_fit_start(self) -> None:
         """Refuse a data module with another number of classes.
@@ -420,15 +508,48 @@ class GeoPriorTask(ReliableTrainingMixin, BaseTask):
             ValueError: If the data module's ``classes`` differ in number from
                 ``num_classes``.
         """
-        datamodule = getattr(self.trainer, 'datamodule', None)
-        classes = getattr(datamodule, 'classes', None)
-        k: int = self.hparams['num_classes']
-        if classes is not None and len(classes) != k:
-            msg = (
-                f'the data module has {len(classes)} classes but GeoPriorTask has '
-                f'num_classes={k}; set num_classes to {len(classes)}'
-            )
-            raise ValueError(msg)
+        self._class_names()
+
+    def on_validation_start(self) -> None:
+        """Refuse a data module with another number of classes.
+
+        Raises:
+            ValueError: If the data module's ``classes`` differ in number from
+                ``num_classes``.
+        """
+        self._class_names()
+
+    def on_test_start(self) -> None:
+        """Refuse a data module with another number of classes.
+
+        Raises:
+            ValueError: If the data module's ``classes`` differ in number from
+                ``num_classes``.
+        """
+        self._class_names()
+
+    def on_predict_start(self) -> None:
+        """Refuse a data module with another number of classes.
+
+        Raises:
+            ValueError: If the data module's ``classes`` differ in number from
+                ``num_classes``.
+        """
+        self._class_names()
+
+    def configure_callbacks(self) -> list[Callback]:
+        """The run's callbacks, and a GeoParquet writer when predicting.
+
+        Returns:
+            Those of :class:`~torchgeo_geossl.trainers.reliable.ReliableTrainingMixin`
+            and, when predicting without a prediction writer of the user's,
+            :class:`~torchgeo_geossl.callbacks.GeoParquetWriter`
+            (:func:`~torchgeo_geossl.callbacks.default_prediction_writer`).
+        """
+        return [
+            *super().configure_callbacks(),
+            *default_prediction_writer(self._trainer),
+        ]
 
     def configure_optimizers(
         self,
