@@ -142,9 +142,7 @@ def test_forward_in_groups_shuffles_then_restores_order() -> None:
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
     # a per-sample module gives the same outputs in the same order
     linear = torch.nn.Linear(3, 2)
-    torch.testing.assert_close(
-        forward_in_groups(linear, x, 4, shuffle=True), linear(x)
-    )
+    torch.testing.assert_close(forward_in_groups(linear, x, 4, shuffle=True), linear(x))
 
 
 def test_forward_in_groups_keeps_two_samples_per_group() -> None:

@@ -84,10 +84,7 @@ def test_loss_is_infonce_plus_geo_cross_entropy() -> None:
     # with plain torch (tolerance 1e-5: the task computes in float32)
     torch.manual_seed(0)
     task = GeoMoCoTask(
-        **SMALL,
-        geo_classes=3,
-        geo_weight=0.5,
-        augmentation=torch.nn.Identity(),
+        **SMALL, geo_classes=3, geo_weight=0.5, augmentation=torch.nn.Identity()
     )
     logged: dict[str, Tensor] = {}
     task.log = lambda name, value, **_: logged.__setitem__(name, torch.as_tensor(value))  # type: ignore[method-assign]

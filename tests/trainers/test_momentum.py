@@ -1,6 +1,6 @@
-from collections.abc import Callable
 import math
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import torch
 import torch.distributed as dist
-from torch import Tensor, nn
+from torch import Tensor
 
 
 def world_size() -> int:
@@ -278,7 +278,7 @@ def forward_shuffled(module: Callable[[Tensor], Tensor], batch: Tensor) -> Tenso
     """
     _check_not_scalar('forward_shuffled', batch)
     if world_size() == 1:
-        return cast(Tensor, module(batch))
+        return module(batch)
     samples, counts = _gather_rows(batch, 'forward_shuffled')
     total = samples.shape[0]
     if dist.get_rank() == 0:
@@ -287,14 +287,17 @@ def forward_shuffled(module: Callable[[Tensor], Tensor], batch: Tensor) -> Tenso
         permutation = torch.empty(total, dtype=torch.long, device=batch.device)
     dist.broadcast(permutation, src=0)
     start, stop = _own_rows(counts)
-    outputs = cast(Tensor, module(samples[permutation[start:stop]]))
+    outputs = module(samples[permutation[start:stop]])
     shuffled, _ = _gather_rows(outputs, 'forward_shuffled')
     # shuffled[j] is the output of sample permutation[j]
     return shuffled[torch.argsort(permutation)[start:stop]]
 
 
 def forward_in_groups(
-    module: Callable[[Tensor], Tensor], batch: Tensor, groups: int, shuffle: bool = False
+    module: Callable[[Tensor], Tensor],
+    batch: Tensor,
+    groups: int,
+    shuffle: bool = False,
 ) -> Tensor:
     """Apply *module* to disjoint groups of a batch, one call per group.
 
