@@ -13,9 +13,14 @@ from collections.abc import Sequence
 import kornia.augmentation as K
 import torch
 from torch import Tensor
-from torchgeo.transforms import RandomGrayscale
 
-from .intensity import FastColorJitter, MultispectralJitter
+from .intensity import (
+    FastColorJitter,
+    FastRandomGaussianBlur,
+    FastRandomGrayscale,
+    FastWeightedGrayscale,
+    MultispectralJitter,
+)
 from .views import MultiViewAugmentation
 
 #: Crop area range of MoCo-v2 (and of GASSL's runs without temporal positives).
@@ -368,20 +373,20 @@ def _appearance_ops(
             FastColorJitter(brightness, contrast, saturation, hue, p=MOCO_V2_JITTER_P)
         ]
         if weights is None:
-            ops.append(K.RandomGrayscale(p=MOCO_V2_GRAYSCALE_P))
+            ops.append(FastRandomGrayscale(p=MOCO_V2_GRAYSCALE_P))
         else:
-            ops.append(RandomGrayscale(weights=weights, p=MOCO_V2_GRAYSCALE_P))
+            ops.append(FastWeightedGrayscale(weights=weights, p=MOCO_V2_GRAYSCALE_P))
     else:
         brightness, contrast = MULTISPECTRAL_JITTER
         ops = [
             MultispectralJitter(brightness, contrast, p=MOCO_V2_JITTER_P),
-            RandomGrayscale(
+            FastWeightedGrayscale(
                 weights=torch.ones(in_channels) if weights is None else weights,
                 p=MOCO_V2_GRAYSCALE_P,
             ),
         ]
     ops.append(
-        K.RandomGaussianBlur(
+        FastRandomGaussianBlur(
             kernel_size=(blur_kernel, blur_kernel),
             sigma=MOCO_V2_BLUR_SIGMA,
             p=MOCO_V2_BLUR_P,
