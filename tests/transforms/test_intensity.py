@@ -413,3 +413,18 @@ def test_selected_images_only_keeps_gradients() -> None:
     torch.testing.assert_close(out, expected)
     out.sum().backward()
     assert x.grad is not None
+
+
+@pytest.mark.cuda
+def test_selected_images_only_on_cuda_equal_the_cpu() -> None:
+    x = rgb_images(32, size=32, seed=4)
+    for aug in (
+        FastColorJitter(0.4, 0.4, 0.4, 0.1, p=0.5),
+        FastRandomGrayscale(p=0.5),
+        FastRandomGaussianBlur((23, 23), (0.1, 2.0), p=0.5),
+    ):
+        torch.manual_seed(0)
+        expected = aug(x)
+        out = aug(x.cuda(), params=aug._params)
+        assert out.device.type == 'cuda'
+        torch.testing.assert_close(out.cpu(), expected, atol=5e-6, rtol=1e-5)
