@@ -220,9 +220,56 @@ class MultispectralJitter(_SelectedImagesOnly, IntensityAugmentationBase2D):
         shape = (-1, 1, 1, 1)
         brightness = params['brightness_factor'].to(input).reshape(shape)
         contrast = params['contrast_factor'].to(input).reshape(shape)
-        scaled = input * brightness
-        mean = scaled.mean(dim=(-2, -1), keepdim=True)
-        return (scaled - mean) * contrast + mean
+        return _stretch(input * brightness, contrast)
+
+    def _transform_selected(
+        self,
+        input: Tensor,
+        index: Tensor,
+        params: dict[str, Tensor],
+        flags: dict[str, Any],
+        transform: Tensor | None,
+    ) -> Tensor:
+        """Jitter some images of a batch, a few at a time on a CPU.
+
+        Args:
+            input: Images ``[B, C, H, W]``.
+            index: Indices of the images to jitter.
+            params: The drawn parameters of all B images.
+            flags: Static parameters (none).
+            transform: Unused.
+
+        Returns:
+            A copy of *input* with the selected images jittered.
+        """
+        index = index.to(input.device)
+        shape = (-1, 1, 1, 1)
+        brightness, contrast = (
+            params[key].to(input).index_select(0, index).reshape(shape)
+            for key in ('brightness_factor', 'contrast_factor')
+        )
+        out = input.clone()
+        chunk = _CPU_CHUNK if input.device.type == 'cpu' else len(index)
+        for start in range(0, len(index), chunk):
+            rows = index[start : start + chunk]
+            images = input.index_select(0, rows)
+            images.mul_(brightness[start : start + chunk])
+            out.index_copy_(0, rows, _stretch(images, contrast[start : start + chunk]))
+        return out
+
+
+def _stretch(scaled: Tensor, contrast: Tensor) -> Tensor:
+    """Stretch each band around its mean, in place.
+
+    Args:
+        scaled: Images ``[B, C, H, W]`` after the brightness factor, changed.
+        contrast: ``[B, 1, 1, 1]``.
+
+    Returns:
+        *scaled*: ``(y - mean) c + mean`` with the mean of each band of each image.
+    """
+    mean = scaled.mean(dim=(-2, -1), keepdim=True)
+    return scaled.sub_(mean).mul_(contrast).add_(mean)
 
 
 #: ITU-R 601 luma weights of Kornia's ``rgb_to_grayscale`` (and torchvision's).
