@@ -77,7 +77,13 @@ class _SelectedImagesOnly:
             self._params if params is None else params, flags, **kwargs
         )
         self.validate_tensor(input)  # type: ignore[attr-defined]
-        index = (params['batch_prob'] > 0.5).reshape(-1).nonzero().flatten()
+        selected = (params['batch_prob'] > 0.5).reshape(-1)
+        if len(selected) != len(input):
+            blended: Tensor = super().transform_inputs(  # type: ignore[misc]
+                input, params, flags, transform
+            )
+            return blended
+        index = selected.nonzero().flatten()
         if len(index) == len(input):
             output: Tensor = self.apply_transform(  # type: ignore[attr-defined]
                 input, params, flags, transform=transform
@@ -612,14 +618,14 @@ class ClipValues(IntensityAugmentationBase2D):
 
 
 class FastRandomGaussianBlur(_SelectedImagesOnly, RandomGaussianBlur):  # type: ignore[misc]
-    """Kornia's :class:`~kornia.augmentation.RandomGaussianBlur`, blurring only the selected images.
+    """Kornia's Gaussian blur that blurs only the images *p* selects.
 
-    The same parameters, the same random draws (a sigma per image and the
-    selection with probability *p*) and the same outputs as Kornia's class: the
-    selected images are blurred with Kornia's ``gaussian_blur2d`` and their own
-    sigma, the others are copied. Kornia blurs every image and then keeps the
-    input of the images *p* leaves out, so with the presets' ``p = 0.5`` this does
-    half the convolutions.
+    Kornia's :class:`~kornia.augmentation.RandomGaussianBlur` with the same
+    parameters, the same random draws (a sigma per image and the selection with
+    probability *p*) and the same outputs: the selected images are blurred with
+    Kornia's ``gaussian_blur2d`` and their own sigma, the others are copied.
+    Kornia blurs every image and then keeps the input of the images *p* leaves
+    out, so with the presets' ``p = 0.5`` this does half the convolutions.
 
     .. versionadded:: 0.2
     """
@@ -628,23 +634,24 @@ class FastRandomGaussianBlur(_SelectedImagesOnly, RandomGaussianBlur):  # type: 
 
 
 class FastRandomGrayscale(_SelectedImagesOnly, RandomGrayscale):  # type: ignore[misc]
-    """Kornia's :class:`~kornia.augmentation.RandomGrayscale`, converting only the selected images.
+    """Kornia's grayscale that converts only the images *p* selects.
 
-    The same parameters, random draws and outputs as Kornia's class (ITU-R 601
-    luma for RGB unless ``rgb_weights`` are given); only the images that *p*
-    selects are converted, the others are copied, where Kornia converts every
-    image and then keeps the input of the others.
+    Kornia's :class:`~kornia.augmentation.RandomGrayscale` with the same
+    parameters, random draws and outputs (ITU-R 601 luma for RGB unless
+    ``rgb_weights`` are given); only the selected images are converted and the
+    others are copied, where Kornia converts every image and then keeps the
+    input of the others.
 
     .. versionadded:: 0.2
     """
 
 
 class FastWeightedGrayscale(_SelectedImagesOnly, WeightedGrayscale):
-    """TorchGeo's band-weighted :class:`~torchgeo.transforms.RandomGrayscale`, converting only the selected images.
+    """TorchGeo's band-weighted grayscale that converts only the images *p* selects.
 
-    The same parameters (one weight per band, rescaled to sum to 1), random draws
-    and outputs as TorchGeo's class; only the images that *p* selects are
-    converted, the others are copied.
+    TorchGeo's :class:`~torchgeo.transforms.RandomGrayscale` with the same
+    parameters (one weight per band, rescaled to sum to 1), random draws and
+    outputs; only the selected images are converted and the others are copied.
 
     .. versionadded:: 0.2
     """
