@@ -12,7 +12,8 @@ times
 
 * ``geossl``: this package's ``gassl_augmentation(112, C)`` (RandomResizedCrop
   scale 0.08-1, then for C = 3 ColorJitter, else brightness/contrast; grayscale;
-  blur; horizontal flip), one call on the ``[B, V, C, H, W]`` batch;
+  blur; horizontal flip; the jitter, grayscale and blur compute only the images
+  their p selects), one call on the ``[B, V, C, H, W]`` batch;
 * ``geossl-same-ops``: ``MultiViewAugmentation`` wrapping exactly TorchGeo's MoCo-v2
   ops (brightness/contrast also for C = 3, vertical flip added, Kornia's crop
   settings), one call on the ``[B, V, C, H, W]`` batch: the like-for-like row;

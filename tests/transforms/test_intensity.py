@@ -14,11 +14,16 @@ import kornia.augmentation as K
 import pytest
 import torch
 from torch import Tensor
+from torchgeo.transforms import RandomGrayscale
 
 from torchgeo_geossl.transforms import (
     ClipValues,
     FastColorJitter,
+    FastRandomGaussianBlur,
+    FastRandomGrayscale,
+    FastWeightedGrayscale,
     MultispectralJitter,
+    intensity,
     moco_v2_augmentation,
 )
 
@@ -262,3 +267,176 @@ def test_fast_color_jitter_on_cuda_equals_kornia_and_the_cpu() -> None:
         torch.testing.assert_close(out.cpu(), expected, atol=5e-6, rtol=0)
         reference = kornia(x.cuda(), params=params)
         torch.testing.assert_close(out, reference, atol=5e-6, rtol=0)
+
+
+# Only the images that p selects are transformed: Kornia 0.9 transforms every image
+# and then keeps the input where an image was not selected. The draws and the
+# outputs must stay those of the class each one replaces.
+
+
+def record_batch_sizes(aug: K.AugmentationBase2D) -> list[int]:
+    """Make *aug* record the batch size of every apply_transform call."""
+    sizes: list[int] = []
+    apply = aug.apply_transform
+
+    def recording(input: Tensor, *args: object, **kwargs: object) -> Tensor:
+        sizes.append(len(input))
+        out: Tensor = apply(input, *args, **kwargs)
+        return out
+
+    aug.apply_transform = recording  # type: ignore[method-assign]
+    return sizes
+
+
+WEIGHTS = (1.0, 2.0, 0.0, 1.0)
+
+REPLACED = {
+    'blur': (
+        lambda: FastRandomGaussianBlur((7, 7), (0.1, 2.0), p=0.5),
+        lambda: K.RandomGaussianBlur((7, 7), (0.1, 2.0), p=0.5),
+        3,
+    ),
+    'rgb-grayscale': (
+        lambda: FastRandomGrayscale(p=0.3),
+        lambda: K.RandomGrayscale(p=0.3),
+        3,
+    ),
+    'band-grayscale': (
+        lambda: FastWeightedGrayscale(torch.tensor(WEIGHTS), p=0.3),
+        lambda: RandomGrayscale(torch.tensor(WEIGHTS), p=0.3),
+        4,
+    ),
+}
+
+
+@pytest.mark.parametrize('name', list(REPLACED))
+def test_selected_images_only_equal_the_replaced_class(name: str) -> None:
+    fast_cls, kornia_cls, channels = REPLACED[name]
+    fast, reference = fast_cls(), kornia_cls()
+    x = torch.rand(32, channels, 12, 12, generator=torch.Generator().manual_seed(3))
+    sizes = record_batch_sizes(fast)
+    for seed in range(5):
+        torch.manual_seed(seed)
+        out = fast(x)
+        torch.manual_seed(seed)
+        expected = reference(x)
+        for key, value in reference._params.items():
+            assert torch.equal(fast._params[key], value), key
+        assert torch.equal(out, expected)
+        selected = fast._params['batch_prob'] > 0.5
+        assert 0 < int(selected.sum()) < len(x)
+        # the images left out are the input, and only the others were computed
+        assert torch.equal(out[~selected], x[~selected])
+        assert sizes[-1] == int(selected.sum())
+    assert len(sizes) == 5
+
+
+def test_band_grayscale_is_the_weighted_band_mean_where_selected() -> None:
+    gray = FastWeightedGrayscale(torch.tensor(WEIGHTS), p=0.5)
+    x = torch.rand(16, 4, 5, 5, generator=torch.Generator().manual_seed(4))
+    torch.manual_seed(0)
+    out = gray(x)
+    selected = gray._params['batch_prob'] > 0.5
+    w = torch.tensor(WEIGHTS) / sum(WEIGHTS)
+    mean = (x * w.reshape(1, 4, 1, 1)).sum(dim=1, keepdim=True).expand_as(x)
+    expected = torch.where(selected.reshape(-1, 1, 1, 1), mean, x)
+    torch.testing.assert_close(out, expected, atol=1e-6, rtol=0)
+    assert 0 < int(selected.sum()) < len(x)
+
+
+def test_multispectral_jitter_only_jitters_the_selected_images(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the contrast stretch sees the selected images only (it saw all of them)
+    seen: list[int] = []
+    stretch = getattr(intensity, '_stretch', None)
+
+    def counting(scaled: Tensor, contrast: Tensor) -> Tensor:
+        seen.append(len(scaled))
+        assert stretch is not None
+        out: Tensor = stretch(scaled, contrast)
+        return out
+
+    monkeypatch.setattr(intensity, '_stretch', counting, raising=False)
+    jitter = MultispectralJitter(p=0.5)
+    x = reflectance(40, seed=2)
+    torch.manual_seed(0)
+    out = jitter(x)
+    params = jitter._params
+    selected = params['batch_prob'] > 0.5
+    assert sum(seen) == int(selected.sum()) < len(x)
+    for i in range(len(x)):
+        b = float(params['brightness_factor'][i])
+        c = float(params['contrast_factor'][i])
+        y = b * x[i]
+        mean = y.mean(dim=(1, 2), keepdim=True)
+        expected = c * (y - mean) + mean if selected[i] else x[i]
+        torch.testing.assert_close(out[i], expected)
+
+
+def test_fast_color_jitter_only_jitters_the_selected_images(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the fused hue kernel sees the selected images only (it saw all of them)
+    seen: list[int] = []
+    hue = intensity._hue
+
+    def counting(image: Tensor, turns: Tensor) -> None:
+        seen.append(len(image))
+        hue(image, turns)
+
+    monkeypatch.setattr(intensity, '_hue', counting)
+    jitter = FastColorJitter(0.4, 0.4, 0.4, 0.1, p=0.5)
+    x = rgb_images(40, size=8, seed=3)
+    torch.manual_seed(0)
+    out = jitter(x)
+    selected = jitter._params['batch_prob'] > 0.5
+    assert sum(seen) == int(selected.sum()) < len(x)
+    assert torch.equal(out[~selected], x[~selected])
+    torch.manual_seed(0)
+    expected = K.ColorJitter(0.4, 0.4, 0.4, 0.1, p=0.5)(x)
+    torch.testing.assert_close(out, expected, atol=5e-6, rtol=0)
+
+
+@pytest.mark.parametrize('p', [0.0, 1.0])
+def test_selected_images_only_with_none_or_all_selected(p: float) -> None:
+    x = rgb_images(6, size=8)
+    for fast, reference in (
+        (FastRandomGrayscale(p=p), K.RandomGrayscale(p=p)),
+        (
+            FastColorJitter(0.4, 0.4, 0.4, 0.1, p=p),
+            K.ColorJitter(0.4, 0.4, 0.4, 0.1, p=p),
+        ),
+    ):
+        torch.manual_seed(0)
+        out = fast(x)
+        torch.manual_seed(0)
+        torch.testing.assert_close(out, reference(x), atol=5e-6, rtol=0)
+        assert out.data_ptr() != x.data_ptr()  # a new tensor, also when p = 0
+
+
+def test_selected_images_only_keeps_gradients() -> None:
+    # inputs that track gradients take Kornia's blend, which they flow through
+    x = torch.rand(8, 3, 9, 9).requires_grad_()
+    torch.manual_seed(1)
+    out = FastRandomGaussianBlur((5, 5), (0.5, 1.5), p=0.5)(x)
+    torch.manual_seed(1)
+    expected = K.RandomGaussianBlur((5, 5), (0.5, 1.5), p=0.5)(x)
+    torch.testing.assert_close(out, expected)
+    out.sum().backward()
+    assert x.grad is not None
+
+
+@pytest.mark.cuda
+def test_selected_images_only_on_cuda_equal_the_cpu() -> None:
+    x = rgb_images(32, size=32, seed=4)
+    for aug in (
+        FastColorJitter(0.4, 0.4, 0.4, 0.1, p=0.5),
+        FastRandomGrayscale(p=0.5),
+        FastRandomGaussianBlur((23, 23), (0.1, 2.0), p=0.5),
+    ):
+        torch.manual_seed(0)
+        expected = aug(x)
+        out = aug(x.cuda(), params=aug._params)
+        assert out.device.type == 'cuda'
+        torch.testing.assert_close(out.cpu(), expected, atol=5e-6, rtol=1e-5)

@@ -9,6 +9,9 @@ from torchgeo.transforms import RandomGrayscale
 
 from torchgeo_geossl.transforms import (
     FastColorJitter,
+    FastRandomGaussianBlur,
+    FastRandomGrayscale,
+    FastWeightedGrayscale,
     MultispectralJitter,
     MultiViewAugmentation,
     blur_kernel_size,
@@ -41,8 +44,8 @@ def test_moco_v2_rgb_ops() -> None:
     assert op_types(aug) == [
         K.RandomResizedCrop,
         FastColorJitter,
-        K.RandomGrayscale,
-        K.RandomGaussianBlur,
+        FastRandomGrayscale,
+        FastRandomGaussianBlur,
         K.RandomHorizontalFlip,
     ]
     jitter = ops(aug)[1]
@@ -62,8 +65,8 @@ def test_moco_v2_multispectral_ops(channels: int) -> None:
     assert op_types(aug) == [
         K.RandomResizedCrop,
         MultispectralJitter,
-        RandomGrayscale,
-        K.RandomGaussianBlur,
+        FastWeightedGrayscale,
+        FastRandomGaussianBlur,
         K.RandomHorizontalFlip,
     ]
     jitter, gray = ops(aug)[1:3]
@@ -84,7 +87,7 @@ def test_custom_grayscale_weights_rescaled_and_not_mutated() -> None:
 
 def test_rgb_custom_grayscale_weights_use_torchgeo_op() -> None:
     aug = moco_v2_augmentation(size=SIZE, grayscale_weights=[0.2, 0.7, 0.1])
-    assert op_types(aug)[2] is RandomGrayscale
+    assert op_types(aug)[2] is FastWeightedGrayscale
     assert op_types(aug)[1] is FastColorJitter
 
 
@@ -204,8 +207,8 @@ def test_seco_artificial_has_no_crop() -> None:
     aug = seco_artificial_augmentation()
     assert op_types(aug) == [
         FastColorJitter,
-        K.RandomGrayscale,
-        K.RandomGaussianBlur,
+        FastRandomGrayscale,
+        FastRandomGaussianBlur,
         K.RandomHorizontalFlip,
     ]
     x = torch.rand(2, 2, 3, SIDE, SIDE)
@@ -216,8 +219,8 @@ def test_seco_artificial_multispectral() -> None:
     aug = seco_artificial_augmentation(in_channels=13)
     assert op_types(aug) == [
         MultispectralJitter,
-        RandomGrayscale,
-        K.RandomGaussianBlur,
+        FastWeightedGrayscale,
+        FastRandomGaussianBlur,
         K.RandomHorizontalFlip,
     ]
     assert ops(aug)[2].flags['kernel_size'] == (23, 23)
@@ -267,3 +270,30 @@ def test_bad_preset_parameters(
 ) -> None:
     with pytest.raises(error, match=message):
         moco_v2_augmentation(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize('channels', [3, 4])
+def test_presets_equal_the_kornia_and_torchgeo_ops_they_replace(channels: int) -> None:
+    # the same draws and outputs as the preset built from Kornia's ColorJitter,
+    # RandomGrayscale and RandomGaussianBlur (TorchGeo's band grayscale) for the
+    # same seed: exact for the band path, float rounding for the RGB jitter. The
+    # crop, the flip and the band jitter (tested against its formula in
+    # test_intensity.py) are the preset's own.
+    fast = gassl_augmentation(size=SIZE, in_channels=channels, seed=11)
+    crop, jitter, _, blur, flip = ops(fast)
+    if channels == 3:
+        replaced = [K.ColorJitter(0.4, 0.4, 0.4, 0.1, p=0.8), K.RandomGrayscale(p=0.2)]
+    else:
+        weights = torch.ones(channels)
+        replaced = [jitter, RandomGrayscale(weights=weights, p=0.2)]
+    kernel = blur.flags['kernel_size']
+    reference = MultiViewAugmentation(
+        crop, *replaced, K.RandomGaussianBlur(kernel, (0.1, 2.0), p=0.5), flip, seed=11
+    )
+    x = torch.rand(24, 2, channels, SIDE, SIDE)
+    for _ in range(4):
+        out, expected = fast(x), reference(x)
+        if channels == 3:
+            torch.testing.assert_close(out, expected, atol=5e-6, rtol=0)
+        else:
+            assert torch.equal(out, expected)

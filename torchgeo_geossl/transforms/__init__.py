@@ -1,6 +1,13 @@
 """Batched Kornia augmentations for multi-view, multispectral batches."""
 
-from .intensity import ClipValues, FastColorJitter, MultispectralJitter
+from .intensity import (
+    ClipValues,
+    FastColorJitter,
+    FastRandomGaussianBlur,
+    FastRandomGrayscale,
+    FastWeightedGrayscale,
+    MultispectralJitter,
+)
 from .presets import (
     blur_kernel_size,
     gassl_augmentation,
@@ -13,6 +20,9 @@ from .views import MultiViewAugmentation
 __all__ = (
     'ClipValues',
     'FastColorJitter',
+    'FastRandomGaussianBlur',
+    'FastRandomGrayscale',
+    'FastWeightedGrayscale',
     'MultiViewAugmentation',
     'MultispectralJitter',
     'blur_kernel_size',

@@ -1,15 +1,137 @@
 """Intensity augmentations for multispectral images (any number of bands)."""
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
-from kornia.augmentation import ColorJitter, IntensityAugmentationBase2D
+from kornia.augmentation import (
+    ColorJitter,
+    IntensityAugmentationBase2D,
+    RandomGaussianBlur,
+    RandomGrayscale,
+)
 from kornia.augmentation import random_generator as rg
+from kornia.core.utils import is_autocast_enabled, is_compiling, is_exporting
 from torch import Tensor
+from torchgeo.transforms import RandomGrayscale as WeightedGrayscale
 
 
-class MultispectralJitter(IntensityAugmentationBase2D):
+class _SelectedImagesOnly:
+    """Transform only the images that the probability ``p`` selects.
+
+    Kornia (0.9) transforms every image of a batch and then keeps the input where
+    an image was not selected (``torch.where`` over the whole batch), so an
+    augmentation with ``p = 0.2`` costs as much as one with ``p = 1`` plus a blend.
+    This mixin draws the same parameters (Kornia's ``forward_parameters`` is
+    untouched), picks the selected images, transforms them with the class's own
+    ``apply_transform`` and their parameters, and copies them into a copy of the
+    input. Every output image equals Kornia's: the transform of each image depends
+    only on that image and its own parameters.
+
+    Subclasses name the per-image parameters in :attr:`PER_IMAGE_PARAMS` (the
+    others, such as ColorJitter's ``order``, are shared by the batch). Kornia's own
+    path is taken for ``p = 1``, for inputs that track gradients, inside
+    ``torch.compile`` or an export (the selection has a data-dependent size) and for
+    inputs that are not ``[B, C, H, W]``.
+    """
+
+    #: Parameters with one entry per image, selected with the images.
+    PER_IMAGE_PARAMS: ClassVar[tuple[str, ...]] = ()
+
+    p: float
+    p_batch: float
+    _params: dict[str, Tensor]
+
+    def transform_inputs(
+        self,
+        input: Tensor,
+        params: dict[str, Tensor],
+        flags: dict[str, Any],
+        transform: Tensor | None = None,
+        **kwargs: Any,
+    ) -> Tensor:
+        """Transform the selected images of the batch, keep the others.
+
+        Args:
+            input: Images ``[B, C, H, W]``.
+            params: The drawn parameters, ``batch_prob`` included.
+            flags: Static parameters.
+            transform: Transformation matrices, if any.
+            **kwargs: Parameter overrides (Kornia's).
+
+        Returns:
+            A new tensor: the transformed images where selected, the input elsewhere.
+        """
+        if (
+            (self.p == 1.0 and self.p_batch == 1.0)
+            or input.ndim != 4
+            or (torch.is_grad_enabled() and input.requires_grad)
+            or is_compiling()
+            or is_exporting()
+        ):
+            kept: Tensor = super().transform_inputs(  # type: ignore[misc]
+                input, params, flags, transform, **kwargs
+            )
+            return kept
+        params, flags = self._process_kwargs_to_params_and_flags(  # type: ignore[attr-defined]
+            self._params if params is None else params, flags, **kwargs
+        )
+        self.validate_tensor(input)  # type: ignore[attr-defined]
+        selected = (params['batch_prob'] > 0.5).reshape(-1)
+        if len(selected) != len(input):
+            blended: Tensor = super().transform_inputs(  # type: ignore[misc]
+                input, params, flags, transform
+            )
+            return blended
+        index = selected.nonzero().flatten()
+        if len(index) == len(input):
+            output: Tensor = self.apply_transform(  # type: ignore[attr-defined]
+                input, params, flags, transform=transform
+            )
+        elif len(index) == 0:
+            output = input.clone()
+        else:
+            output = self._transform_selected(input, index, params, flags, transform)
+        if is_autocast_enabled():
+            output = output.type(input.dtype)
+        return output
+
+    def _transform_selected(
+        self,
+        input: Tensor,
+        index: Tensor,
+        params: dict[str, Tensor],
+        flags: dict[str, Any],
+        transform: Tensor | None,
+    ) -> Tensor:
+        """Transform some images of a batch.
+
+        Args:
+            input: Images ``[B, C, H, W]``.
+            index: Indices of the images to transform (at least one, not all).
+            params: The drawn parameters of all B images.
+            flags: Static parameters.
+            transform: Transformation matrices ``[B, 3, 3]`` or None.
+
+        Returns:
+            A copy of *input* with the selected images transformed.
+        """
+        rows = index.to(input.device)
+        subset = {
+            key: value.index_select(0, index.to(value.device))
+            if key in (*self.PER_IMAGE_PARAMS, 'batch_prob')
+            else value
+            for key, value in params.items()
+        }
+        if transform is not None and len(transform) == len(input):
+            transform = transform.index_select(0, rows)
+        images: Tensor = self.apply_transform(  # type: ignore[attr-defined]
+            input.index_select(0, rows), subset, flags, transform=transform
+        )
+        return input.index_copy(0, rows, images.to(input.dtype))
+
+
+class MultispectralJitter(_SelectedImagesOnly, IntensityAugmentationBase2D):
     r"""Brightness then contrast jitter of reflectance, the same for every band.
 
     The multispectral counterpart of MoCo-v2's colour jitter used by SSL4EO-S12's
@@ -32,10 +154,13 @@ class MultispectralJitter(IntensityAugmentationBase2D):
     ``RandomBrightness``) would be larger than the reflectance of most land
     surfaces (0.1-0.25). Hue and saturation have no multispectral meaning and are
     left out. The output is not clipped (reflectance may exceed 1), unlike Kornia's
-    and torchvision's colour jitter, which clamp to [0, 1].
+    and torchvision's colour jitter, which clamp to [0, 1]. Only the images that
+    *p* selects are computed (the others are copied).
 
     .. versionadded:: 0.2
     """
+
+    PER_IMAGE_PARAMS = ('brightness_factor', 'contrast_factor')
 
     def __init__(
         self,
@@ -101,9 +226,56 @@ class MultispectralJitter(IntensityAugmentationBase2D):
         shape = (-1, 1, 1, 1)
         brightness = params['brightness_factor'].to(input).reshape(shape)
         contrast = params['contrast_factor'].to(input).reshape(shape)
-        scaled = input * brightness
-        mean = scaled.mean(dim=(-2, -1), keepdim=True)
-        return (scaled - mean) * contrast + mean
+        return _stretch(input * brightness, contrast)
+
+    def _transform_selected(
+        self,
+        input: Tensor,
+        index: Tensor,
+        params: dict[str, Tensor],
+        flags: dict[str, Any],
+        transform: Tensor | None,
+    ) -> Tensor:
+        """Jitter some images of a batch, a few at a time on a CPU.
+
+        Args:
+            input: Images ``[B, C, H, W]``.
+            index: Indices of the images to jitter.
+            params: The drawn parameters of all B images.
+            flags: Static parameters (none).
+            transform: Unused.
+
+        Returns:
+            A copy of *input* with the selected images jittered.
+        """
+        index = index.to(input.device)
+        shape = (-1, 1, 1, 1)
+        brightness, contrast = (
+            params[key].to(input).index_select(0, index).reshape(shape)
+            for key in ('brightness_factor', 'contrast_factor')
+        )
+        out = input.clone()
+        chunk = _CPU_CHUNK if input.device.type == 'cpu' else len(index)
+        for start in range(0, len(index), chunk):
+            rows = index[start : start + chunk]
+            images = input.index_select(0, rows)
+            images.mul_(brightness[start : start + chunk])
+            out.index_copy_(0, rows, _stretch(images, contrast[start : start + chunk]))
+        return out
+
+
+def _stretch(scaled: Tensor, contrast: Tensor) -> Tensor:
+    """Stretch each band around its mean, in place.
+
+    Args:
+        scaled: Images ``[B, C, H, W]`` after the brightness factor, changed.
+        contrast: ``[B, 1, 1, 1]``.
+
+    Returns:
+        *scaled*: ``(y - mean) c + mean`` with the mean of each band of each image.
+    """
+    mean = scaled.mean(dim=(-2, -1), keepdim=True)
+    return scaled.sub_(mean).mul_(contrast).add_(mean)
 
 
 #: ITU-R 601 luma weights of Kornia's ``rgb_to_grayscale`` (and torchvision's).
@@ -118,7 +290,7 @@ _NEUTRAL = (1.0, 1.0, 1.0, 0.0)
 _CPU_CHUNK = 8
 
 
-class FastColorJitter(ColorJitter):  # type: ignore[misc]
+class FastColorJitter(_SelectedImagesOnly, ColorJitter):  # type: ignore[misc]
     r"""Kornia's :class:`~kornia.augmentation.ColorJitter` with fused RGB kernels.
 
     The same augmentation as Kornia's ``ColorJitter`` (torchvision's formulas):
@@ -154,12 +326,25 @@ class FastColorJitter(ColorJitter):  # type: ignore[misc]
     RGB images of 112 px on 2 CPU cores); see ``benchmarks/augmentation.py``.
 
     The fused kernels work in place on a copy of the input and need three
-    channels. Inputs that track gradients, inputs with another channel count (any
-    step that runs then fails in Kornia with its own message) and a module
-    compiled with :meth:`compile` take Kornia's own path.
+    channels. Only the images that *p* selects are jittered (Kornia jitters every
+    image and then keeps the input of the others); they are gathered a few at a
+    time, so that on a CPU the intermediates stay in the cache. Inputs that track
+    gradients, inputs with another channel count (any step that runs then fails in
+    Kornia with its own message) and a module compiled with :meth:`compile` take
+    Kornia's own path.
 
     .. versionadded:: 0.2
+
+    .. versionchanged:: 0.2
+       Images that *p* leaves out are no longer jittered and then discarded.
     """
+
+    PER_IMAGE_PARAMS = (
+        'brightness_factor',
+        'contrast_factor',
+        'saturation_factor',
+        'hue_factor',
+    )
 
     def apply_transform(
         self,
@@ -181,14 +366,65 @@ class FastColorJitter(ColorJitter):  # type: ignore[misc]
         Returns:
             The jittered images, same shape, clamped to ``[0, 1]``.
         """
-        if (
+        if not self._fused(input):
+            jittered: Tensor = super().apply_transform(input, params, flags, transform)
+            return jittered
+        return self._jitter(input, None, params)
+
+    def _transform_selected(
+        self,
+        input: Tensor,
+        index: Tensor,
+        params: dict[str, Tensor],
+        flags: dict[str, Any],
+        transform: Tensor | None,
+    ) -> Tensor:
+        """Jitter some images of a batch.
+
+        Args:
+            input: RGB images ``[B, 3, H, W]``.
+            index: Indices of the images to jitter.
+            params: The drawn parameters of all B images.
+            flags: Static parameters (none).
+            transform: Unused.
+
+        Returns:
+            A copy of *input* with the selected images jittered.
+        """
+        if not self._fused(input):
+            return super()._transform_selected(input, index, params, flags, transform)
+        return self._jitter(input, index.to(input.device), params)
+
+    def _fused(self, input: Tensor) -> bool:
+        """Whether the fused kernels apply to *input*.
+
+        Args:
+            input: The images.
+
+        Returns:
+            False for other than three channels, inputs that track gradients and a
+            compiled module (Kornia's path), else True.
+        """
+        return not (
             input.shape[-3] != 3
             or (torch.is_grad_enabled() and input.requires_grad)
             or self.__dict__.get('_uncompiled_fns') is not None
-        ):
-            jittered: Tensor = super().apply_transform(input, params, flags, transform)
-            return jittered
-        out = input.clamp(0.0, 1.0)
+        )
+
+    def _jitter(
+        self, input: Tensor, index: Tensor | None, params: dict[str, Tensor]
+    ) -> Tensor:
+        """Jitter all images, or the images at *index*, with the fused kernels.
+
+        Args:
+            input: RGB images ``[B, 3, H, W]``.
+            index: Indices of the images to jitter, or None for all.
+            params: The drawn parameters of all B images.
+
+        Returns:
+            A new tensor: jittered images clamped to ``[0, 1]``, and the other
+            images as they were.
+        """
         order = (
             self._fixed_order
             if self._fixed_order is not None
@@ -197,19 +433,33 @@ class FastColorJitter(ColorJitter):  # type: ignore[misc]
         keys = ('brightness_factor', 'contrast_factor', 'saturation_factor')
         factors = [params[key] for key in (*keys, 'hue_factor')]
         steps = [i for i in order if bool((factors[i] != _NEUTRAL[i]).any())]
-        factors = [f.to(out).reshape(-1, 1, 1, 1) for f in factors]
+        factors = [f.to(input).reshape(-1, 1, 1, 1) for f in factors]
+        if index is None:
+            out = input.clamp(0.0, 1.0)
+            count = len(input)
+        else:
+            out = input.clone()
+            factors = [f.index_select(0, index) for f in factors]
+            count = len(index)
         # Every step works image by image, so the batch can be split: on a CPU, a
         # few images at a time keep the intermediates in the cache.
-        chunk = _CPU_CHUNK if out.device.type == 'cpu' else len(out)
-        for start in range(0, len(out), chunk):
-            images = out[start : start + chunk]
-            for index in steps:
-                factor = factors[index][start : start + chunk]
-                if index == 3:
+        chunk = _CPU_CHUNK if out.device.type == 'cpu' else count
+        for start in range(0, count, chunk):
+            if index is None:
+                images = out[start : start + chunk]
+            else:
+                rows = index[start : start + chunk]
+                images = input.index_select(0, rows).clamp_(0.0, 1.0)
+            for step in steps:
+                factor = factors[step][start : start + chunk]
+                if step == 3:
                     _hue(images, factor.reshape(-1, 1, 1))
                 else:
-                    _STEPS[index](images, factor)
-        return out.clamp_(0.0, 1.0)
+                    _STEPS[step](images, factor)
+            images.clamp_(0.0, 1.0)
+            if index is not None:
+                out.index_copy_(0, rows, images)
+        return out
 
 
 def _luma(image: Tensor) -> Tensor:
@@ -246,7 +496,9 @@ def _contrast(image: Tensor, factor: Tensor) -> None:
     """
     weights = image.new_tensor(_LUMA).reshape(1, 3, 1, 1)
     mean = (image.mean(dim=(-2, -1), keepdim=True) * weights).sum(-3, keepdim=True)
-    torch.addcmul(mean * (1 - factor), image, factor, out=image).clamp_(0.0, 1.0)
+    # In place, as c x + (1 - c) mean: an addcmul with these broadcast operands
+    # runs several times slower on CPUs.
+    image.mul_(factor).add_(mean * (1 - factor)).clamp_(0.0, 1.0)
 
 
 def _saturation(image: Tensor, factor: Tensor) -> None:
@@ -363,3 +615,43 @@ class ClipValues(IntensityAugmentationBase2D):
             for bound in (self.low, self.high)
         )
         return torch.clamp(input, min=low, max=high)
+
+
+class FastRandomGaussianBlur(_SelectedImagesOnly, RandomGaussianBlur):  # type: ignore[misc]
+    """Kornia's Gaussian blur that blurs only the images *p* selects.
+
+    Kornia's :class:`~kornia.augmentation.RandomGaussianBlur` with the same
+    parameters, the same random draws (a sigma per image and the selection with
+    probability *p*) and the same outputs: the selected images are blurred with
+    Kornia's ``gaussian_blur2d`` and their own sigma, the others are copied.
+    Kornia blurs every image and then keeps the input of the images *p* leaves
+    out, so with the presets' ``p = 0.5`` this does half the convolutions.
+
+    .. versionadded:: 0.2
+    """
+
+    PER_IMAGE_PARAMS = ('sigma',)
+
+
+class FastRandomGrayscale(_SelectedImagesOnly, RandomGrayscale):  # type: ignore[misc]
+    """Kornia's grayscale that converts only the images *p* selects.
+
+    Kornia's :class:`~kornia.augmentation.RandomGrayscale` with the same
+    parameters, random draws and outputs (ITU-R 601 luma for RGB unless
+    ``rgb_weights`` are given); only the selected images are converted and the
+    others are copied, where Kornia converts every image and then keeps the
+    input of the others.
+
+    .. versionadded:: 0.2
+    """
+
+
+class FastWeightedGrayscale(_SelectedImagesOnly, WeightedGrayscale):
+    """TorchGeo's band-weighted grayscale that converts only the images *p* selects.
+
+    TorchGeo's :class:`~torchgeo.transforms.RandomGrayscale` with the same
+    parameters (one weight per band, rescaled to sum to 1), random draws and
+    outputs; only the selected images are converted and the others are copied.
+
+    .. versionadded:: 0.2
+    """

@@ -13,9 +13,14 @@ from collections.abc import Sequence
 import kornia.augmentation as K
 import torch
 from torch import Tensor
-from torchgeo.transforms import RandomGrayscale
 
-from .intensity import FastColorJitter, MultispectralJitter
+from .intensity import (
+    FastColorJitter,
+    FastRandomGaussianBlur,
+    FastRandomGrayscale,
+    FastWeightedGrayscale,
+    MultispectralJitter,
+)
 from .views import MultiViewAugmentation
 
 #: Crop area range of MoCo-v2 (and of GASSL's runs without temporal positives).
@@ -126,7 +131,12 @@ def moco_v2_augmentation(
       SSL4EO-S12's ``ToGray``);
 
     then Gaussian blur (sigma 0.1-2, p = 0.5; kernel :func:`blur_kernel_size`,
-    23 px whatever the crop size) and horizontal flip (p = 0.5).
+    23 px whatever the crop size) and horizontal flip (p = 0.5). The jitter,
+    grayscale and blur compute only the images their *p* selects
+    (:class:`~torchgeo_geossl.transforms.FastRandomGrayscale`,
+    :class:`~torchgeo_geossl.transforms.FastWeightedGrayscale`,
+    :class:`~torchgeo_geossl.transforms.FastRandomGaussianBlur`: the same draws
+    and outputs as Kornia's and TorchGeo's classes).
     TorchGeo's task also flips vertically; MoCo-v2 does not, so that is off by
     default (*vertical_flip*).
 
@@ -165,6 +175,11 @@ def moco_v2_augmentation(
     .. versionchanged:: 0.2
        The RGB colour jitter is :class:`~torchgeo_geossl.transforms.FastColorJitter`
        (was Kornia's ``ColorJitter``; same draws and outputs, faster).
+
+    .. versionchanged:: 0.2
+       The grayscale and blur are the package's ``Fast*`` subclasses of Kornia's
+       and TorchGeo's classes (same draws and outputs; only the selected images
+       are computed).
     """
     _check_positive_int('size', size)
     _check_positive_int('in_channels', in_channels)
@@ -368,20 +383,20 @@ def _appearance_ops(
             FastColorJitter(brightness, contrast, saturation, hue, p=MOCO_V2_JITTER_P)
         ]
         if weights is None:
-            ops.append(K.RandomGrayscale(p=MOCO_V2_GRAYSCALE_P))
+            ops.append(FastRandomGrayscale(p=MOCO_V2_GRAYSCALE_P))
         else:
-            ops.append(RandomGrayscale(weights=weights, p=MOCO_V2_GRAYSCALE_P))
+            ops.append(FastWeightedGrayscale(weights=weights, p=MOCO_V2_GRAYSCALE_P))
     else:
         brightness, contrast = MULTISPECTRAL_JITTER
         ops = [
             MultispectralJitter(brightness, contrast, p=MOCO_V2_JITTER_P),
-            RandomGrayscale(
+            FastWeightedGrayscale(
                 weights=torch.ones(in_channels) if weights is None else weights,
                 p=MOCO_V2_GRAYSCALE_P,
             ),
         ]
     ops.append(
-        K.RandomGaussianBlur(
+        FastRandomGaussianBlur(
             kernel_size=(blur_kernel, blur_kernel),
             sigma=MOCO_V2_BLUR_SIGMA,
             p=MOCO_V2_BLUR_P,
