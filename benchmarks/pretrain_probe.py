@@ -115,8 +115,9 @@ split their sums by thread: 1 and 2 threads differ by 1e-6 in the second loss,
 and training amplifies it to the size of the seed-to-seed variation). Every
 random draw is seeded (pool, batch order, initialisation, heads, queues,
 augmentations, EuroSAT split, retrieval offsets, k-means, bootstrap; the data
-loaders have no workers), and torch's deterministic algorithms are on, with a
-warning for any op that has none. The numbers describe the ``torchgeo_geossl`` of
+loaders have no workers; k-means and the logistic regressions run on one thread,
+whose sums do not depend on which thread finishes first), and torch's
+deterministic algorithms are on, with a warning for any op that has none. The numbers describe the ``torchgeo_geossl`` of
 the checkout that holds this script: run as a script, it starts again with the
 checkout first on ``PYTHONPATH`` when the package was imported from elsewhere (an
 installed copy, or the editable install of another checkout sharing the virtual
@@ -1654,9 +1655,13 @@ def run_track(
     views = crop_views(first, second, args.retrieval_patch_size, args.seed)
     standardisation = Standardisation.of(pool.image)
     try:
-        clusters = GeoClusters(num_clusters=args.geo_classes, seed=args.seed).fit(
-            pool.point
-        )
+        # One OpenMP thread: scikit-learn's k-means adds the threads' partial sums
+        # in the order they finish, which changes the last bits of the centroids
+        # from run to run with 3 threads or more.
+        with threadpool_limits(limits=1, user_api='openmp'):
+            clusters = GeoClusters(num_clusters=args.geo_classes, seed=args.seed).fit(
+                pool.point
+            )
     except ValueError as err:
         msg = f'--geo-classes {args.geo_classes} on {track.name}: {err}'
         raise BadInputError(msg) from err
