@@ -109,8 +109,24 @@ settings; the Landsat track holds patches of at most 40 px (its footprint is 61 
 wide and TorchGeo's samplers keep patch centres half a patch diagonal inside it)
 and is left out above that, with a message.
 
+Reproducibility: the same arguments give the same numbers, bitwise, on the same
+machine, device and torch build with the same number of torch threads (CPU kernels
+split their sums by thread: 1 and 2 threads differ by 1e-6 in the second loss,
+and training amplifies it to the size of the seed-to-seed variation). Every
+random draw is seeded (pool, batch order, initialisation, heads, queues,
+augmentations, EuroSAT split, retrieval offsets, k-means, bootstrap; the data
+loaders have no workers; k-means and the logistic regressions run on one thread,
+whose sums do not depend on which thread finishes first), and torch's
+deterministic algorithms are on, with a warning for any op that has none. The numbers describe the ``torchgeo_geossl`` of
+the checkout that holds this script: run as a script, it starts again with the
+checkout first on ``PYTHONPATH`` when the package was imported from elsewhere (an
+installed copy, or the editable install of another checkout sharing the virtual
+environment: runs of earlier versions measured whatever that copy held when they
+started). The JSON records the package folder, the git commit and the modified
+files.
+
 CPU threads: when run as a script without ``OMP_WAIT_POLICY`` in the environment,
-it re-executes itself with ``OMP_WAIT_POLICY=PASSIVE`` (as ``train_step.py`` does):
+it starts again with ``OMP_WAIT_POLICY=PASSIVE`` (as ``train_step.py`` does):
 with OpenMP's default spinning, other busy processes on a machine whose every core
 runs a torch thread made training steps about 6 times slower here. Set the variable
 to choose another policy.
@@ -119,7 +135,7 @@ Output, in ``--out`` (default ``benchmarks/results/``; with ``--quick`` a new
 temporary folder): ``pretrain_probe.md`` (markdown tables and verdicts),
 ``pretrain_probe.png`` (bar charts with the seeds' 95 % t-intervals) and
 ``pretrain_probe.json`` (all numbers per seed, which test item each seed got right,
-the configuration, the exact command and the machine). If ``--data-root`` or a
+the configuration, the exact command, the code and the machine). If ``--data-root`` or a
 data folder it needs is missing, the script prints one line on stderr and exits
 with status 2.
 """
@@ -132,10 +148,11 @@ import json
 import logging
 import os
 import shlex
+import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,6 +183,7 @@ from torchgeo.samplers import GriddedPatchSampler
 from torchgeo.tasks import MoCo, SimCLR
 from torchvision.io import ImageReadMode, decode_image
 
+import torchgeo_geossl
 from torchgeo_geossl.datasets import TemporalViewsDataset
 from torchgeo_geossl.location import GeoClusters
 from torchgeo_geossl.samplers import (
@@ -177,6 +195,13 @@ from torchgeo_geossl.trainers import GeoMoCoTask, SeCoTask
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_ROOT = REPO.parent / 'shared' / 'data'
+#: The package this checkout holds, which the script measures.
+CHECKOUT_PACKAGE = REPO / 'torchgeo_geossl'
+#: The package actually imported (an installed copy comes first on ``sys.path``
+#: when the script runs without this checkout on ``PYTHONPATH``).
+IMPORTED_PACKAGE = Path(torchgeo_geossl.__file__).resolve().parent
+#: cuBLAS workspace that makes CUDA matrix products deterministic.
+CUBLAS_WORKSPACE = ':4096:8'
 OSCD = 'oscd-s2-bitemporal'
 LANDSAT = 'landsat-timeseries-colorado'
 EUROSAT = 'eurosat-rgb-small'
@@ -471,6 +496,71 @@ class Recorder(Callback):
         self.losses.append(float(loss.detach()))
         if self.lr is None:
             self.lr = float(trainer.optimizers[0].param_groups[0]['lr'])
+
+
+def run_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """Environment variables that a run as a script must set and start again with.
+
+    Args:
+        environ: The environment of this process.
+
+    Returns:
+        The variables to set, empty when none is missing:
+
+        * ``PYTHONPATH`` with this checkout first, when ``torchgeo_geossl`` was
+          imported from elsewhere (an installed copy, or an editable install of
+          another checkout that shares the virtual environment) and the checkout
+          is not already first: the numbers must describe the code beside the
+          script. Otherwise two runs with the same arguments measure whatever
+          the installed copy held when each started.
+        * ``OMP_WAIT_POLICY=PASSIVE`` when it is unset: with OpenMP's default
+          spinning, other busy processes on a machine whose every core runs a
+          torch thread made training steps about 6 times slower here.
+    """
+    missing = {}
+    path = environ.get('PYTHONPATH', '')
+    first = path.split(os.pathsep)[0] if path else ''
+    if IMPORTED_PACKAGE != CHECKOUT_PACKAGE and first != str(REPO):
+        missing['PYTHONPATH'] = os.pathsep.join(p for p in (str(REPO), path) if p)
+    if 'OMP_WAIT_POLICY' not in environ:
+        missing['OMP_WAIT_POLICY'] = 'PASSIVE'
+    return missing
+
+
+def describe_code() -> dict[str, Any]:
+    """Which ``torchgeo_geossl`` the numbers describe.
+
+    Returns:
+        ``package`` (the folder imported), ``checkout`` (the repository that holds
+        this script), ``from_checkout`` (whether the package imported is that
+        checkout's), ``commit`` (the checkout's git commit) and ``modified``
+        (files under ``torchgeo_geossl/`` and ``benchmarks/`` that differ from
+        it); the last two are None where git cannot tell.
+    """
+
+    def git(*options: str) -> str | None:
+        try:
+            result = subprocess.run(
+                ['git', '-C', str(REPO), *options],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=60,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return result.stdout.strip()
+
+    status = git('status', '--porcelain', '--', 'torchgeo_geossl', 'benchmarks')
+    return {
+        'package': str(IMPORTED_PACKAGE),
+        'checkout': str(REPO),
+        'from_checkout': IMPORTED_PACKAGE == CHECKOUT_PACKAGE,
+        'commit': git('rev-parse', 'HEAD'),
+        'modified': None
+        if status is None
+        else [line[3:] for line in status.splitlines()],
+    }
 
 
 def fail(message: str) -> int:
@@ -1205,6 +1295,7 @@ def pretrain(
         enable_model_summary=False,
         num_sanity_val_steps=0,
         callbacks=[recorder],
+        deterministic='warn',
     )
     loader = DataLoader(Batches(pool, order, layout), batch_size=None, shuffle=False)
     began = time.perf_counter()
@@ -1564,9 +1655,13 @@ def run_track(
     views = crop_views(first, second, args.retrieval_patch_size, args.seed)
     standardisation = Standardisation.of(pool.image)
     try:
-        clusters = GeoClusters(num_clusters=args.geo_classes, seed=args.seed).fit(
-            pool.point
-        )
+        # One OpenMP thread: scikit-learn's k-means adds the threads' partial sums
+        # in the order they finish, which changes the last bits of the centroids
+        # from run to run with 3 threads or more.
+        with threadpool_limits(limits=1, user_api='openmp'):
+            clusters = GeoClusters(num_clusters=args.geo_classes, seed=args.seed).fit(
+                pool.point
+            )
     except ValueError as err:
         msg = f'--geo-classes {args.geo_classes} on {track.name}: {err}'
         raise BadInputError(msg) from err
@@ -1711,11 +1806,24 @@ def markdown(payload: dict[str, Any]) -> str:
     """
     config = payload['config']
     machine = payload['machine']
+    code = payload['code']
     mode = 'quick (smoke run, not a measurement)' if config['quick'] else 'measurement'
     lines = [
         '# Pretraining probe: same data, same budget',
         '',
         f'Command: `{payload["command"]}`',
+        '',
+        (
+            f'Code: torchgeo_geossl from `{code["package"]}`, commit '
+            f'{code["commit"] or "unknown"}'
+            + (
+                f', modified files: {", ".join(code["modified"])}'
+                if code['modified']
+                else ''
+            )
+            + ('' if code['from_checkout'] else ' (NOT the checkout of this script)')
+            + '.'
+        ),
         '',
         f'Mode: {mode}. Machine: {machine["platform"]}, {machine["cpu"]}, '
         f'{machine["cpus_usable"]} usable CPUs, device {machine["device"]}'
@@ -2011,8 +2119,22 @@ def main(argv: list[str] | None = None) -> int:
         check_data(args.data_root, args.tracks)
     except BadInputError as err:
         return fail(str(err))
+    code = describe_code()
+    if not code['from_checkout']:
+        print(
+            f'[warning] torchgeo_geossl was imported from {IMPORTED_PACKAGE}, not '
+            f'from this checkout ({CHECKOUT_PACKAGE}): the numbers describe that '
+            f'copy; put {REPO} first on PYTHONPATH (a run as a script does)',
+            file=sys.stderr,
+        )
     if args.threads:
         torch.set_num_threads(args.threads)
+    # The same arguments give the same numbers: deterministic algorithms wherever
+    # torch has them (a warning names any op that has none), for the untrained
+    # methods' evaluation too; cuBLAS needs its workspace set before it starts.
+    os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', CUBLAS_WORKSPACE)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
     plt.switch_backend('Agg')
     logging.getLogger('lightning.pytorch').setLevel(logging.WARNING)
     warnings.filterwarnings('ignore', module='lightning')
@@ -2033,6 +2155,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     payload = {
         'command': command,
+        'code': code,
         'config': {
             key: str(value) if isinstance(value, Path | torch.device) else value
             for key, value in vars(args).items()
@@ -2078,8 +2201,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-    if 'OMP_WAIT_POLICY' not in os.environ:
-        # OpenMP reads the policy when torch loads it: set it, then start again.
-        os.environ['OMP_WAIT_POLICY'] = 'PASSIVE'
+    missing = run_environment(os.environ)
+    if missing:
+        # OpenMP reads its policy when torch loads, and the package is imported
+        # above: set what is missing, then start again.
+        os.environ.update(missing)
         os.execv(sys.executable, [sys.executable, __file__, *sys.argv[1:]])
     sys.exit(main())

@@ -4,6 +4,8 @@ import importlib
 import json
 import math
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +20,8 @@ import torch
 from kornia.augmentation import RandomResizedCrop
 from torch import Tensor, nn
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / 'benchmarks'
+REPO = Path(__file__).resolve().parents[2]
+BENCHMARKS = REPO / 'benchmarks'
 SCRIPT = BENCHMARKS / 'pretrain_probe.py'
 #: Set so that the script does not re-execute itself to set it.
 ENV = os.environ | {'OMP_WAIT_POLICY': 'PASSIVE'}
@@ -374,6 +377,170 @@ def test_encoders_start_equal_and_get_standardised_input(
     torch.testing.assert_close(seen['conv1'][0], (augmented[:, 0] - mean) / std)
     # The hooks are gone after pretraining.
     assert all(not e._forward_pre_hooks for e in probe.encoders(task))
+
+
+def test_run_environment_puts_this_checkout_first(
+    probe: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    repo = str(REPO)
+    # Imported from this checkout: only the missing OpenMP policy is set.
+    assert probe.IMPORTED_PACKAGE == REPO / 'torchgeo_geossl'
+    assert probe.run_environment({}) == {'OMP_WAIT_POLICY': 'PASSIVE'}
+    assert probe.run_environment({'OMP_WAIT_POLICY': 'ACTIVE'}) == {}
+    # Imported from another copy (an installed one, or another checkout's
+    # editable install): the checkout goes first, the rest of the path is kept.
+    other = tmp_path / 'site-packages' / 'torchgeo_geossl'
+    monkeypatch.setattr(probe, 'IMPORTED_PACKAGE', other)
+    policy = {'OMP_WAIT_POLICY': 'PASSIVE'}
+    assert probe.run_environment(policy) == {'PYTHONPATH': repo}
+    assert probe.run_environment(policy | {'PYTHONPATH': f'/a{os.pathsep}/b'}) == {
+        'PYTHONPATH': os.pathsep.join([repo, '/a', '/b'])
+    }
+    # Already first (the copy still wins, e.g. through a .pth hook): no loop of
+    # restarts; main() then warns and the JSON records the copy.
+    assert probe.run_environment(policy | {'PYTHONPATH': repo}) == {}
+    assert probe.describe_code()['from_checkout'] is False
+    assert probe.describe_code()['package'] == str(other)
+
+
+@pytest.mark.slow
+def test_pretraining_and_evaluation_repeat_bitwise(probe: ModuleType) -> None:
+    # The core of the benchmark, twice in one process with the same seed, on a
+    # generated pool: the same losses, weights and test outcomes, bit for bit.
+    args = probe.parse(
+        ['--quick', '--steps', '2', '--batch-size', '4', '--queue', '16']
+    )
+    track = probe.TRACKS['oscd-rgb']
+    generator = torch.Generator().manual_seed(0)
+    pool = probe.Pool(
+        image=torch.rand(8, 2, 3, 32, 32, generator=generator),
+        time=torch.tensor([[0.0, 1e8]]).repeat(8, 1),
+        point=torch.rand(8, 2, generator=generator),
+    )
+    standardisation = probe.Standardisation.of(pool.image)
+    labels = torch.arange(4).repeat(2)
+    eurosat = (
+        torch.rand(8, 3, 32, 32, generator=generator),
+        labels,
+        torch.rand(8, 3, 32, 32, generator=generator),
+        labels,
+        {},
+    )
+    cells = torch.rand(2, 6, 3, 36, 36, generator=generator)
+    views = probe.crop_views(cells[0], cells[1], 32, seed=0)
+
+    def run(seed: int) -> tuple[list[float], dict[str, Tensor], dict[str, Any]]:
+        start = probe.initial_backbone(3, seed)
+        order = torch.randperm(8, generator=torch.Generator().manual_seed(seed))
+        probe.seed_all(seed)
+        backbone, info = probe.pretrain(
+            'gassl-tp',
+            track,
+            pool,
+            order.reshape(2, 4),
+            args,
+            None,
+            start,
+            standardisation,
+        )
+        found = probe.evaluate(
+            backbone, track, eurosat, views, standardisation, args.device
+        )
+        return info['losses'], backbone.state_dict(), found
+
+    losses, weights, found = run(0)
+    again_losses, again_weights, again_found = run(0)
+    assert len(losses) == 2
+    assert again_losses == losses
+    assert again_weights.keys() == weights.keys()
+    for key, value in weights.items():
+        assert torch.equal(again_weights[key], value), key
+    for metric, correct in found.items():
+        np.testing.assert_array_equal(again_found[metric], correct)
+    # Another seed is another run (the comparison above can fail).
+    assert run(1)[0] != losses
+
+
+@pytest.mark.slow
+def test_same_arguments_give_the_same_numbers(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    # Two runs as a script with the same arguments, while another copy of the
+    # package comes first on the path and changes between the runs (as the
+    # editable install of a shared virtual environment does when another
+    # checkout moves): both must measure this checkout and agree exactly.
+    copies = []
+    for name, temperature in (('before', None), ('after', '0.5')):
+        package = tmp_path / name / 'torchgeo_geossl'
+        shutil.copytree(
+            REPO / 'torchgeo_geossl',
+            package,
+            ignore=shutil.ignore_patterns('__pycache__'),
+        )
+        if temperature is not None:
+            source = package / 'trainers' / 'gassl.py'
+            text, count = re.subn(
+                r'temperature: float = [0-9.]+,',
+                f'temperature: float = {temperature},',
+                source.read_text(),
+            )
+            assert count == 1
+            source.write_text(text)
+        copies.append(package.parent)
+    payloads = []
+    for copy in copies:
+        out = tmp_path / f'out-{copy.name}'
+        result = subprocess.run(
+            [
+                sys.executable,
+                str(SCRIPT),
+                '--data-root',
+                str(shared_data),
+                '--tracks',
+                'oscd-rgb',
+                '--methods',
+                'gassl-moco-v2',
+                '--steps',
+                '3',
+                '--batch-size',
+                '4',
+                '--pool',
+                '8',
+                '--queue',
+                '16',
+                '--seeds',
+                '2',
+                '--eurosat-per-class',
+                '2',
+                '--retrieval-locations',
+                '4',
+                '--bootstrap',
+                '10',
+                '--out',
+                str(out),
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+            env=ENV | {'PYTHONPATH': str(copy)},
+            timeout=600,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        payloads.append(json.loads((out / 'pretrain_probe.json').read_text()))
+    first, second = (
+        p['tracks']['oscd-rgb']['methods']['gassl-moco-v2'] for p in payloads
+    )
+    assert [r['losses'] for r in first['pretraining']] == [
+        r['losses'] for r in second['pretraining']
+    ]
+    assert all(len(r['losses']) == 3 for r in first['pretraining'])
+    assert first['correct'] == second['correct']
+    assert first['metrics'] == second['metrics']
+    for payload in payloads:
+        code = payload['code']
+        assert code['package'] == str(REPO / 'torchgeo_geossl')
+        assert code['from_checkout'] is True
+        assert code['checkout'] == str(REPO)
 
 
 def test_oscd_dates_come_from_dates_txt(probe: ModuleType, shared_data: Path) -> None:
