@@ -1,6 +1,7 @@
 """The main job's comparison: pre-trained vs random init on held-out places and dates."""
 
 import re
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -8,9 +9,12 @@ import torch
 from lightning.pytorch.cli import LightningCLI
 from torchgeo.datamodules import BaseDataModule
 from torchgeo.main import main as torchgeo_main
+from torch import Tensor
+from torchgeo.datasets.utils import Sample
 from torchgeo.tasks import BaseTask
 
 from torchgeo_geossl.datasets.demo import generate_demo_data
+from torchgeo_geossl.evaluation import comparison
 from torchgeo_geossl.evaluation import HeldOutComparison, random_init_twin
 from torchgeo_geossl.trainers import GeoMoCoTask
 
@@ -81,6 +85,34 @@ def test_demo_config_prints_the_comparison_line(
     metrics = next((tmp_path / 'outputs' / 'demo').rglob('metrics.csv')).read_text()
     assert 'test_place_top1_gain_low' in metrics
     assert 'test_place_mcnemar_p' in metrics
+
+
+def test_both_encoders_see_the_same_views(
+    demo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the comparison is paired (McNemar, bootstrap over places): the trained and
+    # the untrained encoder must score the same views of the same places
+    seen: list[list[Tensor]] = []
+    score = comparison.place_recognition
+
+    def recording(
+        encoder: Callable[[Tensor], Tensor],
+        batches: Iterable[Sample],
+        prepare: Callable[[Sample], Tensor],
+        size: int,
+    ) -> Tensor:
+        kept = list(batches)
+        seen.append([torch.cat([b['time'] for b in kept]), *map(prepare, kept)])
+        return score(encoder, kept, prepare, size)
+
+    monkeypatch.setattr(comparison, 'place_recognition', recording)
+    monkeypatch.chdir(tmp_path)
+    torchgeo_main(demo_arguments(demo_root, '--trainer.max_steps=1'))
+    assert len(seen) == 2
+    trained, untrained = seen
+    assert len(trained) == len(untrained) > 1
+    for a, b in zip(trained, untrained, strict=True):
+        assert torch.equal(a, b)
 
 
 def test_validation_config_compares_on_the_validation_split(

@@ -102,6 +102,11 @@ def test_held_out_places_are_disjoint_from_training(
     assert len({box(q).wkt for q in queries}) == len(queries)
     again: list[Any] = list(datamodule.held_out_loader(split).sampler)
     assert [q.t for q in again] == [q.t for q in queries]
+    # and at every pass over the same loader: Lightning iterates one validation
+    # loader every epoch, and HeldOutComparison one loader per encoder
+    sampler = datamodule.held_out_loader(split).sampler
+    passes = [[q.t for q in sampler] for _ in range(3)]
+    assert passes[0] == passes[1] == passes[2] == [q.t for q in queries]
 
 
 def test_validation_and_test_places_do_not_overlap(datamodule: DemoDataModule) -> None:

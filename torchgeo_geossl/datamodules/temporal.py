@@ -3,7 +3,7 @@
 import os
 import pathlib
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -377,6 +377,7 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
         """
         dataset = getattr(self, f'{split}_views_dataset')
         places: HeldOutPlaces = getattr(self, f'{split}_places')
+        seed = np.random.SeedSequence(self.seed).spawn(2)[1 if split == 'test' else 0]
         temporal = TemporalViewSampler(
             dataset,
             # place recognition compares the views of each place: at least two
@@ -385,13 +386,11 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
             max_gap=self.max_gap,
             distinct_periods=self.distinct_periods,
             insufficient='skip',
-            generator=np.random.SeedSequence(self.seed).spawn(2)[
-                1 if split == 'test' else 0
-            ],
+            generator=seed,
         )
         with warnings.catch_warnings():
             warnings.filterwarnings('ignore', 'random_sampler @ sequential_sampler')
-            sampler = SpatioTemporalSampler(places, temporal)
+            sampler = _SameDatesEveryPass(places, temporal, seed)
         sampler._length = len(places)
         return DataLoader(
             getattr(self, f'{split}_dataset'),
@@ -499,6 +498,41 @@ class TemporalGeoDataModule(PretrainingMixin, GeoDataModule):
                 '`gdal_edit.py -a_srs EPSG:<code> FILE`.'
             )
             raise ValueError(msg) from err
+
+
+class _SameDatesEveryPass(SpatioTemporalSampler):
+    """A held-out sampler that draws the same dates on every pass over its places.
+
+    The temporal sampler's generator restarts from *seed* at each :meth:`__iter__`,
+    so every validation epoch, and every encoder that a comparison runs over the
+    same loader, sees the same views of the same places.
+    """
+
+    def __init__(
+        self,
+        places: HeldOutPlaces,
+        temporal: TemporalViewSampler,
+        seed: np.random.SeedSequence,
+    ) -> None:
+        """Initialize a new _SameDatesEveryPass instance.
+
+        Args:
+            places: The held-out places.
+            temporal: The sampler of their dates.
+            seed: Seed of the dates, the same on every pass.
+        """
+        super().__init__(places, temporal)
+        self.temporal = temporal
+        self.seed = seed
+
+    def __iter__(self) -> Iterator[Any]:
+        """Yield the queries of every place, with the dates drawn from *seed*.
+
+        Yields:
+            The queries of :class:`~torchgeo.samplers.SpatioTemporalSampler`.
+        """
+        self.temporal.generator = np.random.default_rng(self.seed)
+        yield from super().__iter__()
 
 
 def _files_without_crs(paths: Path | Iterable[Path], glob: str) -> list[str]:
