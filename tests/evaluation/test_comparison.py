@@ -7,25 +7,24 @@ from pathlib import Path
 import pytest
 import torch
 from lightning.pytorch.cli import LightningCLI
-from torchgeo.datamodules import BaseDataModule
-from torchgeo.main import main as torchgeo_main
 from torch import Tensor
+from torchgeo.datamodules import BaseDataModule
 from torchgeo.datasets.utils import Sample
+from torchgeo.main import main as torchgeo_main
 from torchgeo.tasks import BaseTask
 
 from torchgeo_geossl.datasets.demo import generate_demo_data
-from torchgeo_geossl.evaluation import comparison
-from torchgeo_geossl.evaluation import HeldOutComparison, random_init_twin
+from torchgeo_geossl.evaluation import HeldOutComparison, comparison, random_init_twin
 from torchgeo_geossl.trainers import GeoMoCoTask
 
 CONFIG = Path(__file__).resolve().parents[2] / 'configs' / 'demo.yaml'
 VALIDATION = CONFIG.with_name('demo_validation.yaml')
 LINE = re.compile(
-    r'^held-out place recognition top-1( \(val split\))?: pretrained (0\.\d\d|1\.00) '
-    r'vs random init (0\.\d\d|1\.00) \(chance (0\.\d\d)\)$'
+    r'^held-out (?:region|place) recognition top-1( \(val split\))?: pretrained '
+    r'(0\.\d\d|1\.00) vs random init (0\.\d\d|1\.00) \(chance (0\.\d\d)\)$'
 )
 INTERVAL = re.compile(
-    r'^pretrained - random init: ([+-]\d\.\d\d), 95% bootstrap interval '
+    r'^  pretrained - random init: ([+-]\d\.\d\d), 95% bootstrap interval '
     r'\[([+-]\d\.\d\d), ([+-]\d\.\d\d)\] over (\d+) places; (\d+) vs (\d+) views '
     r'recognised by one only, exact McNemar p = (\S+) \((\d+) views\)$'
 )
@@ -67,24 +66,30 @@ def test_demo_config_prints_the_comparison_line(
     monkeypatch.chdir(tmp_path)  # the config writes under relative paths
     torchgeo_main(demo_arguments(demo_root, '--trainer.max_steps=1'))
     out = capsys.readouterr().out.splitlines()
-    lines = [line for line in out if 'held-out' in line]
-    assert len(lines) == 1, lines
-    match = LINE.match(lines[0])
-    assert match is not None, lines[0]
-    assert match.group(1) is None  # the test split
-    assert 0 < float(match.group(4)) < 1
-    interval = INTERVAL.match(out[out.index(lines[0]) + 1])
-    assert interval is not None, out
-    low, gain, high = (float(interval.group(i)) for i in (2, 1, 3))
-    assert low <= gain <= high
-    places, views = int(interval.group(4)), int(interval.group(8))
-    assert views == 2 * places
-    difference = float(match.group(2)) - float(match.group(3))
-    assert gain == pytest.approx(difference, abs=0.011)
-    assert 0 <= float(interval.group(7)) <= 1
+    lines = [line for line in out if line.startswith('held-out')]
+    # the headline (regions: the demo sites) first, then place recognition
+    assert [line.split(' top-1')[0] for line in lines] == [
+        'held-out region recognition',
+        'held-out place recognition',
+    ], lines
+    for line in lines:
+        match = LINE.match(line)
+        assert match is not None, line
+        assert match.group(1) is None  # the test split
+        assert 0 < float(match.group(4)) < 1
+        interval = INTERVAL.match(out[out.index(line) + 1])
+        assert interval is not None, out
+        low, gain, high = (float(interval.group(i)) for i in (2, 1, 3))
+        assert low <= gain <= high
+        places, views = int(interval.group(4)), int(interval.group(8))
+        assert views == 2 * places
+        difference = float(match.group(2)) - float(match.group(3))
+        assert gain == pytest.approx(difference, abs=0.011)
+        assert 0 <= float(interval.group(7)) <= 1
     metrics = next((tmp_path / 'outputs' / 'demo').rglob('metrics.csv')).read_text()
-    assert 'test_place_top1_gain_low' in metrics
-    assert 'test_place_mcnemar_p' in metrics
+    for key in ('region', 'place'):
+        assert f'test_{key}_top1_gain_low' in metrics
+        assert f'test_{key}_mcnemar_p' in metrics
 
 
 def test_both_encoders_see_the_same_views(
@@ -93,19 +98,19 @@ def test_both_encoders_see_the_same_views(
     # the comparison is paired (McNemar, bootstrap over places): the trained and
     # the untrained encoder must score the same views of the same places
     seen: list[list[Tensor]] = []
-    score = comparison.place_recognition
+    bank = comparison.held_out_bank
 
     def recording(
         encoder: Callable[[Tensor], Tensor],
         batches: Iterable[Sample],
         prepare: Callable[[Sample], Tensor],
         size: int,
-    ) -> Tensor:
+    ) -> tuple[Tensor, Tensor]:
         kept = list(batches)
         seen.append([torch.cat([b['time'] for b in kept]), *map(prepare, kept)])
-        return score(encoder, kept, prepare, size)
+        return bank(encoder, kept, prepare, size)
 
-    monkeypatch.setattr(comparison, 'place_recognition', recording)
+    monkeypatch.setattr(comparison, 'held_out_bank', recording)
     monkeypatch.chdir(tmp_path)
     torchgeo_main(demo_arguments(demo_root, '--trainer.max_steps=1'))
     assert len(seen) == 2
@@ -126,12 +131,15 @@ def test_validation_config_compares_on_the_validation_split(
     arguments[3:3] = ['--config', str(VALIDATION)]
     torchgeo_main(arguments)
     lines = [
-        line for line in capsys.readouterr().out.splitlines() if 'held-out' in line
+        line
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith('held-out')
     ]
-    assert len(lines) == 1, lines
-    match = LINE.match(lines[0])
-    assert match is not None, lines[0]
-    assert match.group(1) == ' (val split)'
+    assert len(lines) == 2, lines
+    for line in lines:
+        match = LINE.match(line)
+        assert match is not None, line
+        assert match.group(1) == ' (val split)'
     metrics = next((tmp_path / 'outputs').rglob('metrics.csv')).read_text()
     assert 'val_place_top1_pretrained' in metrics
     assert 'test_place' not in metrics

@@ -10,6 +10,8 @@ from torchgeo_geossl.evaluation import (
     place_recognition_accuracy,
     place_recognition_chance,
     place_recognition_hits,
+    region_recognition_chance,
+    region_recognition_hits,
 )
 
 
@@ -132,3 +134,53 @@ def test_metric_accumulates_batches() -> None:
     metric.update(torch.tensor(features[4:]))
     assert float(metric.compute()) == pytest.approx(numpy_place_recognition(features))
     assert metric.chance() == pytest.approx(1 / 17)
+
+
+def region_hits_by_hand(features: np.ndarray, regions: np.ndarray) -> np.ndarray:
+    """Leave-one-place-out 1-NN by cosine similarity, with plain numpy loops."""
+    n, v, _ = features.shape
+    hits = np.zeros((n, v), bool)
+    for i in range(n):
+        for a in range(v):
+            q = features[i, a] / np.linalg.norm(features[i, a])
+            best, where = -np.inf, -1
+            for j in range(n):
+                if j == i:
+                    continue
+                for b in range(v):
+                    k = features[j, b] / np.linalg.norm(features[j, b])
+                    if q @ k > best:
+                        best, where = q @ k, j
+            hits[i, a] = regions[where] == regions[i]
+    return hits
+
+
+def test_region_recognition_hits_leave_the_own_place_out() -> None:
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(9, 2, 5))
+    regions = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2])
+    hits = region_recognition_hits(
+        torch.from_numpy(features), torch.from_numpy(regions)
+    )
+    assert np.array_equal(hits.numpy(), region_hits_by_hand(features, regions))
+    # identical views of one place: its own other view would be the nearest, but it
+    # is left out, so the nearest view of another place decides
+    twins = np.repeat(np.eye(3)[:, None, :], 2, axis=1) + 0.01
+    twins[2] = [[1.0, 0.02, 0.0], [1.0, 0.0, 0.02]]  # place 2 looks like place 0
+    got = region_recognition_hits(torch.tensor(twins), torch.tensor([5, 6, 5]))
+    assert got.tolist() == [[True, True], [False, False], [True, True]]
+
+
+def test_region_recognition_chance_counts_pairs_of_places() -> None:
+    # N = 5 places, regions of 3 and 2: (3·2 + 2·1) / (5·4) = 0.4
+    assert region_recognition_chance(torch.tensor([1, 1, 1, 4, 4])) == pytest.approx(
+        0.4
+    )
+    assert region_recognition_chance(torch.tensor([0, 1, 2])) == 0.0
+    with pytest.raises(ValueError, match='at least 2 places'):
+        region_recognition_chance(torch.tensor([3]))
+
+
+def test_region_recognition_rejects_bad_shapes() -> None:
+    with pytest.raises(ValueError, match='regions \\[N\\]'):
+        region_recognition_hits(torch.zeros(3, 2, 4), torch.zeros(2))

@@ -7,10 +7,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+import torch
 
 from torchgeo_geossl.datamodules import DemoDataModule
-from torchgeo_geossl.datasets.demo import generate_demo_data
-from torchgeo_geossl.evaluation import HeldOutPlaces, HeldOutSplit, block_split
+from torchgeo_geossl.datasets.demo import DEMO_LOCATIONS, generate_demo_data
+from torchgeo_geossl.evaluation import (
+    HeldOutPlaces,
+    HeldOutSplit,
+    block_split,
+    footprint_regions,
+)
 from torchgeo_geossl.evaluation.split import Split
 
 HOLDOUT = HeldOutSplit(
@@ -202,3 +208,21 @@ def test_block_split_names_the_empty_split() -> None:
         block_split(points, 1.0, 0.34, 0.1)
     with pytest.raises(ValueError, match='block_size=0.0 must be a positive'):
         block_split(points, 0.0, 0.34, 0.1)
+
+
+def test_footprint_regions_are_the_distinct_tiles(datamodule: DemoDataModule) -> None:
+    dataset = datamodule.geo_dataset
+    assert dataset is not None
+    # the centre of each demo site's tile lies in its own region, and all dates of a
+    # site share one footprint: as many regions as sites
+    sites = {loc.name: (loc.lon, loc.lat) for loc in DEMO_LOCATIONS}
+    used = [
+        name
+        for name in sites
+        if any(f'_{name}_' in p for p in dataset.index['filepath'])
+    ]
+    points = torch.tensor([sites[name] for name in used], dtype=torch.float64)
+    regions = footprint_regions(dataset, points)
+    assert sorted(regions.tolist()) == list(range(len(used)))
+    far = footprint_regions(dataset, torch.tensor([[0.0, -89.0]], dtype=torch.float64))
+    assert far.tolist() == [-1]

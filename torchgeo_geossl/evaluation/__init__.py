@@ -2,6 +2,8 @@
 
 from .comparison import (
     HeldOutComparison,
+    footprint_regions,
+    held_out_bank,
     held_out_features,
     place_recognition,
     random_init_twin,
@@ -13,6 +15,8 @@ from .knn import (
     place_recognition_accuracy,
     place_recognition_chance,
     place_recognition_hits,
+    region_recognition_chance,
+    region_recognition_hits,
 )
 from .retrieval import ImageLocationRetrieval, image_to_location_top1
 from .split import HeldOutPlaces, HeldOutSplit, block_split
@@ -26,6 +30,8 @@ __all__ = (
     'PairedComparison',
     'PlaceRecognitionAccuracy',
     'block_split',
+    'footprint_regions',
+    'held_out_bank',
     'held_out_features',
     'image_to_location_top1',
     'knn_predict',
@@ -35,5 +41,7 @@ __all__ = (
     'place_recognition_chance',
     'place_recognition_hits',
     'random_init_twin',
+    'region_recognition_chance',
+    'region_recognition_hits',
     'shifted_crops',
 )

@@ -5,26 +5,40 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import shapely
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_warn
+from pyproj import Transformer
 from torch import Tensor, nn
+from torchgeo.datasets import GeoDataset
 from torchgeo.datasets.utils import Sample
 
 from .crops import shifted_crops
-from .knn import place_recognition_chance, place_recognition_hits
+from .knn import (
+    place_recognition_chance,
+    place_recognition_hits,
+    region_recognition_chance,
+    region_recognition_hits,
+)
 from .split import Split
 from .stats import paired_comparison
 
-#: The line printed by :class:`HeldOutComparison` (the split is named for ``'val'``).
+#: The headline printed by :class:`HeldOutComparison` (the split is named for ``'val'``).
+REGION_LINE = (
+    'held-out region recognition top-1{split}: pretrained {pretrained:.2f} vs random '
+    'init {random:.2f} (chance {chance:.2f})'
+)
+
+#: The line of the place recognition comparison (the split is named for ``'val'``).
 COMPARISON_LINE = (
     'held-out place recognition top-1{split}: pretrained {pretrained:.2f} vs random '
     'init {random:.2f} (chance {chance:.2f})'
 )
 
-#: The second line: the paired difference, its interval and McNemar's test.
+#: The line under each comparison: the paired difference, its interval and McNemar's test.
 INTERVAL_LINE = (
-    'pretrained - random init: {difference:+.2f}, {percent:g}% bootstrap interval '
+    '  pretrained - random init: {difference:+.2f}, {percent:g}% bootstrap interval '
     '[{low:+.2f}, {high:+.2f}] over {groups} places; {first_only} vs {second_only} '
     'views recognised by one only, exact McNemar p = {p_value:.2g} ({queries} views)'
 )
@@ -80,6 +94,72 @@ def random_init_twin(task: LightningModule, seed: int = 0) -> LightningModule:
     return twin.to(task.device).eval()
 
 
+def held_out_bank(
+    encoder: Callable[[Tensor], Tensor],
+    batches: Iterable[Sample],
+    prepare: Callable[[Sample], Tensor],
+    size: int,
+) -> tuple[Tensor, Tensor]:
+    """Features of the views of the places of a held-out loader, and their points.
+
+    Args:
+        encoder: Maps images ``[N, C, size, size]`` to features ``[N, d]``.
+        batches: Batches of places (one entry per place, V views each, with
+            ``point``).
+        prepare: Turns a batch into standardised views ``[B, V, C, H, W]`` on the
+            encoder's device.
+        size: Side of the crops (:func:`held_out_features`, seeded by the batch
+            index).
+
+    Returns:
+        Features ``[N, V, d]`` on the CPU and the places' (lon, lat) ``[N, 2]``.
+
+    Raises:
+        ValueError: If the batches hold no place.
+
+    .. versionadded:: 0.2
+    """
+    features: list[Tensor] = []
+    points: list[Tensor] = []
+    for index, batch in enumerate(batches):
+        features.append(held_out_features(encoder, prepare(batch), size, index).cpu())
+        points.append(torch.as_tensor(batch['point']).reshape(-1, 2).cpu())
+    if not features:
+        msg = 'the held-out loader yielded no batch: no place to recognise'
+        raise ValueError(msg)
+    return torch.cat(features), torch.cat(points)
+
+
+def footprint_regions(dataset: GeoDataset, points: Tensor) -> Tensor:
+    """The region of each point: which distinct file footprint of *dataset* holds it.
+
+    The files of a time series share their footprint (a tile, a scene), so each
+    distinct footprint of the dataset's index is a region; a point belongs to the
+    first one that contains it.
+
+    Args:
+        dataset: A dataset with an index of file footprints in its CRS.
+        points: Points (lon, lat) in degrees ``[N, 2]``.
+
+    Returns:
+        The region index of each point ``[N]`` (int64), -1 where no footprint
+        contains it.
+
+    .. versionadded:: 0.2
+    """
+    footprints = list(dict.fromkeys(shapely.to_wkb(dataset.index.geometry.values)))
+    shapes = shapely.from_wkb(footprints)
+    to_crs = Transformer.from_crs(4326, dataset.crs, always_xy=True)
+    x, y = to_crs.transform(
+        points[:, 0].double().numpy(), points[:, 1].double().numpy()
+    )
+    regions = torch.full((len(points),), -1, dtype=torch.long)
+    for index, shape in enumerate(shapes):
+        inside = torch.from_numpy(shapely.contains_xy(shape, x, y))
+        regions[inside & (regions < 0)] = index
+    return regions
+
+
 def place_recognition(
     encoder: Callable[[Tensor], Tensor],
     batches: Iterable[Sample],
@@ -104,14 +184,7 @@ def place_recognition(
 
     .. versionadded:: 0.2
     """
-    features = [
-        held_out_features(encoder, prepare(batch), size, seed=index).cpu()
-        for index, batch in enumerate(batches)
-    ]
-    if not features:
-        msg = 'the held-out loader yielded no batch: no place to recognise'
-        raise ValueError(msg)
-    return place_recognition_hits(torch.cat(features))
+    return place_recognition_hits(held_out_bank(encoder, batches, prepare, size)[0])
 
 
 class HeldOutComparison(Callback):
@@ -120,22 +193,34 @@ class HeldOutComparison(Callback):
     Runs the data module's test loader (held-out places at held-out dates, see
     :class:`~torchgeo_geossl.evaluation.HeldOutSplit`) through the trained encoder
     and through the same encoder at random initialisation
-    (:func:`random_init_twin`), scores both by leave-one-out place recognition
-    (:func:`~torchgeo_geossl.evaluation.place_recognition_hits` of the pooled
-    backbone features of independently shifted crops) and prints two lines::
+    (:func:`random_init_twin`), on the same views (:func:`held_out_bank`, pooled
+    backbone features of independently shifted crops), and scores both twice:
 
+    * **region recognition** (:func:`~torchgeo_geossl.evaluation.region_recognition_hits`):
+      does a view's nearest view of *another* place lie in the same region, a
+      distinct file footprint of the dataset (a tile of a time series, one site of
+      the demo data; :func:`footprint_regions`)? This asks what geography-aware
+      pre-training teaches: which landscape a patch shows, whatever the season.
+      Printed only for data modules with a ``geo_dataset`` of two or more regions.
+    * **place recognition** (:func:`~torchgeo_geossl.evaluation.place_recognition_hits`):
+      is a view's nearest other view one of the same place, at another date?
+
+    Each comparison prints two lines::
+
+        held-out region recognition top-1: pretrained 0.xx vs random init 0.yy (chance 0.zz)
+          pretrained - random init: +0.dd, 95% bootstrap interval [+0.ll, +0.hh] over N places; b vs c views recognised by one only, exact McNemar p = p (M views)
         held-out place recognition top-1: pretrained 0.xx vs random init 0.yy (chance 0.zz)
-        pretrained - random init: +0.dd, 95% bootstrap interval [+0.ll, +0.hh] over N places; b vs c views recognised by one only, exact McNemar p = p (M views)
+          pretrained - random init: ...
 
-    The second line is :func:`~torchgeo_geossl.evaluation.paired_comparison` of the
-    two encoders' hits on the same views. The numbers are also logged
-    (``test_place_top1_pretrained``, ``test_place_top1_random``,
-    ``test_place_chance``, ``test_places``, ``test_place_top1_gain`` with
-    ``_low`` and ``_high``, ``test_place_mcnemar_p``). The test split is used only
-    here, once, after training; nothing is tuned on it. To choose settings, use
-    ``split='val'`` (the validation places and months; the first line then reads
-    ``held-out place recognition top-1 (val split): ...`` and the keys start with
-    ``val_``).
+    The second line of each is :func:`~torchgeo_geossl.evaluation.paired_comparison`
+    of the two encoders' hits on the same views. The numbers are also logged
+    (``test_region_top1_pretrained``, ``test_region_top1_random``,
+    ``test_region_chance``, ``test_regions``, ``test_region_top1_gain`` with
+    ``_low`` and ``_high``, ``test_region_mcnemar_p``, and the same with
+    ``place``). The test split is used only here, once, after training; nothing is
+    tuned on it. To choose settings, use ``split='val'`` (the validation places and
+    months; the lines then read ``... top-1 (val split): ...`` and the keys start
+    with ``val_``).
 
     .. versionadded:: 0.2
     """
@@ -201,37 +286,62 @@ class HeldOutComparison(Callback):
             assert isinstance(model, nn.Module)
             return model
 
-        trained = place_recognition(encoder(pl_module), loader, prepare, size)
-        untrained = place_recognition(encoder(twin), loader, prepare, size)
+        trained, points = held_out_bank(encoder(pl_module), loader, prepare, size)
+        untrained = held_out_bank(encoder(twin), loader, prepare, size)[0]
         pl_module.train(was_training)
-        pretrained = float(trained.double().mean())
-        random = float(untrained.double().mean())
-        chance = place_recognition_chance(*trained.shape)
-        paired = paired_comparison(trained, untrained, seed=self.seed)
-        if trainer.is_global_zero:
-            label = '' if split == 'test' else f' ({split} split)'
-            print(
-                COMPARISON_LINE.format(
-                    split=label, pretrained=pretrained, random=random, chance=chance
-                ),
-                INTERVAL_LINE.format(
-                    percent=100 * paired.level, **dataclasses.asdict(paired)
-                ),
-                sep='\n',
-                flush=True,
+        comparisons = []
+        dataset = getattr(datamodule, 'geo_dataset', None)
+        if isinstance(dataset, GeoDataset):
+            regions = footprint_regions(dataset, points)
+            known = regions >= 0
+            if int(known.sum()) >= 2 and len(set(regions[known].tolist())) >= 2:
+                comparisons.append(
+                    (
+                        'region',
+                        REGION_LINE,
+                        region_recognition_hits(trained[known], regions[known]),
+                        region_recognition_hits(untrained[known], regions[known]),
+                        region_recognition_chance(regions[known]),
+                    )
+                )
+        hits = place_recognition_hits(trained)
+        comparisons.append(
+            (
+                'place',
+                COMPARISON_LINE,
+                hits,
+                place_recognition_hits(untrained),
+                place_recognition_chance(*hits.shape),
             )
-        for logger in trainer.loggers:
-            logger.log_metrics(
-                {
-                    f'{split}_place_top1_pretrained': pretrained,
-                    f'{split}_place_top1_random': random,
-                    f'{split}_place_chance': chance,
-                    f'{split}_places': trained.shape[0],
-                    f'{split}_place_top1_gain': paired.difference,
-                    f'{split}_place_top1_gain_low': paired.low,
-                    f'{split}_place_top1_gain_high': paired.high,
-                    f'{split}_place_mcnemar_p': paired.p_value,
-                },
-                step=trainer.global_step,
-            )
-            logger.save()
+        )
+        label = '' if split == 'test' else f' ({split} split)'
+        for task, line, first, second, chance in comparisons:
+            pretrained = float(first.double().mean())
+            random = float(second.double().mean())
+            paired = paired_comparison(first, second, seed=self.seed)
+            if trainer.is_global_zero:
+                print(
+                    line.format(
+                        split=label, pretrained=pretrained, random=random, chance=chance
+                    ),
+                    INTERVAL_LINE.format(
+                        percent=100 * paired.level, **dataclasses.asdict(paired)
+                    ),
+                    sep='\n',
+                    flush=True,
+                )
+            for logger in trainer.loggers:
+                logger.log_metrics(
+                    {
+                        f'{split}_{task}_top1_pretrained': pretrained,
+                        f'{split}_{task}_top1_random': random,
+                        f'{split}_{task}_chance': chance,
+                        f'{split}_{task}s': first.shape[0],
+                        f'{split}_{task}_top1_gain': paired.difference,
+                        f'{split}_{task}_top1_gain_low': paired.low,
+                        f'{split}_{task}_top1_gain_high': paired.high,
+                        f'{split}_{task}_mcnemar_p': paired.p_value,
+                    },
+                    step=trainer.global_step,
+                )
+                logger.save()

@@ -195,3 +195,71 @@ class PlaceRecognitionAccuracy(Metric):
         """
         features = self._all()
         return place_recognition_chance(features.shape[0], features.shape[1])
+
+
+def region_recognition_hits(features: Tensor, regions: Tensor) -> Tensor:
+    """Which views of N places find a view of another place of their own region.
+
+    Every view of every place is a query; the bank is the views of all *other*
+    places (its own place's views are left out, so the place itself cannot be
+    recognised). A query is recognised when its most similar view (cosine
+    similarity, :func:`knn_predict` with k = 1) lies in the same region: the
+    nearest neighbour has to be found across the dates (and so the seasons) and
+    among places of every region.
+
+    Args:
+        features: Features ``[N, V, d]`` of V >= 1 views of N places.
+        regions: Integer region of each place ``[N]``.
+
+    Returns:
+        A bool tensor ``[N, V]``: whether each view's nearest view of another place
+        lies in its region.
+
+    Raises:
+        ValueError: If the shapes do not match or there are fewer than 2 places.
+
+    .. versionadded:: 0.2
+    """
+    if (
+        features.ndim != 3
+        or features.shape[0] < 2
+        or regions.shape != features.shape[:1]
+    ):
+        msg = (
+            'region recognition needs features [N, V, d] of N >= 2 places and '
+            f'regions [N], got {list(features.shape)} and {list(regions.shape)}'
+        )
+        raise ValueError(msg)
+    n, v, d = features.shape
+    places = torch.arange(n, device=features.device).repeat_interleave(v)
+    labels = regions.to(features.device).repeat_interleave(v)
+    own_place = places[:, None] == places[None, :]
+    flat = features.reshape(n * v, d)
+    predicted = knn_predict(flat, flat, labels, k=1, exclude=own_place)
+    return (predicted == labels).reshape(n, v)
+
+
+def region_recognition_chance(regions: Tensor) -> float:
+    """Region recognition top-1 of features unrelated to the region.
+
+    A query of a place of region r draws its neighbour uniformly among the other
+    N − 1 places, n_r − 1 of which share its region: chance is
+    Σ_r n_r (n_r − 1) / (N (N − 1)) over the regions' place counts n_r.
+
+    Args:
+        regions: Integer region of each of N >= 2 places ``[N]``.
+
+    Returns:
+        The chance level.
+
+    Raises:
+        ValueError: If there are fewer than 2 places.
+
+    .. versionadded:: 0.2
+    """
+    n = int(regions.numel())
+    if n < 2:
+        msg = f'region recognition needs at least 2 places, got {n}'
+        raise ValueError(msg)
+    counts = torch.unique(regions, return_counts=True)[1].double()
+    return float((counts * (counts - 1)).sum() / (n * (n - 1)))
