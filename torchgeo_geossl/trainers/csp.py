@@ -9,14 +9,12 @@ from typing import Any, Self, cast
 import lightning.pytorch.utilities.types
 import torch
 import torch.nn.functional as F
-from lightning.pytorch import Callback
 from torch import Tensor, nn
 from torch.optim import Adam
 from torchgeo.datasets.utils import Sample
 from torchgeo.models import get_weight
 from torchgeo.tasks import BaseTask
 
-from ..callbacks import default_prediction_writer
 from ..checkpoint import read_checkpoint
 from ..evaluation.retrieval import ImageLocationRetrieval
 from ..export import load_backbone
@@ -616,19 +614,6 @@ class CSPTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
             self.log(name, metric.compute(), prog_bar=True)
             self.log(f'{name}_chance', 1.0 / places)
         metric.reset()
-
-    def configure_callbacks(self) -> list[Callback]:
-        """The run's callbacks, and a GeoParquet writer when predicting.
-
-        Returns:
-            Those of :class:`~torchgeo_geossl.trainers.reliable.ReliableTrainingMixin`
-            and, when predicting without a prediction writer of the user's,
-            :class:`~torchgeo_geossl.callbacks.GeoParquetWriter`.
-        """
-        return [
-            *super().configure_callbacks(),
-            *default_prediction_writer(self._trainer),
-        ]
 
     def predict_step(
         self, batch: Sample, batch_idx: int, dataloader_idx: int = 0

@@ -6,14 +6,12 @@ from typing import Any
 
 import lightning.pytorch.utilities.types
 import torch
-from lightning.pytorch import Callback
 from torch import Tensor, nn
 from torch.optim import Adam
 from torch.optim.lr_scheduler import ExponentialLR
 from torchgeo.datasets.utils import Sample
 from torchgeo.tasks import BaseTask
 
-from ..callbacks import default_prediction_writer
 from ..checkpoint import read_checkpoint
 from ..location.encoder import make_location_encoder
 from ..losses.csp import sample_uniform_sphere
@@ -536,20 +534,6 @@ class GeoPriorTask(ReliableTrainingMixin, BaseTask):
                 ``num_classes``.
         """
         self._class_names()
-
-    def configure_callbacks(self) -> list[Callback]:
-        """The run's callbacks, and a GeoParquet writer when predicting.
-
-        Returns:
-            Those of :class:`~torchgeo_geossl.trainers.reliable.ReliableTrainingMixin`
-            and, when predicting without a prediction writer of the user's,
-            :class:`~torchgeo_geossl.callbacks.GeoParquetWriter`
-            (:func:`~torchgeo_geossl.callbacks.default_prediction_writer`).
-        """
-        return [
-            *super().configure_callbacks(),
-            *default_prediction_writer(self._trainer),
-        ]
 
     def configure_optimizers(
         self,

@@ -6,7 +6,6 @@ from typing import Any, cast
 import lightning.pytorch.utilities.types
 import torch
 import torch.nn.functional as F
-from lightning.pytorch import Callback
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor, nn
 from torch.optim import SGD
@@ -15,7 +14,6 @@ from torchgeo.datasets.utils import Sample
 from torchgeo.tasks import BaseTask
 from torchvision.models._api import WeightsEnum
 
-from ..callbacks import default_prediction_writer
 from ..evaluation.comparison import held_out_features
 from ..evaluation.knn import PlaceRecognitionAccuracy
 from ..models import (
@@ -595,20 +593,6 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
             (:meth:`standardize`).
         """
         return self.forward(self.standardize(self.views_from_batch(batch)[:, 0]))
-
-    def configure_callbacks(self) -> list[Callback]:
-        """The run's callbacks, and a GeoParquet writer when predicting.
-
-        Returns:
-            Those of :class:`~torchgeo_geossl.trainers.reliable.ReliableTrainingMixin`
-            and, when predicting without a prediction writer of the user's,
-            :class:`~torchgeo_geossl.callbacks.GeoParquetWriter`
-            (:func:`~torchgeo_geossl.callbacks.default_prediction_writer`).
-        """
-        return [
-            *super().configure_callbacks(),
-            *default_prediction_writer(self._trainer),
-        ]
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Store what the backbone was trained on under ``checkpoint['geossl']``.

@@ -1,7 +1,8 @@
-"""What every trainer of this package adds to a run: exact resume, safe checkpoints."""
+"""What every trainer of this package adds to a run: exact resume, safe checkpoints, predictions."""
 
 from lightning.pytorch import Callback, LightningModule
 
+from ..callbacks import default_prediction_writer
 from ..checkpoint import AtomicCheckpoints
 from ..resume import RestoreRNGState
 
@@ -20,7 +21,10 @@ class ReliableTrainingMixin(LightningModule):
       before ``--ckpt_path`` is read, unless the trainer has a checkpoint IO of
       the user's (:func:`~torchgeo_geossl.checkpoint.use_atomic_io`): a failed
       write never destroys the previous checkpoint, and a damaged checkpoint is
-      named with what is wrong with it.
+      named with what is wrong with it;
+    * when predicting without a prediction writer of the user's, it adds
+      :class:`~torchgeo_geossl.callbacks.GeoParquetWriter`
+      (:func:`~torchgeo_geossl.callbacks.default_prediction_writer`).
 
     .. versionadded:: 0.1
 
@@ -32,7 +36,13 @@ class ReliableTrainingMixin(LightningModule):
         """Callbacks that every run of the task uses.
 
         Returns:
-            :class:`~torchgeo_geossl.resume.RestoreRNGState` and
-            :class:`~torchgeo_geossl.checkpoint.AtomicCheckpoints`.
+            :class:`~torchgeo_geossl.resume.RestoreRNGState`,
+            :class:`~torchgeo_geossl.checkpoint.AtomicCheckpoints` and, when
+            predicting without a prediction writer of the user's,
+            :class:`~torchgeo_geossl.callbacks.GeoParquetWriter`.
         """
-        return [RestoreRNGState(), AtomicCheckpoints()]
+        return [
+            RestoreRNGState(),
+            AtomicCheckpoints(),
+            *default_prediction_writer(self._trainer),
+        ]
