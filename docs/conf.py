@@ -34,27 +34,42 @@ napoleon_numpy_docstring = False
 # with Sphinx's inventory writer instead: the objects of the installed packages,
 # on the pages of the online docs where those projects' docs sources document them
 # (the script records the repository, tag and files each layout was read from).
-# Of TorchGeo only the tasks are mapped, and PyTorch is left out (the script says
-# why): references to the rest stay plain text rather than risk links to pages
-# that do not exist.
+# Of TorchGeo only the tasks are mapped, and of PyTorch only the objects whose
+# page on the online docs was seen (the script lists them and the ones left out):
+# references to the rest stay plain text rather than risk links to pages that do
+# not exist. PyTorch links go to /docs/stable/: the docs of a release live under
+# /docs/<major.minor>/, but no page of a /docs/2.14/ (the installed torch) was
+# seen.
 intersphinx_mapping = {
     'kornia': ('https://kornia.readthedocs.io/en/v0.9.0/', '_inventories/kornia.inv'),
     'lightning': (
         'https://lightning.ai/docs/pytorch/2.6.5/',
         '_inventories/lightning.inv',
     ),
+    'torch': ('https://docs.pytorch.org/docs/stable/', '_inventories/torch.inv'),
     'torchgeo': ('https://docs.torchgeo.org/en/v0.10.1/', '_inventories/torchgeo.inv'),
 }
-# Every reference to Kornia or Lightning must resolve (sphinx-build -W fails on
-# one that does not), so none silently stays plain; references to TorchGeo (only
-# partly mapped) and to other projects are not checked.
+# Every reference to Kornia, Lightning or PyTorch must resolve (sphinx-build -W
+# fails on one that does not), so none silently stays plain; references to
+# TorchGeo (only partly mapped) and to other projects are not checked.
 nitpicky = True
-nitpick_ignore_regex = [(r'py:.*', r'(?!(kornia|lightning)\.).*')]
+nitpick_ignore_regex = [(r'py:.*', r'(?!(kornia|lightning|torch)\.).*')]
 # Type hints of LightningModule.configure_optimizers name these typed dicts, which
 # Lightning's docs do not document: they stay plain text.
 nitpick_ignore = [
     ('py:class', f'lightning.pytorch.utilities.types.{name}')
     for name in ('LRSchedulerConfig', 'OptimizerConfig', 'OptimizerLRSchedulerConfig')
+]
+# The PyTorch objects these docs name whose page on the online docs was not seen
+# (docs/_inventories/make.py): they stay plain text, and only these.
+nitpick_ignore += [
+    ('py:func', 'torch.argmax'),
+    ('py:func', 'torch.autocast'),
+    ('py:func', 'torch.sigmoid'),
+    ('py:meth', 'torch.nn.Module.state_dict'),
+    ('py:mod', 'torch.distributed'),
+    ('py:class', 'torch.optim.optimizer.Optimizer'),
+    ('py:class', 'torch.optim.lr_scheduler.LRScheduler'),
 ]
 
 html_theme = 'alabaster'

@@ -24,11 +24,13 @@ What is left out, with the reason (references to it stay plain text):
   objects that 0.10.1 does not have, so for datasets, samplers, data modules,
   models and transforms the layout of the 0.10.1 docs could not be established.
   Only the task pages could (see :data:`TORCHGEO`).
-* PyTorch 2.14: its repository is too large to fetch here, and the stored docs
-  sources carry no version, so the pages of the 2.14 docs could not be checked.
+* PyTorch objects whose page on the ``stable`` docs was not seen (see
+  :data:`TORCH`): ``torch.sigmoid``, ``torch.argmax``, ``torch.autocast``,
+  ``torch.optim.Optimizer``, ``torch.optim.lr_scheduler.LRScheduler``, the
+  ``torch.distributed`` module and the methods of ``torch.nn.Module``.
 
-Run from the repository root after upgrading Kornia or Lightning, once the layout
-below has been checked against the new version's docs sources::
+Run from the repository root after upgrading Kornia, Lightning or PyTorch, once
+the layout below has been checked against the new version's docs sources::
 
     python docs/_inventories/make.py
 
@@ -419,8 +421,75 @@ TORCHGEO = Project(
     namespaces=(),
 )
 
+#: PyTorch's docs put each object of an ``autosummary`` with ``:toctree:
+#: generated`` on the page ``generated/<currentmodule>.<name>.html``, whose one
+#: ``autoclass``/``autofunction`` is anchored at the full name.
+TORCH_GENERATED = 'generated/{fullname}'
+
+TORCH = Project(
+    title='PyTorch',
+    version='stable',
+    # The docs of each release are served under /docs/<major.minor>/ (a stored
+    # page of https://docs.pytorch.org/docs/2.12/random.html exists), but no stored
+    # page shows a /docs/2.14/ path for the installed 2.14, so the links go to
+    # /docs/stable/, whose stored pages (generated/torch.load.md links the source
+    # of v2.12.0) have the layout below.
+    url='https://docs.pytorch.org/docs/stable/',
+    source=(
+        'github.com/pytorch/pytorch docs/source (torch.md, tensors.md, '
+        'tensor_attributes.md, data.md, random.md, optim.md), each page checked '
+        'against a stored page of https://docs.pytorch.org/docs/stable/ that '
+        'shows the object: generated/torch.nn.Module.html, '
+        'generated/torch.nn.SyncBatchNorm.html, generated/torch.Generator.html, '
+        'generated/torch.load.html, generated/torch.save.html, '
+        'generated/torch.no_grad.html, '
+        'generated/torch.optim.lr_scheduler.ReduceLROnPlateau.html, random.html, '
+        '_sources/data.md.txt (the source of data.html), generated/torch.Generator.md '
+        '(links ../tensors.html#torch.Tensor) and '
+        'https://pytorch.org/docs/stable/tensor_attributes (class torch.dtype, '
+        'class torch.device)'
+    ),
+    pages=(
+        # docs/source/tensors.md: ``.. class:: Tensor()`` under currentmodule torch;
+        # the stored generated/torch.Generator.md links it as
+        # ../tensors.html#torch.Tensor.
+        Page('tensors', 'torch', ('Tensor',)),
+        # docs/source/tensor_attributes.md: ``.. class:: dtype`` and
+        # ``.. class:: device`` under currentmodule torch (stored page
+        # https://pytorch.org/docs/stable/tensor_attributes shows both).
+        Page('tensor_attributes', 'torch', ('dtype', 'device')),
+        # docs/source/torch.md: autosummary sections Generators, Serialization and
+        # Locally disabling gradient computation (stored pages
+        # generated/torch.Generator.html, torch.load.html, torch.save.html,
+        # torch.no_grad.html).
+        Page(TORCH_GENERATED, 'torch', ('Generator', 'load', 'save', 'no_grad')),
+        # Stored pages generated/torch.nn.Module.html and
+        # generated/torch.nn.SyncBatchNorm.html (class torch.nn.Module, class
+        # torch.nn.SyncBatchNorm).
+        Page(TORCH_GENERATED, 'torch.nn', ('Module', 'SyncBatchNorm')),
+        # docs/source/optim.md: autosummary of lr_scheduler.* (stored page
+        # generated/torch.optim.lr_scheduler.ReduceLROnPlateau.html).
+        Page(TORCH_GENERATED, 'torch.optim.lr_scheduler', ('ReduceLROnPlateau',)),
+        # docs/source/data.md: ``.. autoclass:: DataLoader`` and ``Dataset`` under
+        # automodule torch.utils.data, and ``.. autoclass::
+        # torch.utils.data.distributed.DistributedSampler`` (stored page
+        # _sources/data.md.txt).
+        Page('data', 'torch.utils.data', ('DataLoader', 'Dataset')),
+        Page('data', 'torch.utils.data.distributed', ('DistributedSampler',)),
+        # docs/source/random.md: automodule torch.random with members (stored page
+        # random.html shows torch.random.fork_rng).
+        Page('random', 'torch.random', ('fork_rng',)),
+    ),
+    namespaces=('torch', 'torch.nn', 'torch.utils.data'),
+)
+
 #: The inventories, by intersphinx name (``docs/_inventories/<name>.inv``).
-PROJECTS = {'kornia': KORNIA, 'lightning': LIGHTNING, 'torchgeo': TORCHGEO}
+PROJECTS = {
+    'kornia': KORNIA,
+    'lightning': LIGHTNING,
+    'torch': TORCH,
+    'torchgeo': TORCHGEO,
+}
 
 #: One inventory entry: name, role, priority, page, anchor.
 Entry = tuple[str, str, int, str, str]

@@ -35,7 +35,7 @@ class MultiViewAugmentation(nn.Module):
     augmentation are drawn for ``B`` samples and repeated over the views before the
     single call.
 
-    The forward pass runs under :func:`torch.no_grad` (augmentation is data
+    The forward pass runs under :class:`torch.no_grad` (augmentation is data
     preparation inside a task's training step): the output never tracks gradients.
     It also runs outside any :func:`torch.autocast` region, in the input's dtype:
     under a trainer's ``precision='bf16-mixed'`` the training step is autocast,
