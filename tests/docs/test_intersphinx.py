@@ -1,4 +1,4 @@
-"""The docs link Kornia, Lightning and TorchGeo objects to their online docs.
+"""The docs link Kornia, Lightning, PyTorch and TorchGeo objects to their online docs.
 
 ``docs/conf.py`` maps each project to a committed inventory written by
 ``docs/_inventories/make.py``, so the build needs no network. The fast tests read those files with Sphinx's
@@ -28,13 +28,16 @@ INVENTORIES = DOCS / '_inventories'
 KORNIA = 'https://kornia.readthedocs.io/en/v0.9.0/'
 LIGHTNING = 'https://lightning.ai/docs/pytorch/2.6.5/'
 TORCHGEO = 'https://docs.torchgeo.org/en/v0.10.1/'
+TORCH = 'https://docs.pytorch.org/docs/stable/'
 
 #: Reference target -> URL, from the layouts of the projects' docs sources:
 #: Kornia docs/source/augmentation.{module,base,container}.rst (one page per file,
 #: autoclass under its currentmodule); Lightning docs/source-pytorch/
 #: api_references.rst (one page per class, api/<currentmodule>.<name>.html, or
 #: one page per logger module); TorchGeo docs/api/tasks/<Name>.rst (one page per
-#: task, linked without an anchor).
+#: task, linked without an anchor); PyTorch's stable docs (generated/<name>.html
+#: for autosummary objects, tensors.html, data.html and random.html for objects
+#: documented on those pages).
 EXPECTED = {
     'kornia.augmentation.ColorJitter': (
         f'{KORNIA}augmentation.module.html#kornia.augmentation.ColorJitter'
@@ -84,6 +87,22 @@ EXPECTED = {
         f'{LIGHTNING}api/lightning.pytorch.plugins.io.TorchCheckpointIO.html'
         '#lightning.pytorch.plugins.io.TorchCheckpointIO'
     ),
+    'torch.Tensor': f'{TORCH}tensors.html#torch.Tensor',
+    'torch.nn.Module': f'{TORCH}generated/torch.nn.Module.html#torch.nn.Module',
+    # as autodoc writes it in Bases: lines
+    'torch.nn.modules.module.Module': (
+        f'{TORCH}generated/torch.nn.Module.html#torch.nn.Module'
+    ),
+    'torch.utils.data.DataLoader': f'{TORCH}data.html#torch.utils.data.DataLoader',
+    'torch.utils.data.dataset.Dataset': f'{TORCH}data.html#torch.utils.data.Dataset',
+    # documented under its defining module, referenced from the re-export
+    'torch.utils.data.DistributedSampler': (
+        f'{TORCH}data.html#torch.utils.data.distributed.DistributedSampler'
+    ),
+    'torch._C.Generator': f'{TORCH}generated/torch.Generator.html#torch.Generator',
+    'torch.load': f'{TORCH}generated/torch.load.html#torch.load',
+    'torch.random.fork_rng': f'{TORCH}random.html#torch.random.fork_rng',
+    'torch.dtype': f'{TORCH}tensor_attributes.html#torch.dtype',
 }
 
 
@@ -95,7 +114,9 @@ def inventory(name: str) -> dict[str, str]:
     """Reference target -> URL of one mapped project, as intersphinx reads it."""
     url, location = conf()['intersphinx_mapping'][name]
     data = InventoryFile.loads((DOCS / location).read_bytes(), uri=url).data
-    return {target: item.uri for target, item in data['py:class'].items()}
+    return {
+        target: item.uri for items in data.values() for target, item in items.items()
+    }
 
 
 def resolve(name: str) -> object:
@@ -117,11 +138,13 @@ def test_conf_maps_each_committed_inventory_to_a_pinned_version() -> None:
     assert mapping == {
         'kornia': (KORNIA, '_inventories/kornia.inv'),
         'lightning': (LIGHTNING, '_inventories/lightning.inv'),
+        'torch': (TORCH, '_inventories/torch.inv'),
         'torchgeo': (TORCHGEO, '_inventories/torchgeo.inv'),
     }
     assert sorted(path.name for path in INVENTORIES.glob('*.inv')) == [
         'kornia.inv',
         'lightning.inv',
+        'torch.inv',
         'torchgeo.inv',
     ]
 
@@ -132,7 +155,7 @@ def test_known_objects_link_to_their_documented_page(target: str) -> None:
     assert inventory(project)[target] == EXPECTED[target]
 
 
-@pytest.mark.parametrize('project', ['kornia', 'lightning', 'torchgeo'])
+@pytest.mark.parametrize('project', ['kornia', 'lightning', 'torch', 'torchgeo'])
 def test_every_entry_is_the_installed_object_at_its_anchor(project: str) -> None:
     entries = inventory(project)
     assert len(entries) > 20
@@ -162,14 +185,18 @@ def test_references_to_mapped_projects_are_checked() -> None:
     assert settings['nitpicky']
     ((role, pattern),) = settings['nitpick_ignore_regex']
     ignored = [
-        ('py:class', 'torch.Tensor'),
         ('py:class', 'torchgeo.datasets.RasterDataset'),
         ('py:class', 'lightning.pytorch.utilities.types.OptimizerConfig'),
+        ('py:func', 'torch.sigmoid'),
+        ('py:mod', 'torch.distributed'),
     ]
     checked = [
         ('py:class', 'kornia.augmentation.ColorJitter'),
         ('py:func', 'kornia.augmentation.nonexistent'),
         ('py:class', 'lightning.pytorch.Trainer'),
+        ('py:class', 'torch.Tensor'),
+        ('py:func', 'torch.nonexistent'),
+        ('py:class', 'torch.nn.SyncBatchNorm'),
     ]
 
     def is_ignored(reftype: str, target: str) -> bool:
@@ -179,6 +206,19 @@ def test_references_to_mapped_projects_are_checked() -> None:
 
     assert all(is_ignored(*reference) for reference in ignored)
     assert not any(is_ignored(*reference) for reference in checked)
+
+
+def test_torch_objects_left_plain_are_not_mapped() -> None:
+    # The ignored torch references are exactly the ones without a verified page:
+    # none of them may hide an object the inventory maps.
+    mapped = inventory('torch')
+    left_plain = [
+        target for _, target in conf()['nitpick_ignore'] if target.startswith('torch.')
+    ]
+    assert len(left_plain) == 7
+    assert not [target for target in left_plain if target in mapped]
+    for target in left_plain:
+        resolve(target)  # an installed object, not a typo
 
 
 @pytest.mark.slow
@@ -191,7 +231,8 @@ def test_built_page_links_to_the_online_docs(tmp_path: Path) -> None:
     (source / 'index.rst').write_text(
         'Links\n=====\n\n:class:`kornia.augmentation.ColorJitter`, '
         ':class:`lightning.pytorch.Trainer`, :class:`torchgeo.tasks.Classification`, '
-        ':class:`torch.nn.Module`, :class:`torchgeo.datasets.RasterDataset`\n'
+        ':class:`torch.nn.Module`, :class:`torchgeo.datasets.RasterDataset`, '
+        ':func:`torch.sigmoid`\n'
     )
     build = tmp_path / 'html'
     result = subprocess.run(
@@ -204,8 +245,9 @@ def test_built_page_links_to_the_online_docs(tmp_path: Path) -> None:
     assert f'href="{EXPECTED["kornia.augmentation.ColorJitter"]}"' in html
     assert f'href="{EXPECTED["lightning.pytorch.Trainer"]}"' in html
     assert f'href="{EXPECTED["torchgeo.tasks.Classification"]}"' in html
+    assert f'href="{EXPECTED["torch.nn.Module"]}"' in html
     # not mapped: plain text, no link
-    assert 'torch.nn.Module' in html
-    assert 'pytorch.org' not in html
+    assert 'torch.sigmoid' in html
+    assert html.count('docs.pytorch.org') == 1
     assert 'torchgeo.datasets.RasterDataset' in html
     assert html.count('docs.torchgeo.org') == 1
