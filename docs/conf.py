@@ -38,8 +38,8 @@ napoleon_numpy_docstring = False
 # page on the online docs was seen (the script lists them and the ones left out):
 # references to the rest stay plain text rather than risk links to pages that do
 # not exist. PyTorch links go to /docs/stable/: the docs of a release live under
-# /docs/<major.minor>/, but no page of a /docs/2.14/ (the installed torch) was
-# seen.
+# /docs/<major.minor>/ (pages of 2.12 and 2.15 were seen), but no page of a
+# /docs/2.14/ (the installed torch) was.
 intersphinx_mapping = {
     'kornia': ('https://kornia.readthedocs.io/en/v0.9.0/', '_inventories/kornia.inv'),
     'lightning': (
@@ -63,13 +63,10 @@ nitpick_ignore = [
 # The PyTorch objects these docs name whose page on the online docs was not seen
 # (docs/_inventories/make.py): they stay plain text, and only these.
 nitpick_ignore += [
-    ('py:func', 'torch.argmax'),
     ('py:func', 'torch.autocast'),
     ('py:func', 'torch.sigmoid'),
-    ('py:meth', 'torch.nn.Module.state_dict'),
     ('py:mod', 'torch.distributed'),
     ('py:class', 'torch.optim.optimizer.Optimizer'),
-    ('py:class', 'torch.optim.lr_scheduler.LRScheduler'),
 ]
 
 html_theme = 'alabaster'

@@ -24,10 +24,9 @@ What is left out, with the reason (references to it stay plain text):
   objects that 0.10.1 does not have, so for datasets, samplers, data modules,
   models and transforms the layout of the 0.10.1 docs could not be established.
   Only the task pages could (see :data:`TORCHGEO`).
-* PyTorch objects whose page on the ``stable`` docs was not seen (see
-  :data:`TORCH`): ``torch.sigmoid``, ``torch.argmax``, ``torch.autocast``,
-  ``torch.optim.Optimizer``, ``torch.optim.lr_scheduler.LRScheduler``, the
-  ``torch.distributed`` module and the methods of ``torch.nn.Module``.
+* PyTorch objects whose entry on a stored page of the ``stable`` docs was not
+  seen (see :data:`TORCH`): ``torch.sigmoid``, ``torch.autocast``,
+  ``torch.optim.Optimizer`` and the ``torch.distributed`` module.
 
 Run from the repository root after upgrading Kornia, Lightning or PyTorch, once
 the layout below has been checked against the new version's docs sources::
@@ -429,11 +428,10 @@ TORCH_GENERATED = 'generated/{fullname}'
 TORCH = Project(
     title='PyTorch',
     version='stable',
-    # The docs of each release are served under /docs/<major.minor>/ (a stored
-    # page of https://docs.pytorch.org/docs/2.12/random.html exists), but no stored
-    # page shows a /docs/2.14/ path for the installed 2.14, so the links go to
-    # /docs/stable/, whose stored pages (generated/torch.load.md links the source
-    # of v2.12.0) have the layout below.
+    # The docs of each release are served under /docs/<major.minor>/ (stored
+    # pages of /docs/2.12/random.html and /docs/2.15/generated/torch.argmax.html
+    # exist), but no stored page shows a /docs/2.14/ path for the installed 2.14,
+    # so the links go to /docs/stable/, whose stored pages have the layout below.
     url='https://docs.pytorch.org/docs/stable/',
     source=(
         'github.com/pytorch/pytorch docs/source (torch.md, tensors.md, '
@@ -442,8 +440,11 @@ TORCH = Project(
         'shows the object: generated/torch.nn.Module.html, '
         'generated/torch.nn.SyncBatchNorm.html, generated/torch.Generator.html, '
         'generated/torch.load.html, generated/torch.save.html, '
-        'generated/torch.no_grad.html, '
-        'generated/torch.optim.lr_scheduler.ReduceLROnPlateau.html, random.html, '
+        'generated/torch.no_grad.html, generated/torch.argmax.html, '
+        'generated/torch.optim.lr_scheduler.ReduceLROnPlateau.html, '
+        'generated/torch.optim.lr_scheduler.LRScheduler.html, random.html, '
+        '_sources/generated/torch.nn.Module.rst.txt (autoclass Module with '
+        ':members:, so its methods are on its page), '
         '_sources/data.md.txt (the source of data.html), generated/torch.Generator.md '
         '(links ../tensors.html#torch.Tensor) and '
         'https://pytorch.org/docs/stable/tensor_attributes (class torch.dtype, '
@@ -458,18 +459,29 @@ TORCH = Project(
         # ``.. class:: device`` under currentmodule torch (stored page
         # https://pytorch.org/docs/stable/tensor_attributes shows both).
         Page('tensor_attributes', 'torch', ('dtype', 'device')),
-        # docs/source/torch.md: autosummary sections Generators, Serialization and
-        # Locally disabling gradient computation (stored pages
+        # docs/source/torch.md: autosummary sections Generators, Serialization,
+        # Locally disabling gradient computation and Reduction Ops (stored pages
         # generated/torch.Generator.html, torch.load.html, torch.save.html,
-        # torch.no_grad.html).
-        Page(TORCH_GENERATED, 'torch', ('Generator', 'load', 'save', 'no_grad')),
+        # torch.no_grad.html, torch.argmax.html).
+        Page(
+            TORCH_GENERATED, 'torch', ('Generator', 'load', 'save', 'no_grad', 'argmax')
+        ),
         # Stored pages generated/torch.nn.Module.html and
         # generated/torch.nn.SyncBatchNorm.html (class torch.nn.Module, class
         # torch.nn.SyncBatchNorm).
         Page(TORCH_GENERATED, 'torch.nn', ('Module', 'SyncBatchNorm')),
-        # docs/source/optim.md: autosummary of lr_scheduler.* (stored page
-        # generated/torch.optim.lr_scheduler.ReduceLROnPlateau.html).
-        Page(TORCH_GENERATED, 'torch.optim.lr_scheduler', ('ReduceLROnPlateau',)),
+        # The stored _sources/generated/torch.nn.Module.rst.txt of that page: an
+        # ``autoclass:: Module`` with ``:members:``, so the methods are anchored
+        # there under their full names.
+        Page('generated/torch.nn.Module', 'torch.nn', ('Module.state_dict',)),
+        # docs/source/optim.md: autosummary of lr_scheduler.* (stored pages
+        # generated/torch.optim.lr_scheduler.ReduceLROnPlateau.html and
+        # generated/torch.optim.lr_scheduler.LRScheduler.html).
+        Page(
+            TORCH_GENERATED,
+            'torch.optim.lr_scheduler',
+            ('LRScheduler', 'ReduceLROnPlateau'),
+        ),
         # docs/source/data.md: ``.. autoclass:: DataLoader`` and ``Dataset`` under
         # automodule torch.utils.data, and ``.. autoclass::
         # torch.utils.data.distributed.DistributedSampler`` (stored page
@@ -546,10 +558,19 @@ def entries(project: Project) -> Iterator[Entry]:
     ]
     aliases: dict[str, tuple[str, str, str]] = {}
     for fullname, (obj, docname, anchor) in documented.items():
-        role = 'py:class' if inspect.isclass(obj) else 'py:function'
+        if inspect.isclass(obj):
+            role = 'py:class'
+        elif inspect.isfunction(obj) and '.' in obj.__qualname__:
+            role = 'py:method'  # a function defined in a class
+        else:
+            role = 'py:function'
         yield fullname, role, 1, docname, anchor
         short: str = obj.__name__
-        names = [f'{obj.__module__}.{obj.__qualname__}']
+        # A builtin's qualified name is that of the C class that implements it
+        # (torch._VariableFunctionsClass.argmax), no name a reference uses.
+        names = (
+            [] if inspect.isbuiltin(obj) else [f'{obj.__module__}.{obj.__qualname__}']
+        )
         names += [
             f'{namespace.__name__}.{short}'
             for namespace in namespaces
