@@ -583,11 +583,15 @@ def test_weight_enum_name_through_the_torchgeo_cli(
 
 
 @pytest.mark.parametrize('make', [gassl, seco])
-def test_bn_splits_default_emulates_eight_gpus(
+def test_bn_groups_default_to_the_reference_batch_per_gpu(
     make: Callable[[], MomentumContrastTask],
 ) -> None:
-    # MoCo's reference runs: 8 GPUs, each normalising its own share of the batch
-    assert make().hparams['bn_splits'] == 8
+    # the reference runs: 256 samples over 8 GPUs, 32 per GPU's batch norm
+    task = make()
+    assert task.hparams['bn_splits'] is None
+    assert [task.bn_groups(b) for b in (8, 32, 63, 64, 100, 256)] == [1, 1, 1, 2, 3, 8]
+    task.hparams['bn_splits'] = 4
+    assert task.bn_groups(256) == 4
 
 
 @pytest.mark.parametrize('make', [gassl, seco])
@@ -639,5 +643,8 @@ def test_keys_are_normalised_with_a_random_group(
 
 @pytest.mark.parametrize('splits', [0, -2, True, 1.5])
 def test_bad_bn_splits(splits: Any) -> None:
-    with pytest.raises(ValueError, match='bn_splits must be a positive number'):
+    with pytest.raises(
+        ValueError,
+        match=r'bn_splits must be None \(groups of 32 samples\) or a positive',
+    ):
         GeoMoCoTask(model='resnet18', queue_size=32, geo_classes=0, bn_splits=splits)

@@ -94,7 +94,7 @@ class GeoMoCoTask(MomentumContrastTask):
         crop_scale: tuple[float, float] | None = None,
         share_geometry: bool = False,
         shuffle_bn: bool = True,
-        bn_splits: int = 8,
+        bn_splits: int | None = None,
         channels_last: bool = False,
         augmentation: nn.Module | None = None,
         geo_clusters: GeoClusters | None = None,
@@ -152,13 +152,15 @@ class GeoMoCoTask(MomentumContrastTask):
                 :meth:`~torchgeo_geossl.trainers.MomentumContrastTask.encode_keys`),
                 and across the *bn_splits* groups of each process.
             bn_splits: Number of groups the batch is cut into for batch norm in
-                each process, emulating that many GPUs of the reference runs
-                (MoCo's 8 GPUs of 32 samples at batch 256): the queries of each group
-                are normalised together and, with *shuffle_bn*, the keys are
-                permuted across the groups first
+                each process, emulating that many GPUs of the reference runs: the
+                queries of each group are normalised together and, with
+                *shuffle_bn*, the keys are permuted across the groups first
                 (:func:`~torchgeo_geossl.models.forward_in_groups`), so a key is
-                not normalised with its own query's samples (MoCo, Sec. 3.3); 1
-                normalises the whole batch at once (per-view BN).
+                not normalised with its own query's samples (MoCo, Sec. 3.3). None
+                (the default) cuts the batch into groups of
+                :data:`~torchgeo_geossl.trainers.momentum.BN_GROUP_SIZE` (32)
+                samples, the reference runs' batch per GPU (256 over 8 GPUs), at
+                least one group; 1 normalises the whole batch at once (per-view BN).
 
                 .. versionadded:: 0.2
             channels_last: Keep the query and key encoders' weights and image inputs

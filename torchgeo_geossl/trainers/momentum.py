@@ -32,6 +32,11 @@ from .standardize import StandardizeMixin
 REFERENCE_EPOCHS = 200
 
 
+#: Samples per batch-norm group with ``bn_splits=None``: the batch per GPU of the
+#: MoCo, GASSL and SeCo reference runs (256 samples over 8 GPUs).
+BN_GROUP_SIZE = 32
+
+
 class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
     """Base class of the MoCo-v2 family: encoder, EMA key encoder, optimiser.
 
@@ -85,10 +90,11 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
     learning (MoCo, Sec. 3.3). The reference code of MoCo, GASSL and SeCo ran on
     several GPUs with shuffling BN: each GPU normalises its share of the queries,
     and the key batch is shuffled across the GPUs first, so a key is normalised
-    with other samples than its query. Subclasses with ``bn_splits`` > 1 (8 by
-    default, MoCo's 8 GPUs) do the same within each process: the query batch is cut
-    into that many groups, each normalised on its own, and with ``shuffle_bn=True``
-    (the default) the key batch is permuted before it is cut
+    with other samples than its query. Subclasses do the same within each process
+    (``bn_splits``; by default groups of :data:`BN_GROUP_SIZE` samples, the
+    reference's batch per GPU): the query batch is cut into groups, each normalised
+    on its own, and with ``shuffle_bn=True`` (the default) the key batch is permuted
+    before it is cut
     (:func:`~torchgeo_geossl.models.forward_in_groups`). Under DDP, ``shuffle_bn``
     also permutes the keys across processes (:meth:`encode_keys`). Lightning's
     ``sync_batchnorm`` would normalise queries and keys over the same global
@@ -137,10 +143,12 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
                 msg = f'{name} must be positive, got {value}'
                 raise ValueError(msg)
         splits = self.hparams.get('bn_splits', 1)
-        if isinstance(splits, bool) or not isinstance(splits, int) or splits < 1:
+        if splits is not None and (
+            isinstance(splits, bool) or not isinstance(splits, int) or splits < 1
+        ):
             msg = (
-                'bn_splits must be a positive number of batch-norm groups per '
-                f'process (1: the whole batch), got {splits!r}'
+                'bn_splits must be None (groups of 32 samples) or a positive number '
+                f'of batch-norm groups per process (1: the whole batch), got {splits!r}'
             )
             raise ValueError(msg)
         schedule = self.hparams['schedule']
@@ -258,7 +266,7 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
     def forward(self, x: Tensor) -> Tensor:
         """Encode images with the query encoder.
 
-        In training mode the batch is encoded in ``bn_splits`` contiguous groups,
+        In training mode the batch is encoded in :meth:`bn_groups` contiguous groups,
         each normalised with its own batch-norm statistics
         (:func:`~torchgeo_geossl.models.forward_in_groups`).
 
@@ -268,11 +276,26 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
         Returns:
             Pooled features ``[B, d]``.
         """
-        groups = int(self.hparams.get('bn_splits', 1))
+        groups = self.bn_groups(len(x))
         if self.training and groups > 1:
             return forward_in_groups(self.model, x, groups)
         features: Tensor = self.model(x)
         return features
+
+    def bn_groups(self, batch: int) -> int:
+        """Number of batch-norm groups of a batch of this process.
+
+        Args:
+            batch: Number of samples.
+
+        Returns:
+            ``bn_splits``, or with ``bn_splits=None`` one group per
+            :data:`BN_GROUP_SIZE` samples (at least one).
+        """
+        splits: int | None = self.hparams.get('bn_splits', 1)
+        if splits is None:
+            return max(1, batch // BN_GROUP_SIZE)
+        return splits
 
     def encode_keys(self, images: Tensor) -> Tensor:
         """Encode key images with the momentum encoder, without gradient.
@@ -282,7 +305,7 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
         (:func:`~torchgeo_geossl.models.forward_shuffled`); each
         process receives the features of its own images, in order. All processes
         must call this together. Within each process the keys are encoded in
-        ``bn_splits`` groups, permuted first with ``shuffle_bn``
+        :meth:`bn_groups` groups, permuted first with ``shuffle_bn``
         (:func:`~torchgeo_geossl.models.forward_in_groups`).
 
         Args:
@@ -291,7 +314,7 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
         Returns:
             Pooled key features ``[B, d]``.
         """
-        groups = int(self.hparams.get('bn_splits', 1))
+        groups = self.bn_groups(len(images))
         shuffle = bool(self.hparams.get('shuffle_bn', False))
 
         def encode(batch: Tensor) -> Tensor:

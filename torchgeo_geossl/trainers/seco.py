@@ -126,7 +126,7 @@ class SeCoTask(MomentumContrastTask):
         size: int = 224,
         crop_scale: tuple[float, float] = (0.2, 1.0),
         shuffle_bn: bool = True,
-        bn_splits: int = 8,
+        bn_splits: int | None = None,
         channels_last: bool = False,
         artificial: nn.Module | None = None,
         crop: nn.Module | None = None,
@@ -181,13 +181,15 @@ class SeCoTask(MomentumContrastTask):
                 :meth:`~torchgeo_geossl.trainers.MomentumContrastTask.encode_keys`),
                 and across the *bn_splits* groups of each process.
             bn_splits: Number of groups the batch is cut into for batch norm in
-                each process, emulating that many GPUs of the reference runs
-                (MoCo's 8 GPUs of 32 samples at batch 256): the queries of each group
-                are normalised together and, with *shuffle_bn*, the keys are
-                permuted across the groups first
+                each process, emulating that many GPUs of the reference runs: the
+                queries of each group are normalised together and, with
+                *shuffle_bn*, the keys are permuted across the groups first
                 (:func:`~torchgeo_geossl.models.forward_in_groups`), so a key is
-                not normalised with its own query's samples (MoCo, Sec. 3.3); 1
-                normalises the whole batch at once (per-view BN).
+                not normalised with its own query's samples (MoCo, Sec. 3.3). None
+                (the default) cuts the batch into groups of
+                :data:`~torchgeo_geossl.trainers.momentum.BN_GROUP_SIZE` (32)
+                samples, the reference runs' batch per GPU (256 over 8 GPUs), at
+                least one group; 1 normalises the whole batch at once (per-view BN).
 
                 .. versionadded:: 0.2
             channels_last: Keep the query and key encoders' weights and image inputs
