@@ -24,7 +24,7 @@ from .knn import (
 from .split import Split
 from .stats import paired_comparison
 
-#: The headline printed by :class:`HeldOutComparison` (the split is named for ``'val'``).
+#: The first line printed by :class:`HeldOutComparison` (the split is named for ``'val'``).
 REGION_LINE = (
     'held-out region recognition top-1{split}: pretrained {pretrained:.2f} vs random '
     'init {random:.2f} (chance {chance:.2f})'
