@@ -1,6 +1,9 @@
 """Shared fixtures: tiny dated GeoTIFF time series written on the fly."""
 
 import datetime as dt
+import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -230,3 +233,34 @@ def pretrained(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path
         return made[model]
 
     return make
+
+
+@pytest.fixture
+def build_page(tmp_path: Path) -> Callable[[str], Path]:
+    """Build a page of reStructuredText with ``docs/conf.py``, offline, with ``-W``.
+
+    The page gets the configuration's static files and intersphinx inventories (a
+    missing inventory is a warning, so an error under ``-W``).
+
+    Returns:
+        A function of the page's text that returns the build folder.
+    """
+    docs = Path(__file__).resolve().parents[1] / 'docs'
+
+    def build(text: str) -> Path:
+        source = tmp_path / 'source'
+        source.mkdir()
+        shutil.copy(docs / 'conf.py', source)
+        shutil.copytree(docs / '_static', source / '_static')
+        shutil.copytree(docs / '_inventories', source / '_inventories')
+        (source / 'index.rst').write_text(text)
+        html = tmp_path / 'html'
+        result = subprocess.run(
+            [sys.executable, '-m', 'sphinx', '-W', '-q', '-b', 'html', str(source),
+             str(html)],
+            check=False, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+        return html
+
+    return build
