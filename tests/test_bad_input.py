@@ -24,6 +24,7 @@ import shapely
 import timm
 import torch
 from conftest import SeriesDataset, monthly, write_series
+from pyproj import Transformer
 from torch import nn
 from torchgeo.datasets import DatasetNotFoundError
 from torchgeo.tasks import Classification
@@ -46,7 +47,7 @@ from torchgeo_geossl.datasets import (
     ViewReadError,
 )
 from torchgeo_geossl.datasets import views as views_module
-from torchgeo_geossl.evaluation import HeldOutComparison
+from torchgeo_geossl.evaluation import HeldOutComparison, held_out_regions
 from torchgeo_geossl.export import export_backbone, load_into, normalization_from
 from torchgeo_geossl.faults import NonFiniteError
 from torchgeo_geossl.location import GeoClusters, lonlat_to_unit_vectors
@@ -393,6 +394,30 @@ def comparison_split(tmp: Path) -> None:
     HeldOutComparison(split='train')  # type: ignore[arg-type]
 
 
+def lonlat(*xy: tuple[float, float]) -> torch.Tensor:
+    x, y = np.array(xy).T
+    lon, lat = Transformer.from_crs(32631, 4326, always_xy=True).transform(x, y)
+    return torch.from_numpy(np.stack([lon, lat], axis=1))
+
+
+def comparison_no_geo_dataset(tmp: Path) -> None:
+    held_out_regions(None, lonlat((500_100.0, 5_699_900.0)))
+
+
+def comparison_one_region(tmp: Path) -> None:
+    dataset = SeriesDataset(str(series(tmp)))
+    held_out_regions(
+        dataset, lonlat((500_100.0, 5_699_900.0), (500_200.0, 5_699_800.0))
+    )
+
+
+def comparison_place_outside(tmp: Path) -> None:
+    series(tmp, site='a')
+    series(tmp, site='b', origin=(600_000.0, 5_700_000.0))
+    inside = ((500_100.0, 5_699_900.0), (600_100.0, 5_699_900.0))
+    held_out_regions(SeriesDataset(str(tmp)), lonlat(*inside, (550_000.0, 5_699_900.0)))
+
+
 def validate_without_holdout(tmp: Path) -> None:
     datamodule(series(tmp)).setup('validate')
 
@@ -464,6 +489,9 @@ BUILDERS: dict[str, Callable[[Path], None]] = {
         streaming_held_out_stage,
         chip_config_without_data,
         comparison_split,
+        comparison_no_geo_dataset,
+        comparison_one_region,
+        comparison_place_outside,
         validate_without_holdout,
         held_out_share_zero,
         held_out_split_empty,

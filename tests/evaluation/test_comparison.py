@@ -4,17 +4,23 @@ import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from lightning.pytorch.cli import LightningCLI
-from torch import Tensor
+from torch import Tensor, nn
 from torchgeo.datamodules import BaseDataModule
 from torchgeo.datasets.utils import Sample
 from torchgeo.main import main as torchgeo_main
 from torchgeo.tasks import BaseTask
 
 from torchgeo_geossl.datasets.demo import generate_demo_data
-from torchgeo_geossl.evaluation import HeldOutComparison, comparison, random_init_twin
+from torchgeo_geossl.evaluation import (
+    HeldOutComparison,
+    comparison,
+    random_init_twin,
+    shifted_crops,
+)
 from torchgeo_geossl.trainers import GeoMoCoTask
 
 CONFIG = Path(__file__).resolve().parents[2] / 'configs' / 'demo.yaml'
@@ -27,6 +33,12 @@ INTERVAL = re.compile(
     r'^  pretrained - random init: ([+-]\d\.\d\d), 95% bootstrap interval '
     r'\[([+-]\d\.\d\d), ([+-]\d\.\d\d)\] over (\d+) places; (\d+) vs (\d+) views '
     r'recognised by one only, exact McNemar p = (\S+) \((\d+) views\)$'
+)
+CONTROL = re.compile(
+    r'^  random init with batch-norm statistics of these views: (0\.\d\d|1\.00); '
+    r'pretrained - it: ([+-]\d\.\d\d), 95% bootstrap interval '
+    r'\[([+-]\d\.\d\d), ([+-]\d\.\d\d)\]; (\d+) vs (\d+) views recognised by '
+    r'one only, exact McNemar p = (\S+)$'
 )
 
 
@@ -86,10 +98,18 @@ def test_demo_config_prints_the_comparison_line(
         difference = float(match.group(2)) - float(match.group(3))
         assert gain == pytest.approx(difference, abs=0.011)
         assert 0 <= float(interval.group(7)) <= 1
+        control = CONTROL.match(out[out.index(line) + 2])
+        assert control is not None, out
+        low, gain, high = (float(control.group(i)) for i in (3, 2, 4))
+        assert low <= gain <= high
+        difference = float(match.group(2)) - float(control.group(1))
+        assert gain == pytest.approx(difference, abs=0.011)
     metrics = next((tmp_path / 'outputs' / 'demo').rglob('metrics.csv')).read_text()
     for key in ('region', 'place'):
         assert f'test_{key}_top1_gain_low' in metrics
         assert f'test_{key}_mcnemar_p' in metrics
+        assert f'test_{key}_top1_random_bn' in metrics
+        assert f'test_{key}_top1_gain_random_bn_high' in metrics
 
 
 def test_both_encoders_see_the_same_views(
@@ -113,11 +133,15 @@ def test_both_encoders_see_the_same_views(
     monkeypatch.setattr(comparison, 'held_out_bank', recording)
     monkeypatch.chdir(tmp_path)
     torchgeo_main(demo_arguments(demo_root, '--trainer.max_steps=1'))
-    assert len(seen) == 2
-    trained, untrained = seen
-    assert len(trained) == len(untrained) > 1
-    for a, b in zip(trained, untrained, strict=True):
-        assert torch.equal(a, b)
+    # the trained encoder, the random init and the random init with the views'
+    # batch-norm statistics
+    assert len(seen) == 3
+    trained = seen[0]
+    assert len(trained) > 1
+    for other in seen[1:]:
+        assert len(other) == len(trained)
+        for a, b in zip(trained, other, strict=True):
+            assert torch.equal(a, b)
 
 
 def test_validation_config_compares_on_the_validation_split(
@@ -223,3 +247,46 @@ def test_validation_config_is_the_main_job_scored_on_validation(
         if isinstance(c, HeldOutComparison)
     ]
     assert splits == [('HeldOutComparison', 'test'), ('HeldOutComparison', 'val')]
+
+
+def test_batch_norm_adapted_takes_the_statistics_of_the_crops() -> None:
+    torch.manual_seed(0)
+    encoder = nn.Sequential(
+        nn.Conv2d(3, 5, 3), nn.BatchNorm2d(5), nn.ReLU(), nn.AdaptiveAvgPool2d(1)
+    )
+    encoder.eval()
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
+    batches = [{'image': torch.randn(4, 2, 3, 12, 12) * 3 + 1} for _ in range(3)]
+    adapted = comparison.batch_norm_adapted(
+        encoder, batches, lambda b: b['image'], size=8
+    )
+    assert not adapted.training
+    for key, value in encoder.state_dict().items():
+        assert torch.equal(value, before[key]), key  # the encoder is left unchanged
+    # independent numpy: the conv outputs of the same shifted crops, batch by batch;
+    # the running statistics are the plain averages of the batch means and of the
+    # unbiased batch variances
+    weight = encoder[0].weight.detach().double().numpy()
+    bias = encoder[0].bias.detach().double().numpy()
+    means, variances = [], []
+    for index, batch in enumerate(batches):
+        crops = shifted_crops(batch['image'], 8, index).flatten(0, 1).double().numpy()
+        out = np.zeros((crops.shape[0], 5, 6, 6))
+        for i in range(6):
+            for j in range(6):
+                window = crops[:, :, i : i + 3, j : j + 3]
+                out[:, :, i, j] = np.einsum('nchw,ochw->no', window, weight) + bias
+        values = out.transpose(1, 0, 2, 3).reshape(5, -1)
+        means.append(values.mean(axis=1))
+        variances.append(values.var(axis=1, ddof=1))
+    bn = adapted[1]
+    np.testing.assert_allclose(bn.running_mean.numpy(), np.mean(means, 0), rtol=1e-4)
+    np.testing.assert_allclose(bn.running_var.numpy(), np.mean(variances, 0), rtol=1e-4)
+    assert int(bn.num_batches_tracked) == 3
+
+
+def test_batch_norm_adapted_needs_batch_norm() -> None:
+    with pytest.raises(ValueError, match='Sequential has no batch-norm layer'):
+        comparison.batch_norm_adapted(
+            nn.Sequential(nn.Conv2d(3, 5, 3)), [], lambda b: b['image'], size=8
+        )

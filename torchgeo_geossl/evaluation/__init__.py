@@ -2,10 +2,11 @@
 
 from .comparison import (
     HeldOutComparison,
+    batch_norm_adapted,
     footprint_regions,
     held_out_bank,
     held_out_features,
-    place_recognition,
+    held_out_regions,
     random_init_twin,
 )
 from .crops import shifted_crops
@@ -29,14 +30,15 @@ __all__ = (
     'ImageLocationRetrieval',
     'PairedComparison',
     'PlaceRecognitionAccuracy',
+    'batch_norm_adapted',
     'block_split',
     'footprint_regions',
     'held_out_bank',
     'held_out_features',
+    'held_out_regions',
     'image_to_location_top1',
     'knn_predict',
     'paired_comparison',
-    'place_recognition',
     'place_recognition_accuracy',
     'place_recognition_chance',
     'place_recognition_hits',

@@ -1,5 +1,6 @@
 """Pre-trained versus randomly initialised: the held-out comparison of the main job."""
 
+import copy
 import dataclasses
 import inspect
 from collections.abc import Callable, Iterable
@@ -42,6 +43,18 @@ INTERVAL_LINE = (
     '[{low:+.2f}, {high:+.2f}] over {groups} places; {first_only} vs {second_only} '
     'views recognised by one only, exact McNemar p = {p_value:.2g} ({queries} views)'
 )
+
+#: The control under each interval line: the random initialisation with batch-norm
+#: statistics of the held-out views (:func:`batch_norm_adapted`).
+CONTROL_LINE = (
+    '  random init with batch-norm statistics of these views: {control:.2f}; '
+    'pretrained - it: {difference:+.2f}, {percent:g}% bootstrap interval '
+    '[{low:+.2f}, {high:+.2f}]; {first_only} vs {second_only} views recognised by '
+    'one only, exact McNemar p = {p_value:.2g}'
+)
+
+#: The batch-norm layers whose running statistics :func:`batch_norm_adapted` re-estimates.
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
 
 def held_out_features(
@@ -130,6 +143,58 @@ def held_out_bank(
     return torch.cat(features), torch.cat(points)
 
 
+def batch_norm_adapted(
+    encoder: nn.Module,
+    batches: Iterable[Sample],
+    prepare: Callable[[Sample], Tensor],
+    size: int,
+) -> nn.Module:
+    """A copy of *encoder* whose batch-norm statistics are those of the held-out crops.
+
+    Training changes a network in two ways: its weights, and the running statistics
+    of its batch-norm layers, which follow the data even when the weights hardly
+    move. A randomly initialised network whose batch-norm layers normalise with the
+    statistics of the data can recognise more than the same network with its
+    initial statistics (mean 0, variance 1), so a gain over the random
+    initialisation alone may come from the statistics only. This copy is that
+    control: the same weights, with every batch-norm layer's running mean and
+    variance re-estimated, as an equally weighted average over the batches
+    (``momentum=None``), from the crops that :func:`held_out_bank` embeds. It uses
+    the held-out views themselves, which can only make the control stronger.
+
+    Args:
+        encoder: The encoder (left unchanged).
+        batches: Batches of places, as for :func:`held_out_bank`.
+        prepare: Turns a batch into standardised views ``[B, V, C, H, W]`` on the
+            encoder's device.
+        size: Side of the crops (:func:`held_out_features`, seeded by the batch
+            index, as in :func:`held_out_bank`).
+
+    Returns:
+        The adapted copy, in evaluation mode.
+
+    Raises:
+        ValueError: If the encoder has no batch-norm layer (nothing to adapt).
+
+    .. versionadded:: 0.2
+    """
+    adapted = copy.deepcopy(encoder)
+    layers = [m for m in adapted.modules() if isinstance(m, BATCH_NORMS)]
+    if not layers:
+        msg = (
+            f'{type(encoder).__name__} has no batch-norm layer: there are no '
+            'statistics to re-estimate'
+        )
+        raise ValueError(msg)
+    for layer in layers:
+        layer.reset_running_stats()
+        layer.momentum = None
+    adapted.train()
+    for index, batch in enumerate(batches):
+        held_out_features(adapted, prepare(batch), size, index)
+    return adapted.eval()
+
+
 def footprint_regions(dataset: GeoDataset, points: Tensor) -> Tensor:
     """The region of each point: which distinct file footprint of *dataset* holds it.
 
@@ -160,31 +225,51 @@ def footprint_regions(dataset: GeoDataset, points: Tensor) -> Tensor:
     return regions
 
 
-def place_recognition(
-    encoder: Callable[[Tensor], Tensor],
-    batches: Iterable[Sample],
-    prepare: Callable[[Sample], Tensor],
-    size: int,
-) -> Tensor:
-    """Which views of the places of a held-out loader an encoder recognises.
+def held_out_regions(dataset: object, points: Tensor) -> Tensor | None:
+    """The regions that region recognition scores the held-out places by, if any.
+
+    Region recognition needs a dataset with file footprints and held-out places in
+    at least two of them. When it cannot be scored, or when places lie in no
+    footprint, this says so with a warning instead of leaving the line or the
+    places out silently.
 
     Args:
-        encoder: Maps images ``[N, C, size, size]`` to features ``[N, d]``.
-        batches: Batches of places (one entry per place, V views each).
-        prepare: Turns a batch into standardised views ``[B, V, C, H, W]`` on the
-            encoder's device.
-        size: Side of the crops.
+        dataset: The data module's ``geo_dataset`` (None or anything else: no
+            regions).
+        points: The held-out places' (lon, lat) in degrees ``[N, 2]``.
 
     Returns:
-        :func:`~torchgeo_geossl.evaluation.place_recognition_hits` ``[N, V]`` of
-        all places; its mean is the place recognition top-1.
-
-    Raises:
-        ValueError: If the batches hold fewer than 2 places.
+        :func:`footprint_regions` of the places (-1 for a place in no footprint,
+        which region recognition leaves out), or None when region recognition
+        cannot be scored.
 
     .. versionadded:: 0.2
     """
-    return place_recognition_hits(held_out_bank(encoder, batches, prepare, size)[0])
+    if not isinstance(dataset, GeoDataset):
+        rank_zero_warn(
+            'HeldOutComparison: region recognition is not scored: the data module '
+            f'has no geo_dataset with file footprints (got {type(dataset).__name__}); '
+            'only place recognition is compared'
+        )
+        return None
+    regions = footprint_regions(dataset, points)
+    outside = int((regions < 0).sum())
+    if outside:
+        rank_zero_warn(
+            f'HeldOutComparison: {outside} of {len(regions)} held-out places lie in '
+            f'no file footprint of {type(dataset).__name__}; region recognition '
+            'leaves them out'
+        )
+    found = len(set(regions[regions >= 0].tolist()))
+    if found < 2:
+        rank_zero_warn(
+            f'HeldOutComparison: region recognition is not scored: the '
+            f'{len(regions)} held-out places lie in {found} region (file footprint) '
+            f'of {type(dataset).__name__}, it needs at least 2; only place '
+            'recognition is compared'
+        )
+        return None
+    return regions
 
 
 class HeldOutComparison(Callback):
@@ -201,22 +286,34 @@ class HeldOutComparison(Callback):
       distinct file footprint of the dataset (a tile of a time series, one site of
       the demo data; :func:`footprint_regions`)? This asks what geography-aware
       pre-training teaches: which landscape a patch shows, whatever the season.
-      Printed only for data modules with a ``geo_dataset`` of two or more regions.
+      Printed only for data modules with a ``geo_dataset`` of two or more regions;
+      otherwise a warning says why it is left out (:func:`held_out_regions`).
     * **place recognition** (:func:`~torchgeo_geossl.evaluation.place_recognition_hits`):
       is a view's nearest other view one of the same place, at another date?
 
-    Each comparison prints two lines::
+    Each comparison prints three lines::
 
         held-out region recognition top-1: pretrained 0.xx vs random init 0.yy (chance 0.zz)
           pretrained - random init: +0.dd, 95% bootstrap interval [+0.ll, +0.hh] over N places; b vs c views recognised by one only, exact McNemar p = p (M views)
+          random init with batch-norm statistics of these views: 0.ww; pretrained - it: +0.dd, 95% bootstrap interval [+0.ll, +0.hh]; b vs c views recognised by one only, exact McNemar p = p
         held-out place recognition top-1: pretrained 0.xx vs random init 0.yy (chance 0.zz)
           pretrained - random init: ...
+          random init with batch-norm statistics of these views: ...
 
     The second line of each is :func:`~torchgeo_geossl.evaluation.paired_comparison`
-    of the two encoders' hits on the same views. The numbers are also logged
+    of the two encoders' hits on the same views. The third compares the trained
+    encoder, in the same way, with a control: the random initialisation whose
+    batch-norm layers normalise with the statistics of the held-out crops
+    (:func:`batch_norm_adapted`). Training moves these statistics even where it
+    hardly moves the weights, and the statistics alone can change what a random
+    network recognises, so a gain over the random initialisation that the control
+    matches is not evidence that the weights learned. Encoders without batch norm
+    print no third line. The numbers are also logged
     (``test_region_top1_pretrained``, ``test_region_top1_random``,
     ``test_region_chance``, ``test_regions``, ``test_region_top1_gain`` with
-    ``_low`` and ``_high``, ``test_region_mcnemar_p``, and the same with
+    ``_low`` and ``_high``, ``test_region_mcnemar_p``; for the control
+    ``test_region_top1_random_bn``, ``test_region_top1_gain_random_bn`` with ``_low``
+    and ``_high``, ``test_region_random_bn_mcnemar_p``; and the same with
     ``place``). The test split is used only here, once, after training; nothing is
     tuned on it. To choose settings, use ``split='val'`` (the validation places and
     months; the lines then read ``... top-1 (val split): ...`` and the keys start
@@ -281,67 +378,81 @@ class HeldOutComparison(Callback):
             views: Tensor = datamodule.standardize(task.views_from_batch(batch))
             return views
 
-        def encoder(module: nn.Module) -> Callable[[Tensor], Tensor]:
+        def encoder(module: nn.Module) -> nn.Module:
             model = module.model
             assert isinstance(model, nn.Module)
             return model
 
         trained, points = held_out_bank(encoder(pl_module), loader, prepare, size)
         untrained = held_out_bank(encoder(twin), loader, prepare, size)[0]
+        adapted: Tensor | None = None
+        if any(isinstance(m, BATCH_NORMS) for m in encoder(twin).modules()):
+            control = batch_norm_adapted(encoder(twin), loader, prepare, size)
+            adapted = held_out_bank(control, loader, prepare, size)[0]
         pl_module.train(was_training)
-        comparisons = []
-        dataset = getattr(datamodule, 'geo_dataset', None)
-        if isinstance(dataset, GeoDataset):
-            regions = footprint_regions(dataset, points)
+        scorers: list[tuple[str, str, Callable[[Tensor], Tensor], float]] = []
+        regions = held_out_regions(getattr(datamodule, 'geo_dataset', None), points)
+        if regions is not None:
             known = regions >= 0
-            if int(known.sum()) >= 2 and len(set(regions[known].tolist())) >= 2:
-                comparisons.append(
-                    (
-                        'region',
-                        REGION_LINE,
-                        region_recognition_hits(trained[known], regions[known]),
-                        region_recognition_hits(untrained[known], regions[known]),
-                        region_recognition_chance(regions[known]),
-                    )
+            scorers.append(
+                (
+                    'region',
+                    REGION_LINE,
+                    lambda f: region_recognition_hits(f[known], regions[known]),
+                    region_recognition_chance(regions[known]),
                 )
-        hits = place_recognition_hits(trained)
-        comparisons.append(
+            )
+        scorers.append(
             (
                 'place',
                 COMPARISON_LINE,
-                hits,
-                place_recognition_hits(untrained),
-                place_recognition_chance(*hits.shape),
+                place_recognition_hits,
+                place_recognition_chance(*trained.shape[:2]),
             )
         )
         label = '' if split == 'test' else f' ({split} split)'
-        for task, line, first, second, chance in comparisons:
+        for task, line, score, chance in scorers:
+            first, second = score(trained), score(untrained)
             pretrained = float(first.double().mean())
             random = float(second.double().mean())
             paired = paired_comparison(first, second, seed=self.seed)
+            lines = [
+                line.format(
+                    split=label, pretrained=pretrained, random=random, chance=chance
+                ),
+                INTERVAL_LINE.format(
+                    percent=100 * paired.level, **dataclasses.asdict(paired)
+                ),
+            ]
+            metrics = {
+                f'{split}_{task}_top1_pretrained': pretrained,
+                f'{split}_{task}_top1_random': random,
+                f'{split}_{task}_chance': chance,
+                f'{split}_{task}s': first.shape[0],
+                f'{split}_{task}_top1_gain': paired.difference,
+                f'{split}_{task}_top1_gain_low': paired.low,
+                f'{split}_{task}_top1_gain_high': paired.high,
+                f'{split}_{task}_mcnemar_p': paired.p_value,
+            }
+            if adapted is not None:
+                third = score(adapted)
+                versus = paired_comparison(first, third, seed=self.seed)
+                lines.append(
+                    CONTROL_LINE.format(
+                        control=float(third.double().mean()),
+                        percent=100 * versus.level,
+                        **dataclasses.asdict(versus),
+                    )
+                )
+                metrics |= {
+                    f'{split}_{task}_top1_random_bn': float(third.double().mean()),
+                    f'{split}_{task}_top1_gain_random_bn': versus.difference,
+                    f'{split}_{task}_top1_gain_random_bn_low': versus.low,
+                    f'{split}_{task}_top1_gain_random_bn_high': versus.high,
+                    f'{split}_{task}_random_bn_mcnemar_p': versus.p_value,
+                }
             if trainer.is_global_zero:
-                print(
-                    line.format(
-                        split=label, pretrained=pretrained, random=random, chance=chance
-                    ),
-                    INTERVAL_LINE.format(
-                        percent=100 * paired.level, **dataclasses.asdict(paired)
-                    ),
-                    sep='\n',
-                    flush=True,
-                )
+                print(*lines, sep='\n', flush=True)
             for logger in trainer.loggers:
-                logger.log_metrics(
-                    {
-                        f'{split}_{task}_top1_pretrained': pretrained,
-                        f'{split}_{task}_top1_random': random,
-                        f'{split}_{task}_chance': chance,
-                        f'{split}_{task}s': first.shape[0],
-                        f'{split}_{task}_top1_gain': paired.difference,
-                        f'{split}_{task}_top1_gain_low': paired.low,
-                        f'{split}_{task}_top1_gain_high': paired.high,
-                        f'{split}_{task}_mcnemar_p': paired.p_value,
-                    },
-                    step=trainer.global_step,
-                )
+                logger.log_metrics(metrics, step=trainer.global_step)
                 logger.save()
