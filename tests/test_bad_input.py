@@ -24,6 +24,7 @@ import shapely
 import timm
 import torch
 from conftest import SeriesDataset, monthly, write_series
+from lightning.pytorch import Trainer
 from pyproj import Transformer
 from torch import nn
 from torchgeo.datasets import DatasetNotFoundError
@@ -57,7 +58,7 @@ from torchgeo_geossl.samplers import (
     TemporalViewSampler,
     ViewsQuery,
 )
-from torchgeo_geossl.trainers import GeoMoCoTask
+from torchgeo_geossl.trainers import GeoMoCoTask, GeoPriorTask
 
 TABLE = Path(__file__).resolve().parents[1] / 'docs' / 'user' / 'bad_input.csv'
 S2100K = Path(__file__).resolve().parent / 'data' / 's2100k'
@@ -83,6 +84,7 @@ SITES = {
 }
 FIRST = 'site_20210115.tif'
 VECTOR = Path(__file__).resolve().parent / 'data' / 'vector'
+POINTS = Path(__file__).resolve().parent / 'data' / 'points' / 'points.csv'
 SQUARE = fiona.Geometry(
     type='Polygon', coordinates=[[(0, 0), (1, 0), (1, 1), (0, 1), (0, 0)]]
 )
@@ -279,6 +281,21 @@ def points_label_column(tmp: Path) -> None:
     PointsDataModule(VECTOR / 'points.gpkg').load()
 
 
+def geoprior_num_classes(tmp: Path) -> None:
+    datamodule = PointsDataModule(
+        POINTS,
+        lon_column='lon',
+        lat_column='lat',
+        label_column='biome',
+        val_split_pct=0.2,
+        test_split_pct=0.2,
+    )
+    task = GeoPriorTask(num_classes=5, output_dim=8, hidden_dim=8)
+    Trainer(accelerator='cpu', logger=False, enable_progress_bar=False).validate(
+        task, datamodule=datamodule
+    )
+
+
 def preview_data_absent(tmp: Path) -> None:
     config = Path(__file__).resolve().parents[1] / 'configs' / 'seco' / 'seco_s2.yaml'
     root = f'--data.init_args.root={tmp / "absent"}'
@@ -471,6 +488,7 @@ BUILDERS: dict[str, Callable[[Path], None]] = {
         roi_not_polygon,
         vector_layers,
         points_label_column,
+        geoprior_num_classes,
         preview_data_absent,
         sentinel2_band,
         backbone_channels,

@@ -1,7 +1,7 @@
 """The main job's comparison: pre-trained vs random init on held-out places and dates."""
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -112,36 +112,36 @@ def test_demo_config_prints_the_comparison_line(
         assert f'test_{key}_top1_gain_random_bn_high' in metrics
 
 
-def test_both_encoders_see_the_same_views(
+def test_every_encoder_sees_the_same_views(
     demo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # the comparison is paired (McNemar, bootstrap over places): the trained and
-    # the untrained encoder must score the same views of the same places
-    seen: list[list[Tensor]] = []
+    # the comparison is paired (McNemar, bootstrap over places): the trained
+    # encoder, the random init and the batch-norm control must score the same
+    # views of the same places
+    seen: list[tuple[int, list[Tensor]]] = []
     bank = comparison.held_out_bank
 
     def recording(
-        encoder: Callable[[Tensor], Tensor],
+        encoders: Sequence[Callable[[Tensor], Tensor]],
         batches: Iterable[Sample],
         prepare: Callable[[Sample], Tensor],
         size: int,
-    ) -> tuple[Tensor, Tensor]:
+    ) -> tuple[list[Tensor], Tensor]:
         kept = list(batches)
-        seen.append([torch.cat([b['time'] for b in kept]), *map(prepare, kept)])
-        return bank(encoder, kept, prepare, size)
+        views = [torch.cat([b['time'] for b in kept]), *map(prepare, kept)]
+        seen.append((len(encoders), views))
+        return bank(encoders, kept, prepare, size)
 
     monkeypatch.setattr(comparison, 'held_out_bank', recording)
     monkeypatch.chdir(tmp_path)
     torchgeo_main(demo_arguments(demo_root, '--trainer.max_steps=1'))
-    # the trained encoder, the random init and the random init with the views'
-    # batch-norm statistics
-    assert len(seen) == 3
-    trained = seen[0]
-    assert len(trained) > 1
-    for other in seen[1:]:
-        assert len(other) == len(trained)
-        for a, b in zip(trained, other, strict=True):
-            assert torch.equal(a, b)
+    # one pass embeds with the trained encoder and the random init while the
+    # control learns the statistics; a second pass embeds with the control
+    assert [count for count, _ in seen] == [3, 1]
+    (_, first), (_, second) = seen
+    assert len(first) == len(second) > 1
+    for a, b in zip(first, second, strict=True):
+        assert torch.equal(a, b)
 
 
 def test_validation_config_compares_on_the_validation_split(
@@ -249,18 +249,21 @@ def test_validation_config_is_the_main_job_scored_on_validation(
     assert splits == [('HeldOutComparison', 'test'), ('HeldOutComparison', 'val')]
 
 
-def test_batch_norm_adapted_takes_the_statistics_of_the_crops() -> None:
+def test_batch_norm_reset_takes_the_statistics_of_the_crops() -> None:
     torch.manual_seed(0)
     encoder = nn.Sequential(
         nn.Conv2d(3, 5, 3), nn.BatchNorm2d(5), nn.ReLU(), nn.AdaptiveAvgPool2d(1)
     )
     encoder.eval()
     before = {k: v.clone() for k, v in encoder.state_dict().items()}
-    batches = [{'image': torch.randn(4, 2, 3, 12, 12) * 3 + 1} for _ in range(3)]
-    adapted = comparison.batch_norm_adapted(
-        encoder, batches, lambda b: b['image'], size=8
-    )
-    assert not adapted.training
+    batches = [
+        {'image': torch.randn(4, 2, 3, 12, 12) * 3 + 1, 'point': torch.zeros(4, 2)}
+        for _ in range(3)
+    ]
+    control = comparison.batch_norm_reset(encoder)
+    assert control.training
+    comparison.held_out_bank([control], batches, lambda b: b['image'], size=8)
+    control.eval()
     for key, value in encoder.state_dict().items():
         assert torch.equal(value, before[key]), key  # the encoder is left unchanged
     # independent numpy: the conv outputs of the same shifted crops, batch by batch;
@@ -279,14 +282,12 @@ def test_batch_norm_adapted_takes_the_statistics_of_the_crops() -> None:
         values = out.transpose(1, 0, 2, 3).reshape(5, -1)
         means.append(values.mean(axis=1))
         variances.append(values.var(axis=1, ddof=1))
-    bn = adapted[1]
+    bn = control[1]
     np.testing.assert_allclose(bn.running_mean.numpy(), np.mean(means, 0), rtol=1e-4)
     np.testing.assert_allclose(bn.running_var.numpy(), np.mean(variances, 0), rtol=1e-4)
     assert int(bn.num_batches_tracked) == 3
 
 
-def test_batch_norm_adapted_needs_batch_norm() -> None:
+def test_batch_norm_reset_needs_batch_norm() -> None:
     with pytest.raises(ValueError, match='Sequential has no batch-norm layer'):
-        comparison.batch_norm_adapted(
-            nn.Sequential(nn.Conv2d(3, 5, 3)), [], lambda b: b['image'], size=8
-        )
+        comparison.batch_norm_reset(nn.Sequential(nn.Conv2d(3, 5, 3)))

@@ -2,7 +2,7 @@
 
 from .comparison import (
     HeldOutComparison,
-    batch_norm_adapted,
+    batch_norm_reset,
     footprint_regions,
     held_out_bank,
     held_out_features,
@@ -30,7 +30,7 @@ __all__ = (
     'ImageLocationRetrieval',
     'PairedComparison',
     'PlaceRecognitionAccuracy',
-    'batch_norm_adapted',
+    'batch_norm_reset',
     'block_split',
     'footprint_regions',
     'held_out_bank',

@@ -3,7 +3,7 @@
 import copy
 import dataclasses
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import shapely
@@ -45,7 +45,7 @@ INTERVAL_LINE = (
 )
 
 #: The control under each interval line: the random initialisation with batch-norm
-#: statistics of the held-out views (:func:`batch_norm_adapted`).
+#: statistics of the held-out views (:func:`batch_norm_reset`).
 CONTROL_LINE = (
     '  random init with batch-norm statistics of these views: {control:.2f}; '
     'pretrained - it: {difference:+.2f}, {percent:g}% bootstrap interval '
@@ -53,7 +53,7 @@ CONTROL_LINE = (
     'one only, exact McNemar p = {p_value:.2g}'
 )
 
-#: The batch-norm layers whose running statistics :func:`batch_norm_adapted` re-estimates.
+#: The batch-norm layers whose running statistics :func:`batch_norm_reset` resets.
 BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
 
@@ -108,78 +108,77 @@ def random_init_twin(task: LightningModule, seed: int = 0) -> LightningModule:
 
 
 def held_out_bank(
-    encoder: Callable[[Tensor], Tensor],
+    encoders: Sequence[Callable[[Tensor], Tensor]],
     batches: Iterable[Sample],
     prepare: Callable[[Sample], Tensor],
     size: int,
-) -> tuple[Tensor, Tensor]:
+) -> tuple[list[Tensor], Tensor]:
     """Features of the views of the places of a held-out loader, and their points.
 
+    Each batch is read and prepared once, and every encoder embeds the same crops
+    of it, so the encoders are compared on the same views.
+
     Args:
-        encoder: Maps images ``[N, C, size, size]`` to features ``[N, d]``.
+        encoders: Each maps images ``[N, C, size, size]`` to features ``[N, d]``.
         batches: Batches of places (one entry per place, V views each, with
             ``point``).
         prepare: Turns a batch into standardised views ``[B, V, C, H, W]`` on the
-            encoder's device.
+            encoders' device.
         size: Side of the crops (:func:`held_out_features`, seeded by the batch
             index).
 
     Returns:
-        Features ``[N, V, d]`` on the CPU and the places' (lon, lat) ``[N, 2]``.
+        The features ``[N, V, d]`` of each encoder, in order, on the CPU, and the
+        places' (lon, lat) ``[N, 2]``.
 
     Raises:
         ValueError: If the batches hold no place.
 
     .. versionadded:: 0.2
     """
-    features: list[Tensor] = []
+    features: list[list[Tensor]] = [[] for _ in encoders]
     points: list[Tensor] = []
     for index, batch in enumerate(batches):
-        features.append(held_out_features(encoder, prepare(batch), size, index).cpu())
+        views = prepare(batch)
+        for bank, encoder in zip(features, encoders, strict=True):
+            bank.append(held_out_features(encoder, views, size, index).cpu())
         points.append(torch.as_tensor(batch['point']).reshape(-1, 2).cpu())
-    if not features:
+    if not points:
         msg = 'the held-out loader yielded no batch: no place to recognise'
         raise ValueError(msg)
-    return torch.cat(features), torch.cat(points)
+    return [torch.cat(bank) for bank in features], torch.cat(points)
 
 
-def batch_norm_adapted(
-    encoder: nn.Module,
-    batches: Iterable[Sample],
-    prepare: Callable[[Sample], Tensor],
-    size: int,
-) -> nn.Module:
-    """A copy of *encoder* whose batch-norm statistics are those of the held-out crops.
+def batch_norm_reset(encoder: nn.Module) -> nn.Module:
+    """A copy of *encoder* that learns the batch-norm statistics of what it sees.
 
     Training changes a network in two ways: its weights, and the running statistics
     of its batch-norm layers, which follow the data even when the weights hardly
     move. A randomly initialised network whose batch-norm layers normalise with the
     statistics of the data can recognise more than the same network with its
     initial statistics (mean 0, variance 1), so a gain over the random
-    initialisation alone may come from the statistics only. This copy is that
-    control: the same weights, with every batch-norm layer's running mean and
-    variance re-estimated, as an equally weighted average over the batches
-    (``momentum=None``), from the crops that :func:`held_out_bank` embeds. It uses
-    the held-out views themselves, which can only make the control stronger.
+    initialisation alone may come from the statistics only. This copy makes that
+    control: the same weights, every batch-norm layer's running statistics reset,
+    their momentum None (an equally weighted average over the batches) and the
+    copy in training mode. Run it over the held-out crops (as one of the encoders
+    of :func:`held_out_bank`; its outputs there are discarded), then put it in
+    evaluation mode: it normalises with the statistics of those crops.
+    :class:`HeldOutComparison` uses the held-out views themselves, which can only
+    make the control stronger.
 
     Args:
         encoder: The encoder (left unchanged).
-        batches: Batches of places, as for :func:`held_out_bank`.
-        prepare: Turns a batch into standardised views ``[B, V, C, H, W]`` on the
-            encoder's device.
-        size: Side of the crops (:func:`held_out_features`, seeded by the batch
-            index, as in :func:`held_out_bank`).
 
     Returns:
-        The adapted copy, in evaluation mode.
+        The copy, in training mode.
 
     Raises:
-        ValueError: If the encoder has no batch-norm layer (nothing to adapt).
+        ValueError: If the encoder has no batch-norm layer (nothing to re-estimate).
 
     .. versionadded:: 0.2
     """
-    adapted = copy.deepcopy(encoder)
-    layers = [m for m in adapted.modules() if isinstance(m, BATCH_NORMS)]
+    control = copy.deepcopy(encoder)
+    layers = [m for m in control.modules() if isinstance(m, BATCH_NORMS)]
     if not layers:
         msg = (
             f'{type(encoder).__name__} has no batch-norm layer: there are no '
@@ -189,10 +188,7 @@ def batch_norm_adapted(
     for layer in layers:
         layer.reset_running_stats()
         layer.momentum = None
-    adapted.train()
-    for index, batch in enumerate(batches):
-        held_out_features(adapted, prepare(batch), size, index)
-    return adapted.eval()
+    return control.train()
 
 
 def footprint_regions(dataset: GeoDataset, points: Tensor) -> Tensor:
@@ -304,7 +300,7 @@ class HeldOutComparison(Callback):
     of the two encoders' hits on the same views. The third compares the trained
     encoder, in the same way, with a control: the random initialisation whose
     batch-norm layers normalise with the statistics of the held-out crops
-    (:func:`batch_norm_adapted`). Training moves these statistics even where it
+    (:func:`batch_norm_reset`). Training moves these statistics even where it
     hardly moves the weights, and the statistics alone can change what a random
     network recognises, so a gain over the random initialisation that the control
     matches is not evidence that the weights learned. Encoders without batch norm
@@ -383,12 +379,15 @@ class HeldOutComparison(Callback):
             assert isinstance(model, nn.Module)
             return model
 
-        trained, points = held_out_bank(encoder(pl_module), loader, prepare, size)
-        untrained = held_out_bank(encoder(twin), loader, prepare, size)[0]
+        encoders = [encoder(pl_module), encoder(twin)]
+        if any(isinstance(m, BATCH_NORMS) for m in encoders[1].modules()):
+            # the control learns the views' statistics in the first pass
+            encoders.append(batch_norm_reset(encoders[1]))
+        banks, points = held_out_bank(encoders, loader, prepare, size)
+        trained, untrained = banks[:2]
         adapted: Tensor | None = None
-        if any(isinstance(m, BATCH_NORMS) for m in encoder(twin).modules()):
-            control = batch_norm_adapted(encoder(twin), loader, prepare, size)
-            adapted = held_out_bank(control, loader, prepare, size)[0]
+        if len(encoders) == 3:
+            adapted = held_out_bank([encoders[2].eval()], loader, prepare, size)[0][0]
         pl_module.train(was_training)
         scorers: list[tuple[str, str, Callable[[Tensor], Tensor], float]] = []
         regions = held_out_regions(getattr(datamodule, 'geo_dataset', None), points)

@@ -499,35 +499,14 @@ class GeoPriorTask(ReliableTrainingMixin, BaseTask):
             raise ValueError(msg)
         return [str(name) for name in classes]
 
-    def on_fit_start(self) -> None:
-        """Refuse a data module with another number of classes.
+    def setup(self, stage: str) -> None:
+        """Refuse a data module with another number of classes, before any stage.
 
-        Raises:
-            ValueError: If the data module's ``classes`` differ in number from
-                ``num_classes``.
-        """
-        self._class_names()
+        Lightning calls this after the data module's ``setup``, for ``fit``,
+        ``validate``, ``test`` and ``predict`` alike.
 
-    def on_validation_start(self) -> None:
-        """Refuse a data module with another number of classes.
-
-        Raises:
-            ValueError: If the data module's ``classes`` differ in number from
-                ``num_classes``.
-        """
-        self._class_names()
-
-    def on_test_start(self) -> None:
-        """Refuse a data module with another number of classes.
-
-        Raises:
-            ValueError: If the data module's ``classes`` differ in number from
-                ``num_classes``.
-        """
-        self._class_names()
-
-    def on_predict_start(self) -> None:
-        """Refuse a data module with another number of classes.
+        Args:
+            stage: The stage being set up.
 
         Raises:
             ValueError: If the data module's ``classes`` differ in number from
