@@ -3,6 +3,7 @@
 import importlib.metadata
 import os
 import platform
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +75,43 @@ def describe_machine(device: torch.device | None = None) -> dict[str, Any]:
     if device.type == 'cuda':
         info['gpu'] = torch.cuda.get_device_name(device)
     return info
+
+
+def describe_code(repo: Path, package: Path) -> dict[str, Any]:
+    """Which ``torchgeo_geossl`` the numbers describe.
+
+    Args:
+        repo: The repository that holds the benchmark script.
+        package: The folder of the ``torchgeo_geossl`` package actually imported.
+
+    Returns:
+        ``package`` (the folder imported), ``checkout`` (*repo*), ``from_checkout``
+        (whether the package imported is the checkout's), ``commit`` (the checkout's
+        git commit) and ``modified`` (files under ``torchgeo_geossl/`` and
+        ``benchmarks/`` that differ from it); the last two are None where git cannot
+        tell.
+    """
+
+    def git(*options: str) -> str | None:
+        try:
+            result = subprocess.run(
+                ['git', '-C', str(repo), *options],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=60,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return result.stdout.strip()
+
+    status = git('status', '--porcelain', '--', 'torchgeo_geossl', 'benchmarks')
+    return {
+        'package': str(package),
+        'checkout': str(repo),
+        'from_checkout': package == repo / 'torchgeo_geossl',
+        'commit': git('rev-parse', 'HEAD'),
+        'modified': None
+        if status is None
+        else [line[3:] for line in status.splitlines()],
+    }

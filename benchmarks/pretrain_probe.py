@@ -148,7 +148,6 @@ import json
 import logging
 import os
 import shlex
-import subprocess
 import sys
 import time
 import warnings
@@ -158,6 +157,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning
+import machine
 import numpy as np
 import pandas as pd
 import timm
@@ -528,39 +528,12 @@ def run_environment(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def describe_code() -> dict[str, Any]:
-    """Which ``torchgeo_geossl`` the numbers describe.
+    """Which ``torchgeo_geossl`` the numbers describe (:func:`machine.describe_code`).
 
     Returns:
-        ``package`` (the folder imported), ``checkout`` (the repository that holds
-        this script), ``from_checkout`` (whether the package imported is that
-        checkout's), ``commit`` (the checkout's git commit) and ``modified``
-        (files under ``torchgeo_geossl/`` and ``benchmarks/`` that differ from
-        it); the last two are None where git cannot tell.
+        The description of the imported package and this checkout.
     """
-
-    def git(*options: str) -> str | None:
-        try:
-            result = subprocess.run(
-                ['git', '-C', str(REPO), *options],
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=60,
-            )
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return result.stdout.strip()
-
-    status = git('status', '--porcelain', '--', 'torchgeo_geossl', 'benchmarks')
-    return {
-        'package': str(IMPORTED_PACKAGE),
-        'checkout': str(REPO),
-        'from_checkout': IMPORTED_PACKAGE == CHECKOUT_PACKAGE,
-        'commit': git('rev-parse', 'HEAD'),
-        'modified': None
-        if status is None
-        else [line[3:] for line in status.splitlines()],
-    }
+    return machine.describe_code(REPO, IMPORTED_PACKAGE)
 
 
 def fail(message: str) -> int:

@@ -11,11 +11,11 @@ installed packages, and references to the mapped projects must be checked by the
 links.
 """
 
-import importlib
 import re
 import runpy
 from collections.abc import Callable
 from pathlib import Path
+from pkgutil import resolve_name
 from typing import Any
 
 import pytest
@@ -126,20 +126,6 @@ def inventory(name: str) -> dict[str, str]:
     }
 
 
-def resolve(name: str) -> object:
-    """The installed object with a dotted name (longest importable module)."""
-    parts = name.split('.')
-    for split in range(len(parts), 0, -1):
-        try:
-            obj: object = importlib.import_module('.'.join(parts[:split]))
-        except ImportError:
-            continue
-        for attribute in parts[split:]:
-            obj = getattr(obj, attribute)
-        return obj
-    raise ImportError(name)
-
-
 def test_conf_maps_each_committed_inventory_to_a_pinned_version() -> None:
     mapping = conf()['intersphinx_mapping']
     assert mapping == {
@@ -174,7 +160,7 @@ def test_every_entry_is_the_installed_object_at_its_anchor(project: str) -> None
             anchor = 'torchgeo.tasks.' + page.rpartition('/')[2].removesuffix('.html')
         if not url.startswith(conf()['intersphinx_mapping'][project][0]):
             wrong.append(f'{target}: {url} is not under the mapped URL')
-        elif resolve(target) is not resolve(anchor):
+        elif resolve_name(target) is not resolve_name(anchor):
             wrong.append(f'{target} is not the object documented at {url}')
     assert not wrong
 
@@ -225,7 +211,7 @@ def test_torch_objects_left_plain_are_not_mapped() -> None:
     assert len(left_plain) == 4
     assert not [target for target in left_plain if target in mapped]
     for target in left_plain:
-        resolve(target)  # an installed object, not a typo
+        resolve_name(target)  # an installed object, not a typo
 
 
 @pytest.mark.slow

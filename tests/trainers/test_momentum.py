@@ -594,16 +594,22 @@ def test_bn_groups_default_to_the_reference_batch_per_gpu(
     assert task.bn_groups(256) == 4
 
 
-@pytest.mark.parametrize('make', [gassl, seco])
-def test_queries_are_normalised_within_their_group(
-    make: Callable[[], MomentumContrastTask],
-) -> None:
-    # with 4 groups of a batch of 8, the features of samples 0-1 depend on samples
-    # 0-1 only: changing samples 2-7 leaves them unchanged (one GPU of four)
-    task = make()
+@pytest.fixture(params=[gassl, seco], ids=['gassl', 'seco'])
+def four_groups(request: pytest.FixtureRequest) -> tuple[MomentumContrastTask, Tensor]:
+    """A task in training mode with 4 batch-norm groups, and a batch of 8 images."""
+    task: MomentumContrastTask = request.param()
     task.hparams['bn_splits'] = 4
     task.train()
     x = torch.randn(8, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    return task, x
+
+
+def test_queries_are_normalised_within_their_group(
+    four_groups: tuple[MomentumContrastTask, Tensor],
+) -> None:
+    # with 4 groups of a batch of 8, the features of samples 0-1 depend on samples
+    # 0-1 only: changing samples 2-7 leaves them unchanged (one GPU of four)
+    task, x = four_groups
     y = x.clone()
     y[2:] = 3 * torch.randn(6, 3, 16, 16, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
@@ -616,16 +622,12 @@ def test_queries_are_normalised_within_their_group(
         assert not torch.allclose(task(x)[:2], task(y)[:2])
 
 
-@pytest.mark.parametrize('make', [gassl, seco])
 def test_keys_are_normalised_with_a_random_group(
-    make: Callable[[], MomentumContrastTask],
+    four_groups: tuple[MomentumContrastTask, Tensor],
 ) -> None:
     # shuffling BN on one device: a key's statistics come from a random group of
     # the key batch, so the samples a key sits with change from draw to draw
-    task = make()
-    task.hparams['bn_splits'] = 4
-    task.train()
-    x = torch.randn(8, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    task, x = four_groups
     torch.manual_seed(0)
     keys = [task.encode_keys(x) for _ in range(4)]
     assert any(not torch.allclose(keys[0][:2], other[:2]) for other in keys[1:])

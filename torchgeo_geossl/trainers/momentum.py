@@ -285,12 +285,19 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
     def bn_groups(self, batch: int) -> int:
         """Number of batch-norm groups of a batch of this process.
 
+        The batch is cut into this many contiguous groups for batch norm, emulating
+        that many GPUs of the reference runs: the queries of each group are
+        normalised together and, with ``shuffle_bn``, the keys are permuted across
+        the groups first (:func:`~torchgeo_geossl.models.forward_in_groups`), so a
+        key is not normalised with its own query's samples (MoCo, Sec. 3.3).
+
         Args:
             batch: Number of samples.
 
         Returns:
             ``bn_splits``, or with ``bn_splits=None`` one group per
-            :data:`BN_GROUP_SIZE` samples (at least one).
+            :data:`BN_GROUP_SIZE` samples (32, the reference runs' batch per GPU:
+            256 over 8 GPUs), at least one.
         """
         splits: int | None = self.hparams.get('bn_splits', 1)
         if splits is None:

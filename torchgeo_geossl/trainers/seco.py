@@ -180,16 +180,11 @@ class SeCoTask(MomentumContrastTask):
                 as the reference code (see
                 :meth:`~torchgeo_geossl.trainers.MomentumContrastTask.encode_keys`),
                 and across the *bn_splits* groups of each process.
-            bn_splits: Number of groups the batch is cut into for batch norm in
-                each process, emulating that many GPUs of the reference runs: the
-                queries of each group are normalised together and, with
-                *shuffle_bn*, the keys are permuted across the groups first
-                (:func:`~torchgeo_geossl.models.forward_in_groups`), so a key is
-                not normalised with its own query's samples (MoCo, Sec. 3.3). None
-                (the default) cuts the batch into groups of
-                :data:`~torchgeo_geossl.trainers.momentum.BN_GROUP_SIZE` (32)
-                samples, the reference runs' batch per GPU (256 over 8 GPUs), at
-                least one group; 1 normalises the whole batch at once (per-view BN).
+            bn_splits: Number of batch-norm groups the batch of each process is
+                cut into, emulating that many GPUs of the reference runs; None (the
+                default): groups of 32 samples, the reference runs' batch per GPU;
+                1: the whole batch at once (per-view BN). See
+                :meth:`~torchgeo_geossl.trainers.MomentumContrastTask.bn_groups`.
 
                 .. versionadded:: 0.2
             channels_last: Keep the query and key encoders' weights and image inputs
