@@ -103,7 +103,8 @@ def describe_code(repo: Path, package: Path) -> dict[str, Any]:
             )
         except (OSError, subprocess.SubprocessError):
             return None
-        return result.stdout.strip()
+        # only the line ends: a status line starts with a space (' M path')
+        return result.stdout.rstrip('\n')
 
     status = git('status', '--porcelain', '--', 'torchgeo_geossl', 'benchmarks')
     return {

@@ -1,12 +1,14 @@
 """Shared fixtures: tiny dated GeoTIFF time series written on the fly."""
 
 import datetime as dt
+import importlib
 import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -45,6 +47,26 @@ class ColoradoLandsat(RasterDataset):
     separate_files = True
     all_bands = ('b3', 'b4', 'b5')
     nodata = -9999
+
+
+#: The benchmark scripts, which import their sibling modules by name.
+BENCHMARKS = Path(__file__).resolve().parents[1] / 'benchmarks'
+
+
+def import_benchmark(name: str) -> ModuleType:
+    """Import a script of ``benchmarks/`` as a module, with its folder on the path.
+
+    Args:
+        name: The script's name without ``.py``.
+
+    Returns:
+        The module.
+    """
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
 
 
 def pixel_value(date: dt.date, band: int) -> int:

@@ -1,6 +1,5 @@
 """Tests of benchmarks/demo_ceiling.py: its task, its crops and a quick run."""
 
-import importlib
 import json
 import os
 import subprocess
@@ -11,23 +10,19 @@ from typing import Any
 
 import pytest
 import torch
+from conftest import BENCHMARKS, import_benchmark
 from torch import Tensor
 
 from torchgeo_geossl.datasets.demo import DEMO_LOCATIONS, DemoTimeSeries
 
 REPO = Path(__file__).resolve().parents[2]
-BENCHMARKS = REPO / 'benchmarks'
 SCRIPT = BENCHMARKS / 'demo_ceiling.py'
 FIXTURE = REPO / 'tests' / 'data' / 'demo'
 
 
 @pytest.fixture(scope='module')
 def ceiling() -> ModuleType:
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        return importlib.import_module('demo_ceiling')
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    return import_benchmark('demo_ceiling')
 
 
 def test_region_count_is_the_number_of_demo_sites(ceiling: ModuleType) -> None:

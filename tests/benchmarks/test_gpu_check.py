@@ -5,13 +5,12 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import BENCHMARKS, import_benchmark
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / 'benchmarks'
 SCRIPT = BENCHMARKS / 'gpu_check.sh'
 
 #: Stands in for the interpreter: "CUDA is available", every call is logged.
@@ -90,11 +89,7 @@ def test_commands_and_time_budget(
     assert '--precision' in steps[1]
     assert '--channels-last' in steps[1]
     # the options are valid for train_step.py's own parser
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import train_step
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    train_step = import_benchmark('train_step')
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
     for step in steps:
         args = train_step.parse(step[1:])

@@ -1,13 +1,11 @@
 """``--quick`` benchmark runs never replace the committed full results."""
 
-import importlib
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from conftest import BENCHMARKS, import_benchmark
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / 'benchmarks'
 #: Benchmark scripts with a ``--quick`` mode.
 SCRIPTS = (
     'sampling',
@@ -15,16 +13,13 @@ SCRIPTS = (
     'train_step',
     'location_encoders',
     'pretrain_probe',
+    'demo_ceiling',
 )
 
 
 @pytest.fixture(scope='module')
 def output() -> ModuleType:
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        return importlib.import_module('output')
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    return import_benchmark('output')
 
 
 def test_quick_runs_write_to_a_new_temporary_folder(

@@ -1,6 +1,5 @@
 """Tests of benchmarks/pretrain_probe.py: bad input, its helpers and a quick run."""
 
-import importlib
 import json
 import math
 import os
@@ -17,11 +16,11 @@ import pandas as pd
 import pytest
 import timm
 import torch
+from conftest import BENCHMARKS, import_benchmark
 from kornia.augmentation import RandomResizedCrop
 from torch import Tensor, nn
 
 REPO = Path(__file__).resolve().parents[2]
-BENCHMARKS = REPO / 'benchmarks'
 SCRIPT = BENCHMARKS / 'pretrain_probe.py'
 #: Set so that the script does not re-execute itself to set it.
 ENV = os.environ | {'OMP_WAIT_POLICY': 'PASSIVE'}
@@ -29,11 +28,7 @@ ENV = os.environ | {'OMP_WAIT_POLICY': 'PASSIVE'}
 
 @pytest.fixture(scope='module')
 def probe() -> ModuleType:
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        return importlib.import_module('pretrain_probe')
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    return import_benchmark('pretrain_probe')
 
 
 def test_missing_data_root_exits_with_one_line(tmp_path: Path) -> None:
