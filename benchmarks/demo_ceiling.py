@@ -47,19 +47,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import shapely
 import torch
 import torch.nn.functional as F
 from machine import describe_code, describe_machine
 from matplotlib import pyplot as plt
 from output import output_folder
 from torch import Tensor, nn
-from torchgeo.datasets import GeoDataset
 from torchgeo.datasets.utils import Sample
 from torchgeo.main import main as torchgeo_main
 
 import torchgeo_geossl
-from torchgeo_geossl.evaluation import footprint_regions, shifted_crops
+from torchgeo_geossl.evaluation import (
+    distinct_footprints,
+    footprint_regions,
+    shifted_crops,
+)
 from torchgeo_geossl.trainers import GeoMoCoTask
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,19 +102,6 @@ class CropOnly(nn.Module):
         return shifted_crops(views, self.size, seed=10_000 + self.calls)
 
 
-def region_count(dataset: GeoDataset) -> int:
-    """Number of regions of a dataset: its distinct file footprints.
-
-    Args:
-        dataset: A dataset with an index of file footprints.
-
-    Returns:
-        The number of distinct footprints (the regions of
-        :func:`~torchgeo_geossl.evaluation.footprint_regions`).
-    """
-    return len(set(shapely.to_wkb(dataset.index.geometry.values)))
-
-
 class RegionSupervisedTask(GeoMoCoTask):
     """The main job's task with its loss replaced by the region cross-entropy.
 
@@ -132,7 +121,9 @@ class RegionSupervisedTask(GeoMoCoTask):
         """
         super().setup(stage)
         dataset = self.trainer.datamodule.geo_dataset
-        self.region_head = nn.Linear(self.feature_dim, region_count(dataset))
+        self.region_head = nn.Linear(
+            self.feature_dim, len(distinct_footprints(dataset))
+        )
 
     def training_step(
         self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
@@ -153,6 +144,12 @@ class RegionSupervisedTask(GeoMoCoTask):
         logits = self.region_head(self.forward(pairs[:, 0]))
         points = torch.as_tensor(batch['point']).reshape(-1, 2).cpu()
         regions = footprint_regions(self.trainer.datamodule.geo_dataset, points)
+        if (regions < 0).any():
+            msg = (
+                f'{int((regions < 0).sum())} training patches lie in no file footprint: '
+                'they have no region to supervise with'
+            )
+            raise ValueError(msg)
         labels = regions.to(logits.device)
         loss = F.cross_entropy(logits, labels)
         accuracy = (logits.argmax(dim=1) == labels).float().mean()

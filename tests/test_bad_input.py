@@ -33,6 +33,7 @@ from torchgeo.tasks import Classification
 from torchgeo_geossl.checkpoint import AtomicCheckpointIO, CheckpointReadError
 from torchgeo_geossl.chip import main as chip_main
 from torchgeo_geossl.datamodules import (
+    DemoDataModule,
     PointsDataModule,
     S2100kDataModule,
     Sentinel2ViewsDataModule,
@@ -48,6 +49,11 @@ from torchgeo_geossl.datasets import (
     ViewReadError,
 )
 from torchgeo_geossl.datasets import views as views_module
+from torchgeo_geossl.datasets.demo import (
+    DEMO_LOCATIONS,
+    MANIFEST_NAME,
+    generate_demo_data,
+)
 from torchgeo_geossl.evaluation import HeldOutComparison, held_out_regions
 from torchgeo_geossl.export import export_backbone, load_into, normalization_from
 from torchgeo_geossl.faults import NonFiniteError
@@ -455,6 +461,15 @@ def bn_splits_zero(tmp: Path) -> None:
     GeoMoCoTask(model='resnet18', queue_size=8, geo_classes=0, bn_splits=0)
 
 
+def demo_data_old_version(tmp: Path) -> None:
+    locations = DEMO_LOCATIONS[:1]
+    generate_demo_data(tmp, size=8, dates_per_location=1, locations=locations)
+    manifest = json.loads((tmp / MANIFEST_NAME).read_text())
+    del manifest['settings']['version']  # as written by version 1
+    (tmp / MANIFEST_NAME).write_text(json.dumps(manifest))
+    DemoDataModule(root=tmp, tile_size=8, data_seed=0).prepare_data()
+
+
 BUILDERS: dict[str, Callable[[Path], None]] = {
     f.__name__: f
     for f in (
@@ -515,6 +530,7 @@ BUILDERS: dict[str, Callable[[Path], None]] = {
         held_out_split_empty,
         predict_roi_outside,
         bn_splits_zero,
+        demo_data_old_version,
     )
 }
 

@@ -25,8 +25,38 @@ def ceiling() -> ModuleType:
     return import_benchmark('demo_ceiling')
 
 
-def test_region_count_is_the_number_of_demo_sites(ceiling: ModuleType) -> None:
-    assert ceiling.region_count(DemoTimeSeries(FIXTURE)) == len(DEMO_LOCATIONS)
+def sites_batch(sites: Tensor) -> dict[str, Tensor]:
+    """A batch of one patch at the centre of each of *sites* (demo site indices)."""
+    points = torch.tensor(
+        [[DEMO_LOCATIONS[s].lon, DEMO_LOCATIONS[s].lat] for s in sites.tolist()]
+    )
+    return {
+        'image': torch.rand(len(sites), 2, 4, 20, 20),
+        'point': points,
+        'label': sites % 3,
+        'time': torch.stack([torch.zeros(len(sites)), torch.ones(len(sites))], 1),
+    }
+
+
+def region_task(ceiling: ModuleType) -> Any:
+    """The region-supervised task, set up on the demo fixture."""
+    task = ceiling.RegionSupervisedTask(
+        model='resnet18', in_channels=4, geo_classes=0, size=16, queue_size=64
+    )
+    dataset = DemoTimeSeries(FIXTURE)
+    task._trainer = SimpleNamespace(datamodule=SimpleNamespace(geo_dataset=dataset))
+    task.setup('fit')
+    return task
+
+
+def test_region_task_refuses_patches_outside_every_footprint(
+    ceiling: ModuleType,
+) -> None:
+    task = region_task(ceiling)
+    batch = sites_batch(torch.tensor([0, 1]))
+    batch['point'][1] = torch.tensor([0.0, 0.0])  # in the Gulf of Guinea
+    with pytest.raises(ValueError, match='1 training patches lie in no file footprint'):
+        task.training_step(batch, 0)
 
 
 def test_region_task_trains_on_the_site_of_each_patch(
@@ -34,25 +64,12 @@ def test_region_task_trains_on_the_site_of_each_patch(
 ) -> None:
     # Two patches of every demo site, in shuffled order, each with a geo-cluster
     # label that is NOT its site: the loss must use the sites.
-    dataset = DemoTimeSeries(FIXTURE)
     order = torch.randperm(
         2 * len(DEMO_LOCATIONS), generator=torch.Generator().manual_seed(0)
     )
     sites = (torch.arange(2 * len(DEMO_LOCATIONS)) % len(DEMO_LOCATIONS))[order]
-    points = torch.tensor(
-        [[DEMO_LOCATIONS[s].lon, DEMO_LOCATIONS[s].lat] for s in sites.tolist()]
-    )
-    batch = {
-        'image': torch.rand(len(sites), 2, 4, 20, 20),
-        'point': points,
-        'label': sites % 3,
-        'time': torch.stack([torch.zeros(len(sites)), torch.ones(len(sites))], 1),
-    }
-    task = ceiling.RegionSupervisedTask(
-        model='resnet18', in_channels=4, geo_classes=0, size=16, queue_size=64
-    )
-    task._trainer = SimpleNamespace(datamodule=SimpleNamespace(geo_dataset=dataset))
-    task.setup('fit')
+    batch = sites_batch(sites)
+    task = region_task(ceiling)
     assert task.region_head.out_features == len(DEMO_LOCATIONS)
     logged: dict[str, Tensor] = {}
     monkeypatch.setattr(

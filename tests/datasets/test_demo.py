@@ -1,4 +1,3 @@
-import datetime as dt
 import hashlib
 import json
 import os
@@ -113,6 +112,14 @@ def test_location_epsg(lon: float, lat: float, epsg: int) -> None:
         ({'water': 0.6, 'forest': 0.6}, 'sum to at most 1'),
         ({'urban': -0.1}, 'non-negative'),
         ({'parcel_size': 0.0}, 'parcel_size=0.0'),
+        ({'soil': (0.1, 0.1, 0.1)}, r'soil=\(0.1, 0.1, 0.1\) must be 4 reflectances'),
+        ({'soil': (0.1, 0.1, 0.1, 1.5)}, 'between 0 and 1'),
+        ({'crops': (('rice', 1.0),)}, r"unknown crop types \['rice'\]"),
+        ({'crops': (('meadow', 0.5), ('fallow', 0.4))}, 'shares summing to 1'),
+        ({'crops': ()}, 'shares summing to 1'),
+        ({'vegetation': 'jungle'}, "vegetation='jungle' is not one of"),
+        ({'parcel_aspect': 0.5}, 'parcel_aspect=0.5 must be at least 1'),
+        ({'turbidity': 2.0}, 'turbidity=2.0 must be between 0 and 1'),
     ],
 )
 def test_location_invalid(kwargs: dict, match: str) -> None:
@@ -193,45 +200,85 @@ def test_generate_clouds_and_nodata(generated: Path) -> None:
                 assert bright == 0
 
 
+def site_ndvi(root: Path, site: str, month: int) -> float:
+    """Mean NDVI of *site*'s clear pixels in *month* (NaN where none is clear)."""
+    data = read(root / acquisition(root, site, month)['file'])
+    clear = (data > 0).all(0) & (data[0] < 2500)
+    if not clear.any():
+        return float('nan')
+    return ndvi(data)
+
+
 def test_generate_seasons(generated: Path) -> None:
     def change(site: str) -> float:
-        summer = read(generated / acquisition(generated, site, 7)['file'])
-        winter = read(generated / acquisition(generated, site, 1)['file'])
-        return ndvi(summer) - ndvi(winter)
+        """Mean NDVI of April to September minus that of October to March."""
+        values = [site_ndvi(generated, site, month) for month in range(1, 13)]
+        return float(np.nanmean(values[3:9]) - np.nanmean(values[:3] + values[9:]))
 
-    # Northern vegetation greens up in July, southern in January.
-    assert change('beauce') > 0.2
-    assert change('iowa') > 0.2
-    assert change('pampa') < -0.2
-    assert change('canterbury') < -0.2
-    # Near the equator the seasons are weak.
-    assert abs(change('nakuru')) < abs(change('beauce')) / 2
-
-
-def test_generate_snow(generated: Path) -> None:
-    winter = read(generated / acquisition(generated, 'oulu', 1)['file'])
-    summer = read(generated / acquisition(generated, 'oulu', 7)['file'])
-    valid_winter = winter[0][winter[0] > 0]
-    valid_summer = summer[0][summer[0] > 0]
-    assert np.median(valid_winter) > 5000
-    assert np.median(valid_summer) < 1500
+    # Northern vegetation greens up in the northern summer, southern six months later.
+    north = [change(site) for site in ('beauce', 'iowa', 'hokkaido')]
+    south = [change(site) for site in ('pampa', 'darlingdowns')]
+    assert min(north) > 0.1
+    assert max(south) < -0.1
+    # Near the equator these half-years differ less (two rainy seasons; rainforest).
+    weakest = min(map(abs, north + south))
+    for site in ('nakuru', 'taveuni'):
+        assert abs(change(site)) < weakest / 2, site
 
 
-def test_generate_manifest(generated: Path) -> None:
-    doc = manifest(generated)
-    assert doc['synthetic'] is True
-    assert doc['settings']['size'] == 32
-    assert [e['name'] for e in doc['locations']] == sorted(LOCATIONS)
-    for entry in doc['locations']:
-        location = LOCATIONS[entry['name']]
-        assert entry['epsg'] == location.epsg
-        dates = [dt.date.fromisoformat(a['date']) for a in entry['acquisitions']]
-        assert dates == demo_dates(location)
-    readme = (generated / 'README.txt').read_text()
-    assert 'SYNTHETIC' in readme
-    assert all(name in readme for name in LOCATIONS)
-    files = {a['file'] for e in doc['locations'] for a in e['acquisitions']}
-    assert files == {p.name for p in generated.glob('demo_*.tif')}
+@pytest.fixture(scope='module')
+def landscapes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four sites at 96 x 96 px, enough parcels for their landscapes to show."""
+    root = tmp_path_factory.mktemp('landscapes')
+    sites = [LOCATIONS[name] for name in ('punjab', 'canterbury', 'taveuni', 'nakuru')]
+    generate_demo_data(root, size=96, locations=sites)
+    return root
+
+
+def test_generate_regional_landscapes(landscapes: Path) -> None:
+    # Punjab: wheat in winter, flooded paddies in June, rice in late summer.
+    punjab = {m: site_ndvi(landscapes, 'punjab', m) for m in (2, 6, 8, 11)}
+    assert min(punjab[2], punjab[8]) > max(punjab[6], punjab[11]) + 0.15
+
+    def clear_nir(month: int) -> float:
+        data = read(landscapes / acquisition(landscapes, 'punjab', month)['file'])
+        clear = (data > 0).all(0) & (data[0] < 2500)
+        return float(np.median(data[3][clear]))
+
+    # water on the paddies: the fields are darker in the NIR than bare soil
+    assert clear_nir(6) < 0.7 * clear_nir(11)
+
+    # Taveuni's rainforest and cane fields stay green all year.
+    def land_ndvi(site: str, month: int) -> float:
+        """Median NDVI of the clear land pixels (NDVI above 0)."""
+        data = read(landscapes / acquisition(landscapes, site, month)['file'])
+        _, _, r, n = data.reshape(4, -1).astype(float)
+        clear = (data.reshape(4, -1) > 0).all(0) & (data[0].ravel() < 2500)
+        index = (n - r) / (n + r).clip(1)
+        return float(np.median(index[clear & (index > 0)]))
+
+    taveuni = [land_ndvi('taveuni', m) for m in range(1, 13)]
+    punjab_land = [land_ndvi('punjab', m) for m in range(1, 13)]
+    assert min(taveuni) > 0.6 > min(punjab_land)
+    # Canterbury's irrigated pivots: round green fields in dry land in summer.
+    summer = read(landscapes / acquisition(landscapes, 'canterbury', 1)['file'])
+    green = (summer[3] - summer[2]) / (summer[3] + summer[2]).clip(1) > 0.6
+    assert 0.05 < green.mean() < 0.6
+
+
+def test_generate_sites_differ_in_soil(landscapes: Path) -> None:
+    # Bare soil (clear pixels of NDVI 0.1 to 0.3: neither water nor vegetation) in
+    # a dry month carries the site's own soil colour: Nakuru's red volcanic soil
+    # against Punjab's pale alluvium.
+    def soil_redness(site: str, month: int) -> float:
+        data = read(landscapes / acquisition(landscapes, site, month)['file'])
+        _, g, r, n = data.reshape(4, -1).astype(float)
+        clear = (data.reshape(4, -1) > 0).all(0) & (data[0].ravel() < 2500)
+        index = (n - r) / (n + r).clip(1)
+        bare = clear & (index > 0.1) & (index < 0.3)
+        return float(np.median(r[bare] / g[bare]))
+
+    assert soil_redness('nakuru', 2) > soil_redness('punjab', 11) + 0.1
 
 
 def test_generate_deterministic(tmp_path: Path) -> None:
@@ -279,6 +326,23 @@ def test_generate_other_settings(tmp_path: Path) -> None:
     generate_demo_data(tmp_path, seed=1, **{**kwargs, 'locations': DEMO_LOCATIONS[1:2]})
     names = [e['name'] for e in manifest(tmp_path)['locations']]
     assert names == sorted(loc.name for loc in DEMO_LOCATIONS[:2])
+
+
+def test_generate_refuses_data_of_another_generator_version(tmp_path: Path) -> None:
+    # Files of version 1 (its manifest recorded no version) hold other landscapes:
+    # they must not be mixed with, or taken for, this version's.
+    kwargs = {'size': 16, 'dates_per_location': 1, 'locations': DEMO_LOCATIONS[:1]}
+    generate_demo_data(tmp_path, **kwargs)
+    doc = manifest(tmp_path)
+    assert doc['settings']['version'] == 2
+    del doc['settings']['version']
+    (tmp_path / MANIFEST_NAME).write_text(json.dumps(doc))
+    with pytest.raises(
+        ValueError, match='version 1 of the demo generator.*delete the folder'
+    ):
+        generate_demo_data(tmp_path, **kwargs)
+    generate_demo_data(tmp_path, overwrite=True, **kwargs)
+    assert manifest(tmp_path)['settings']['version'] == 2
 
 
 def test_generate_broken_manifest(tmp_path: Path) -> None:

@@ -14,10 +14,15 @@ from torchgeo.datasets.utils import Sample
 from torchgeo.main import main as torchgeo_main
 from torchgeo.tasks import BaseTask
 
-from torchgeo_geossl.datasets.demo import generate_demo_data
+from torchgeo_geossl.datasets.demo import (
+    DEMO_LOCATIONS,
+    DemoTimeSeries,
+    generate_demo_data,
+)
 from torchgeo_geossl.evaluation import (
     HeldOutComparison,
     comparison,
+    place_seeds,
     random_init_twin,
     shifted_crops,
 )
@@ -257,7 +262,7 @@ def test_batch_norm_reset_takes_the_statistics_of_the_crops() -> None:
     encoder.eval()
     before = {k: v.clone() for k, v in encoder.state_dict().items()}
     batches = [
-        {'image': torch.randn(4, 2, 3, 12, 12) * 3 + 1, 'point': torch.zeros(4, 2)}
+        {'image': torch.randn(4, 2, 3, 12, 12) * 3 + 1, 'point': torch.rand(4, 2) * 90}
         for _ in range(3)
     ]
     control = comparison.batch_norm_reset(encoder)
@@ -272,8 +277,9 @@ def test_batch_norm_reset_takes_the_statistics_of_the_crops() -> None:
     weight = encoder[0].weight.detach().double().numpy()
     bias = encoder[0].bias.detach().double().numpy()
     means, variances = [], []
-    for index, batch in enumerate(batches):
-        crops = shifted_crops(batch['image'], 8, index).flatten(0, 1).double().numpy()
+    for batch in batches:
+        seeds = place_seeds(batch['point'])
+        crops = shifted_crops(batch['image'], 8, seeds).flatten(0, 1).double().numpy()
         out = np.zeros((crops.shape[0], 5, 6, 6))
         for i in range(6):
             for j in range(6):
@@ -291,3 +297,44 @@ def test_batch_norm_reset_takes_the_statistics_of_the_crops() -> None:
 def test_batch_norm_reset_needs_batch_norm() -> None:
     with pytest.raises(ValueError, match='Sequential has no batch-norm layer'):
         comparison.batch_norm_reset(nn.Sequential(nn.Conv2d(3, 5, 3)))
+
+
+def test_held_out_bank_crops_do_not_depend_on_the_batching() -> None:
+    # The same places and views, batched by 2 and by 3: each place is cropped from
+    # its own point, so every encoder sees the same crops of it either way (with
+    # crops seeded by the batch index, the batch size changed what was scored).
+    torch.manual_seed(0)
+    images = torch.rand(6, 2, 3, 16, 16)
+    points = torch.rand(6, 2) * 90
+
+    def batched(size: int) -> list[dict[str, torch.Tensor]]:
+        return [
+            {'image': images[i : i + size], 'point': points[i : i + size]}
+            for i in range(0, 6, size)
+        ]
+
+    def flatten(x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1)
+
+    (by_two,), points_two = comparison.held_out_bank(
+        [flatten], batched(2), lambda b: b['image'], 8
+    )
+    (by_three,), points_three = comparison.held_out_bank(
+        [flatten], batched(3), lambda b: b['image'], 8
+    )
+    assert torch.equal(points_two, points_three)
+    assert torch.equal(by_two, by_three)
+    # and they are crops of the places' own views, at the offsets of their points
+    expected = shifted_crops(images, 8, place_seeds(points)).flatten(2)
+    assert torch.equal(by_two, expected)
+
+
+def test_distinct_footprints_count_each_tile_once() -> None:
+    # The demo fixture: ten sites, six dates each, one tile footprint per site.
+    dataset = DemoTimeSeries(Path(__file__).resolve().parents[1] / 'data' / 'demo')
+    footprints = comparison.distinct_footprints(dataset)
+    assert len(dataset.index) == 6 * len(DEMO_LOCATIONS)
+    assert len(footprints) == len(DEMO_LOCATIONS)
+    points = torch.tensor([[loc.lon, loc.lat] for loc in DEMO_LOCATIONS])
+    regions = comparison.footprint_regions(dataset, points)
+    assert sorted(regions.tolist()) == list(range(len(DEMO_LOCATIONS)))

@@ -1,9 +1,12 @@
 """Independently shifted crops of held-out views."""
 
+import zlib
+
+import numpy as np
 import pytest
 import torch
 
-from torchgeo_geossl.evaluation import shifted_crops
+from torchgeo_geossl.evaluation import place_seeds, shifted_crops
 
 
 def test_each_view_is_a_window_of_its_image_at_its_own_offset() -> None:
@@ -36,3 +39,33 @@ def test_crop_larger_than_view_is_refused() -> None:
         ValueError, match='crop size=17 must be between 1 and the view side 16'
     ):
         shifted_crops(torch.zeros(1, 2, 1, 16, 20), 17, 0)
+
+
+def test_place_seeds_come_from_the_coordinates_alone() -> None:
+    points = torch.tensor(
+        [[1.6, 48.3], [-93.6, 42.0], [1.6, 48.3]], dtype=torch.float64
+    )
+    seeds = place_seeds(points)
+    expected = zlib.crc32(np.array([1.6, 48.3], dtype=np.float64).tobytes())
+    assert seeds[0] == seeds[2] == expected
+    assert seeds[1] != seeds[0]
+    assert place_seeds(points[1:2]) == seeds[1:2]
+
+
+def test_per_place_seeds_make_crops_independent_of_the_batch() -> None:
+    views = torch.rand(6, 2, 3, 16, 16)
+    seeds = [11, 22, 33, 44, 55, 66]
+    whole = shifted_crops(views, 8, seeds)
+    parts = torch.cat(
+        [shifted_crops(views[:4], 8, seeds[:4]), shifted_crops(views[4:], 8, seeds[4:])]
+    )
+    assert torch.equal(whole, parts)
+    alone = shifted_crops(views[3:4], 8, seeds[3:4])
+    assert torch.equal(alone, whole[3:4])
+    # the two views of a place are cropped at their own offsets
+    assert not all(torch.equal(whole[i, 0], whole[i, 1]) for i in range(6))
+
+
+def test_one_seed_per_sample() -> None:
+    with pytest.raises(ValueError, match='2 crop seeds for a batch of 3 samples'):
+        shifted_crops(torch.zeros(3, 2, 1, 16, 16), 8, [1, 2])

@@ -67,27 +67,93 @@ _MIN_SIZE = 8
 _MAX_DATES = 52
 _TABLE = 64
 
-# Reflectance spectra (blue, green, red, NIR) of the scene components, shape [4, 1, 1].
-_CROP = np.array([0.030, 0.075, 0.035, 0.420])[:, None, None]
-_SOIL = np.array([0.075, 0.105, 0.140, 0.215])[:, None, None]
-_CONIFER = np.array([0.020, 0.040, 0.022, 0.260])[:, None, None]
-_LEAF_ON = np.array([0.025, 0.055, 0.030, 0.360])[:, None, None]
-_LEAF_OFF = np.array([0.045, 0.060, 0.065, 0.170])[:, None, None]
-_WATER = np.array([0.055, 0.050, 0.030, 0.012])[:, None, None]
-_URBAN = np.array([0.110, 0.120, 0.135, 0.170])[:, None, None]
-_ROAD = np.array([0.090, 0.100, 0.110, 0.140])[:, None, None]
-_SNOW = np.array([0.900, 0.880, 0.850, 0.720])[:, None, None]
-_CLOUD = np.array([0.620, 0.610, 0.600, 0.580])[:, None, None]
+#: Version of the generator's landscape model, recorded in the manifest: data written
+#: by another version is not reused (version 1, before 0.3, drew the same crops, soil and
+#: forest at every site).
+DEMO_GENERATOR_VERSION = 2
 
-# Crop types of the field parcels: day of year of the green peak in the northern
-# hemisphere, peak width (von Mises concentration), base and maximum green cover,
-# and share of parcels. Winter cereal, summer crop, meadow, fallow.
-_CROP_PEAK = np.array([135.0, 210.0, 150.0, 180.0])
-_CROP_KAPPA = np.array([2.5, 3.0, 0.8, 1.0])
-_CROP_BASE = np.array([0.15, 0.0, 0.25, 0.05])
-_CROP_MAX = np.array([0.9, 0.95, 0.8, 0.3])
-_CROP_SHARE = np.array([0.35, 0.35, 0.2, 0.1])
-_MEADOW = 2
+
+def _spectrum(*values: float) -> Array:
+    """A reflectance spectrum (blue, green, red, NIR) shaped [4, 1, 1]."""
+    return np.array(values, dtype=float)[:, None, None]
+
+
+# Reflectance spectra of the scene components.
+_GREEN = _spectrum(0.030, 0.075, 0.035, 0.420)
+_FLOWERING = _spectrum(0.040, 0.120, 0.110, 0.380)
+_CONIFER = _spectrum(0.020, 0.040, 0.022, 0.260)
+_LEAF_ON = _spectrum(0.025, 0.055, 0.030, 0.360)
+_LEAF_OFF = _spectrum(0.045, 0.060, 0.065, 0.170)
+_RAINFOREST = _spectrum(0.018, 0.045, 0.020, 0.400)
+_DRY_GRASS = _spectrum(0.080, 0.110, 0.150, 0.240)
+_CLEAR_WATER = _spectrum(0.030, 0.030, 0.020, 0.008)
+_TURBID_WATER = _spectrum(0.080, 0.090, 0.080, 0.030)
+_URBAN = _spectrum(0.110, 0.120, 0.135, 0.170)
+_ROAD = _spectrum(0.090, 0.100, 0.110, 0.140)
+_SNOW = _spectrum(0.900, 0.880, 0.850, 0.720)
+_CLOUD = _spectrum(0.620, 0.610, 0.600, 0.580)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Crop:
+    """Calendar and colour of one crop type of the field parcels.
+
+    Green cover over the year is ``base + (green_max - base) * b(doy)``, where b is a
+    periodic bell on the *peak* day (northern hemisphere; six months later in the
+    south) of concentration *kappa*, or the larger of it and *second_weight* times a
+    second bell for double cropping or two rainy seasons. A *flood* day marks
+    paddies: around it the bare part of the parcel is under water.
+    """
+
+    peak: float
+    kappa: float
+    base: float
+    green_max: float
+    second_peak: float = 0.0
+    second_kappa: float = 0.0
+    second_weight: float = 0.0
+    flood: float | None = None
+    colour: Array = dataclasses.field(default_factory=lambda: _GREEN)
+
+
+_CROPS: dict[str, _Crop] = {
+    'winter-cereal': _Crop(135, 2.5, 0.10, 0.90),
+    'summer-crop': _Crop(210, 3.0, 0.0, 0.95),
+    'meadow': _Crop(150, 0.8, 0.25, 0.80),
+    'fallow': _Crop(180, 1.0, 0.05, 0.30),
+    'rapeseed': _Crop(110, 4.0, 0.10, 0.90, colour=_FLOWERING),
+    'rice-wheat': _Crop(240, 4.0, 0.0, 0.95, 60, 4.0, 0.9, flood=175),
+    'sugarcane': _Crop(250, 0.6, 0.35, 0.90),
+    'pivot': _Crop(200, 0.3, 0.60, 0.95),
+    'dryland': _Crop(110, 2.0, 0.05, 0.60),
+    'two-rains': _Crop(120, 4.0, 0.10, 0.85, 320, 4.0, 0.8),
+}
+
+#: Crop types of the demo data's field parcels (``DemoLocation.crops``): winter cereal,
+#: summer crop (maize, soy), meadow, fallow, rapeseed (yellow in flower), rice-wheat
+#: (a flooded rice paddy in the monsoon, wheat in winter), sugarcane, pivot (an
+#: irrigated centre-pivot circle in dry land), dryland (rain-fed, browning in summer)
+#: and two-rains (two growing seasons a year, as in East Africa).
+DEMO_CROP_TYPES = tuple(_CROPS)
+
+#: Natural vegetation types of the demo data's forest (``DemoLocation.vegetation``):
+#: deciduous (mostly broadleaf, leafless in winter), mixed, conifer, rainforest
+#: (evergreen all year) and savanna (grass that greens with the rains, with trees).
+DEMO_VEGETATION = ('deciduous', 'mixed', 'conifer', 'rainforest', 'savanna')
+
+# Share of evergreen trees in the forest of each vegetation type (threshold of a
+# unit-variance random field), and the rainy seasons of the savanna's grass.
+_EVERGREEN_ABOVE = {'deciduous': 0.6, 'mixed': 0.0, 'conifer': -1.0}
+_SAVANNA_TREES_ABOVE = 0.3
+_RAINS = _Crop(120, 4.0, 0.0, 1.0, 320, 4.0, 0.8)
+
+_DEFAULT_SOIL = (0.075, 0.105, 0.140, 0.215)
+_DEFAULT_CROPS = (
+    ('winter-cereal', 0.35),
+    ('summer-crop', 0.35),
+    ('meadow', 0.2),
+    ('fallow', 0.1),
+)
 
 
 @functools.lru_cache
@@ -127,11 +193,25 @@ class DemoLocation:
         urban: Share of built-up land.
         parcel_size: Typical length of a field parcel in metres.
         snow: Whether the site is snow-covered in winter.
+        soil: Reflectance (blue, green, red, NIR) of the bare soil, each in (0, 1).
+        crops: Crop types of the parcels (names of :data:`DEMO_CROP_TYPES`) and
+            their shares, which sum to 1.
+        vegetation: Type of the forest, one of :data:`DEMO_VEGETATION`.
+        parcel_aspect: Length over width of the parcels (at least 1; strip fields
+            are long and narrow).
+        parcel_angle: Orientation of the parcel grid in degrees from east, or None
+            for a random orientation within ±30°.
+        turbidity: Colour of the water bodies, from clear (0) to turbid (1).
 
     Raises:
-        ValueError: If the name, the coordinates or the shares are invalid.
+        ValueError: If the name, the coordinates, the shares or the landscape are
+            invalid.
 
     .. versionadded:: 0.1
+
+    .. versionchanged:: 0.3
+       The landscape fields *soil*, *crops*, *vegetation*, *parcel_aspect*,
+       *parcel_angle* and *turbidity*.
     """
 
     name: str
@@ -143,6 +223,12 @@ class DemoLocation:
     urban: float = 0.05
     parcel_size: float = 300.0
     snow: bool = False
+    soil: tuple[float, float, float, float] = _DEFAULT_SOIL
+    crops: tuple[tuple[str, float], ...] = _DEFAULT_CROPS
+    vegetation: str = 'deciduous'
+    parcel_aspect: float = 1.5
+    parcel_angle: float | None = None
+    turbidity: float = 0.5
 
     def __post_init__(self) -> None:
         """Check the fields.
@@ -176,6 +262,43 @@ class DemoLocation:
                 'must be positive'
             )
             raise ValueError(msg)
+        self._check_landscape()
+
+    def _check_landscape(self) -> None:
+        """Check the landscape fields.
+
+        Raises:
+            ValueError: If a landscape field is invalid (named in the message).
+        """
+        where = f'demo location {self.name!r}'
+        if len(self.soil) != len(DEMO_BANDS) or not all(0 < v < 1 for v in self.soil):
+            msg = (
+                f'{where}: soil={self.soil} must be {len(DEMO_BANDS)} reflectances '
+                f'({", ".join(DEMO_BANDS)}) between 0 and 1'
+            )
+            raise ValueError(msg)
+        unknown = sorted({name for name, _ in self.crops} - set(_CROPS))
+        if unknown:
+            msg = (
+                f'{where}: unknown crop types {unknown}; choose from {DEMO_CROP_TYPES}'
+            )
+            raise ValueError(msg)
+        shares = [share for _, share in self.crops]
+        if not shares or min(shares) < 0 or not math.isclose(sum(shares), 1):
+            msg = f'{where}: crops={self.crops} must have non-negative shares summing to 1'
+            raise ValueError(msg)
+        if self.vegetation not in DEMO_VEGETATION:
+            msg = (
+                f'{where}: vegetation={self.vegetation!r} is not one of '
+                f'{DEMO_VEGETATION}'
+            )
+            raise ValueError(msg)
+        if not self.parcel_aspect >= 1:
+            msg = f'{where}: parcel_aspect={self.parcel_aspect} must be at least 1'
+            raise ValueError(msg)
+        if not 0 <= self.turbidity <= 1:
+            msg = f'{where}: turbidity={self.turbidity} must be between 0 and 1'
+            raise ValueError(msg)
 
     @property
     def epsg(self) -> int:
@@ -201,20 +324,73 @@ class DemoLocation:
 
 #: The places of the synthetic demo data: both hemispheres, ten UTM zones, from the
 #: equator to 65°N, and one site close to the antimeridian (Taveuni, Fiji, UTM 60S).
-#: Northern sites green up around July, southern ones around January; Oulu and
-#: Hokkaido are snow-covered in winter; the near-equatorial sites change little.
+#: Each has a landscape of its own, loosely after the real place: its soil colour, its
+#: crops and their calendars (northern ones peak around July, southern ones around
+#: January), its forest, its parcels' shape and orientation, and its water. Oulu and
+#: Hokkaido are snow-covered in winter; Punjab's rice paddies are flooded in the
+#: monsoon; Canterbury's irrigated pivots stay green in dry land; Nakuru greens with
+#: two rainy seasons; Taveuni's rainforest stays green all year.
 DEMO_LOCATIONS: tuple[DemoLocation, ...] = (
-    # name, region, lon, lat, water, forest, urban, parcel_size (m)
-    DemoLocation('beauce', 'Beauce, France', 1.60, 48.30, 0.02, 0.10, 0.06, 400.0),
-    DemoLocation('iowa', 'Story County, Iowa, USA', -93.60, 42.00, 0.03, 0.05, 0.05, 400.0),
-    DemoLocation('oulu', 'Oulu, Finland', 25.50, 65.00, 0.20, 0.50, 0.05, 250.0, snow=True),
-    DemoLocation('punjab', 'Ludhiana, Punjab, India', 75.80, 30.90, 0.02, 0.03, 0.08, 150.0),
-    DemoLocation('hokkaido', 'Tokachi, Hokkaido, Japan', 143.10, 42.90, 0.04, 0.30, 0.05, 300.0, snow=True),
-    DemoLocation('pampa', 'Pergamino, Buenos Aires, Argentina', -60.50, -33.90, 0.04, 0.03, 0.03, 500.0),
-    DemoLocation('canterbury', 'Canterbury Plains, New Zealand', 172.00, -43.60, 0.03, 0.08, 0.04, 350.0),
-    DemoLocation('darlingdowns', 'Darling Downs, Queensland, Australia', 151.30, -27.50, 0.02, 0.12, 0.03, 450.0),
-    DemoLocation('nakuru', 'Nakuru, Kenya', 36.07, -0.30, 0.15, 0.20, 0.10, 120.0),
-    DemoLocation('taveuni', 'Taveuni, Fiji (near the antimeridian)', 179.80, -16.75, 0.25, 0.45, 0.04, 200.0),
+    DemoLocation(
+        'beauce', 'Beauce, France', 1.60, 48.30, 0.02, 0.10, 0.06, 400.0,
+        soil=(0.090, 0.125, 0.165, 0.240),
+        crops=(('winter-cereal', 0.5), ('rapeseed', 0.2), ('summer-crop', 0.2), ('fallow', 0.1)),
+        parcel_aspect=1.3, turbidity=0.3,
+    ),
+    DemoLocation(
+        'iowa', 'Story County, Iowa, USA', -93.60, 42.00, 0.03, 0.05, 0.05, 400.0,
+        soil=(0.050, 0.070, 0.090, 0.160),
+        crops=(('summer-crop', 0.85), ('meadow', 0.15)),
+        parcel_aspect=1.0, parcel_angle=0.0, turbidity=0.5,
+    ),
+    DemoLocation(
+        'oulu', 'Oulu, Finland', 25.50, 65.00, 0.20, 0.50, 0.05, 250.0, snow=True,
+        soil=(0.040, 0.050, 0.055, 0.120),
+        crops=(('meadow', 0.7), ('winter-cereal', 0.3)),
+        vegetation='conifer', turbidity=0.0,
+    ),
+    DemoLocation(
+        'punjab', 'Ludhiana, Punjab, India', 75.80, 30.90, 0.02, 0.03, 0.08, 150.0,
+        soil=(0.100, 0.130, 0.160, 0.220),
+        crops=(('rice-wheat', 0.8), ('sugarcane', 0.1), ('fallow', 0.1)),
+        parcel_aspect=3.0, turbidity=0.8,
+    ),
+    DemoLocation(
+        'hokkaido', 'Tokachi, Hokkaido, Japan', 143.10, 42.90, 0.04, 0.30, 0.05, 300.0, snow=True,
+        soil=(0.035, 0.045, 0.055, 0.110),
+        crops=(('winter-cereal', 0.3), ('summer-crop', 0.4), ('meadow', 0.3)),
+        vegetation='mixed', parcel_aspect=1.2, turbidity=0.2,
+    ),
+    DemoLocation(
+        'pampa', 'Pergamino, Buenos Aires, Argentina', -60.50, -33.90, 0.04, 0.03, 0.03, 500.0,
+        soil=(0.055, 0.075, 0.095, 0.170),
+        crops=(('summer-crop', 0.6), ('winter-cereal', 0.3), ('meadow', 0.1)),
+        parcel_aspect=1.0, parcel_angle=0.0, turbidity=1.0,
+    ),
+    DemoLocation(
+        'canterbury', 'Canterbury Plains, New Zealand', 172.00, -43.60, 0.03, 0.08, 0.04, 350.0,
+        soil=(0.085, 0.100, 0.115, 0.190),
+        crops=(('pivot', 0.5), ('dryland', 0.5)),
+        vegetation='conifer', parcel_aspect=1.2, turbidity=0.3,
+    ),
+    DemoLocation(
+        'darlingdowns', 'Darling Downs, Queensland, Australia', 151.30, -27.50, 0.02, 0.12, 0.03, 450.0,
+        soil=(0.045, 0.055, 0.065, 0.120),
+        crops=(('summer-crop', 0.5), ('winter-cereal', 0.3), ('fallow', 0.2)),
+        turbidity=0.8,
+    ),
+    DemoLocation(
+        'nakuru', 'Nakuru, Kenya', 36.07, -0.30, 0.15, 0.20, 0.10, 120.0,
+        soil=(0.060, 0.080, 0.130, 0.210),
+        crops=(('two-rains', 0.7), ('meadow', 0.3)),
+        vegetation='savanna', parcel_aspect=1.0, turbidity=0.6,
+    ),
+    DemoLocation(
+        'taveuni', 'Taveuni, Fiji (near the antimeridian)', 179.80, -16.75, 0.25, 0.45, 0.04, 200.0,
+        soil=(0.050, 0.060, 0.090, 0.170),
+        crops=(('sugarcane', 0.6), ('meadow', 0.4)),
+        vegetation='rainforest', parcel_aspect=1.0, turbidity=0.3,
+    ),
 )  # fmt: skip
 
 
@@ -236,6 +412,7 @@ class _Settings:
     seed: int
     year: int
     dates_per_location: int
+    version: int = DEMO_GENERATOR_VERSION
 
 
 def demo_filename(location: DemoLocation, date: dt.date) -> str:
@@ -356,7 +533,11 @@ def _bell(doy: float, peak: Array, kappa: Array) -> Array:
 
 @dataclasses.dataclass(frozen=True)
 class _Scene:
-    """The static synthetic landscape of one location (the same on every date)."""
+    """The static synthetic landscape of one location (the same on every date).
+
+    Per-pixel crop parameters hold the calendar of the pixel's parcel (see
+    :class:`_Crop`); ``flood`` is NaN outside paddies.
+    """
 
     water: NDArray[np.bool_]
     forest: NDArray[np.bool_]
@@ -367,11 +548,48 @@ class _Scene:
     kappa: Array
     base: Array
     green_max: Array
+    second_peak: Array
+    second_kappa: Array
+    second_weight: Array
+    flood: Array
+    colour: Array
     soil: Array
     brightness: Array
     texture: Array
     snow_patch: Array
-    seasonality: float
+
+
+def _parcels(
+    rng: np.random.Generator, location: DemoLocation, n: int, res: float
+) -> tuple[NDArray[np.int_], NDArray[np.int_], NDArray[np.bool_], Array, Array, Array]:
+    """Field parcels: rows of a rotated grid, each row cut at its own widths/offsets.
+
+    Returns:
+        Row and column indices of every pixel's parcel (into a table of
+        ``_TABLE`` x ``_TABLE``), the parcel boundaries, every pixel's distance
+        from its parcel's centre relative to the parcel's inscribed circle (a
+        centre pivot), and the pixel coordinates along and across the rows.
+    """
+    if location.parcel_angle is None:
+        angle = rng.uniform(-np.pi / 6, np.pi / 6)
+    else:
+        angle = np.deg2rad(location.parcel_angle)
+    y, x = np.mgrid[0:n, 0:n].astype(float)
+    u = x * np.cos(angle) + y * np.sin(angle)
+    v = -x * np.sin(angle) + y * np.cos(angle)
+    parcel = location.parcel_size / res
+    height = parcel / location.parcel_aspect * rng.uniform(0.8, 1.2)
+    row = np.floor(v / height).astype(int) % _TABLE
+    width = parcel * rng.uniform(0.7, 1.4, _TABLE)
+    offset = rng.uniform(0, 1, _TABLE) * width
+    along = (u + offset[row]) / width[row]
+    col = np.floor(along).astype(int) % _TABLE
+    boundary = (row != np.roll(row, 1, 0)) | (col != np.roll(col, 1, 1))
+    across_px = (v / height - np.floor(v / height) - 0.5) * height
+    along_px = (along - np.floor(along) - 0.5) * width[row]
+    radius = 0.45 * np.minimum(width[row], height)
+    inside = np.hypot(across_px, along_px) / radius
+    return row, col, boundary, inside, u, v
 
 
 def _scene(location: DemoLocation, settings: _Settings) -> _Scene:
@@ -388,31 +606,41 @@ def _scene(location: DemoLocation, settings: _Settings) -> _Scene:
     water = _top(-terrain, location.water, np.ones((n, n), bool))
     forest = _top(woods, location.forest, ~water)
     urban = _top(town, location.urban, ~water & ~forest)
-    evergreen = leaves > (-0.5 if location.snow else 0.4)
+    if location.vegetation == 'savanna':
+        evergreen = leaves > _SAVANNA_TREES_ABOVE
+    elif location.vegetation == 'rainforest':
+        evergreen = np.ones((n, n), bool)
+    else:
+        evergreen = leaves > _EVERGREEN_ABOVE[location.vegetation]
 
-    # Field parcels: rows of a rotated grid, each row cut at its own widths/offsets.
-    angle = rng.uniform(-np.pi / 6, np.pi / 6)
-    y, x = np.mgrid[0:n, 0:n].astype(float)
-    u = x * np.cos(angle) + y * np.sin(angle)
-    v = -x * np.sin(angle) + y * np.cos(angle)
-    parcel = location.parcel_size / res
-    row = np.floor(v / (parcel * rng.uniform(0.4, 0.7))).astype(int) % _TABLE
-    width = parcel * rng.uniform(0.6, 1.6, _TABLE)
-    offset = rng.uniform(0, 1, _TABLE) * width
-    col = np.floor((u + offset[row]) / width[row]).astype(int) % _TABLE
-    crop = rng.choice(len(_CROP_SHARE), size=(_TABLE, _TABLE), p=_CROP_SHARE)[row, col]
-    boundary = (row != np.roll(row, 1, 0)) | (col != np.roll(col, 1, 1))
-    crop = np.where(boundary, _MEADOW, crop)
+    row, col, boundary, inside, u, v = _parcels(rng, location, n, res)
+    names = [name for name, _ in location.crops]
+    shares = np.array([share for _, share in location.crops])
+    crops = [_CROPS[name] for name in names] + [_CROPS['meadow'], _CROPS['dryland']]
+    kind = rng.choice(len(names), size=(_TABLE, _TABLE), p=shares / shares.sum())
+    kind = kind[row, col]
+    if 'pivot' in names:  # the corners of a pivot's square are dry land
+        kind = np.where(
+            (kind == names.index('pivot')) & (inside > 1), len(names) + 1, kind
+        )
+    kind = np.where(boundary, len(names), kind)  # grass strips between parcels
+
+    def table(attribute: str) -> Array:
+        values = [getattr(crop, attribute) for crop in crops]
+        return np.array([np.nan if v is None else v for v in values], float)[kind]
+
     shift = _SOUTHERN_SHIFT if location.southern else 0.0
-    peak = _CROP_PEAK[crop] + shift + rng.uniform(-12, 12, (_TABLE, _TABLE))[row, col]
-    green_max = _CROP_MAX[crop] * rng.uniform(0.85, 1.0, (_TABLE, _TABLE))[row, col]
-    soil = rng.uniform(0.8, 1.2, (_TABLE, _TABLE))[row, col]
+    jitter = rng.uniform(-12, 12, (_TABLE, _TABLE))[row, col]
+    green_max = table('green_max') * rng.uniform(0.85, 1.0, (_TABLE, _TABLE))[row, col]
+    soil = rng.uniform(0.85, 1.15, (_TABLE, _TABLE))[row, col]
+    colour = np.stack([crop.colour[:, 0, 0] for crop in crops], axis=1)[:, kind]
 
     # Built-up blocks of varying brightness, and one or two roads.
     blocks = rng.uniform(0.6, 1.6, (_TABLE, _TABLE))
     brightness = blocks[
         (np.floor(u / 4) % _TABLE).astype(int), (np.floor(v / 4) % _TABLE).astype(int)
     ]
+    y, x = np.mgrid[0:n, 0:n].astype(float)
     road = np.zeros((n, n), bool)
     for _ in range(int(rng.integers(1, 3))):
         theta = rng.uniform(0, np.pi)
@@ -426,16 +654,73 @@ def _scene(location: DemoLocation, settings: _Settings) -> _Scene:
         urban=urban,
         road=road,
         evergreen=evergreen,
-        peak=peak,
-        kappa=_CROP_KAPPA[crop],
-        base=_CROP_BASE[crop],
+        peak=table('peak') + shift + jitter,
+        kappa=table('kappa'),
+        base=table('base'),
         green_max=green_max,
-        soil=soil,
+        second_peak=table('second_peak') + shift + jitter,
+        second_kappa=table('second_kappa'),
+        second_weight=table('second_weight'),
+        flood=table('flood') + shift + jitter,
+        colour=colour,
+        soil=np.asarray(location.soil)[:, None, None] * soil,
         brightness=brightness,
         texture=texture,
         snow_patch=snow_patch,
-        seasonality=float(np.clip(abs(location.lat) / 25, 0.25, 1.0)),
     )
+
+
+def _growth(
+    doy: float,
+    peak: Array,
+    kappa: Array,
+    second_peak: Array,
+    second_kappa: Array,
+    second_weight: Array,
+) -> Array:
+    """Growth curve: the larger of a bell and a weighted second bell (0 to 1)."""
+    first = _bell(doy, peak, kappa)
+    return np.maximum(first, second_weight * _bell(doy, second_peak, second_kappa))
+
+
+def _green_cover(scene: _Scene, doy: float) -> tuple[Array, Array]:
+    """Green cover of the parcels on day *doy*, and the flooded share of paddies."""
+    bell = _growth(
+        doy,
+        scene.peak,
+        scene.kappa,
+        scene.second_peak,
+        scene.second_kappa,
+        scene.second_weight,
+    )
+    green = scene.base + (scene.green_max - scene.base) * bell
+    paddy = ~np.isnan(scene.flood)
+    flood = np.zeros_like(green)
+    flood[paddy] = (
+        0.8 * _bell(doy, scene.flood[paddy], np.array(6.0)) * (1 - green[paddy])
+    )
+    return green, flood
+
+
+def _canopy(scene: _Scene, location: DemoLocation, doy: float) -> Array:
+    """Reflectance of the forest pixels' vegetation on day *doy*, [4, H, W]."""
+    shift = _SOUTHERN_SHIFT if location.southern else 0.0
+    if location.vegetation == 'rainforest':
+        return np.broadcast_to(_RAINFOREST, (4, *scene.evergreen.shape))
+    if location.vegetation == 'savanna':
+        rains = _RAINS
+        wet = _growth(
+            doy,
+            np.array(rains.peak + shift),
+            np.array(rains.kappa),
+            np.array(rains.second_peak + shift),
+            np.array(rains.second_kappa),
+            np.array(rains.second_weight),
+        )
+        grass = wet * _GREEN + (1 - wet) * _DRY_GRASS
+        return np.where(scene.evergreen, _CONIFER, grass)
+    leaf = _bell(doy, np.array(190.0 + shift), np.array(1.5))
+    return np.where(scene.evergreen, _CONIFER, leaf * _LEAF_ON + (1 - leaf) * _LEAF_OFF)
 
 
 def _render(
@@ -451,26 +736,16 @@ def _render(
     )
     n, res = settings.size, settings.res
     doy = float(date.timetuple().tm_yday)
-    season = scene.seasonality
-    shift = _SOUTHERN_SHIFT if location.southern else 0.0
 
-    # Green cover of parcels and meadows, leaf-on share of broadleaf trees.
-    bell = _bell(doy, scene.peak, scene.kappa)
-    green = scene.base + (scene.green_max - scene.base) * (
-        season * bell + (1 - season) * 0.6
-    )
-    leaf = _bell(doy, np.array(190.0 + shift), np.array(1.5))
-    leaf = season * leaf + (1 - season) * 0.8
-
-    fields = green * _CROP + (1 - green) * _SOIL * scene.soil
-    canopy = np.where(
-        scene.evergreen, _CONIFER, leaf * _LEAF_ON + (1 - leaf) * _LEAF_OFF
-    )
+    green, flood = _green_cover(scene, doy)
+    water = (1 - location.turbidity) * _CLEAR_WATER + location.turbidity * _TURBID_WATER
+    fields = green * scene.colour + flood * water + (1 - green - flood) * scene.soil
     town = 0.85 * _URBAN * scene.brightness + 0.15 * fields
+    canopy = _canopy(scene, location, doy)
     refl = np.where(scene.forest, canopy * (1 + 0.08 * scene.texture), fields)
     refl = np.where(scene.urban, town, refl)
     refl = np.where(scene.road, _ROAD, refl)
-    refl = np.where(scene.water, _WATER * (1 + 0.03 * scene.texture), refl)
+    refl = np.where(scene.water, water * (1 + 0.03 * scene.texture), refl)
 
     if location.snow:
         depth = np.clip(
@@ -597,7 +872,8 @@ def _read_manifest(root: Path, settings: _Settings, overwrite: bool) -> dict[str
         return {}
     try:
         manifest = json.loads(path.read_text())
-        previous = _Settings(**manifest['settings'])
+        # manifests of version 1 did not record the version
+        previous = _Settings(**{'version': 1, **manifest['settings']})
         entries = {entry['name']: entry for entry in manifest['locations']}
     except (ValueError, KeyError, TypeError) as err:
         if overwrite:
@@ -608,6 +884,14 @@ def _read_manifest(root: Path, settings: _Settings, overwrite: bool) -> dict[str
         return entries
     if overwrite:
         return {}
+    if previous.version != settings.version:
+        msg = (
+            f'{root} holds demo data of version {previous.version} of the demo '
+            f'generator, which draws other landscapes than this version '
+            f'({settings.version}); delete the folder (or pass overwrite=True) to '
+            'regenerate it, or choose another root'
+        )
+        raise ValueError(msg)
     msg = (
         f'{root} holds demo data generated with {dataclasses.asdict(previous)}, not '
         f'{dataclasses.asdict(settings)}; pass overwrite=True or choose another root'

@@ -3,13 +3,14 @@
 from .comparison import (
     HeldOutComparison,
     batch_norm_reset,
+    distinct_footprints,
     footprint_regions,
     held_out_bank,
     held_out_features,
     held_out_regions,
     random_init_twin,
 )
-from .crops import shifted_crops
+from .crops import place_seeds, shifted_crops
 from .knn import (
     PlaceRecognitionAccuracy,
     knn_predict,
@@ -32,6 +33,7 @@ __all__ = (
     'PlaceRecognitionAccuracy',
     'batch_norm_reset',
     'block_split',
+    'distinct_footprints',
     'footprint_regions',
     'held_out_bank',
     'held_out_features',
@@ -42,6 +44,7 @@ __all__ = (
     'place_recognition_accuracy',
     'place_recognition_chance',
     'place_recognition_hits',
+    'place_seeds',
     'random_init_twin',
     'region_recognition_chance',
     'region_recognition_hits',

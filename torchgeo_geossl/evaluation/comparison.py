@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from torchgeo.datasets import GeoDataset
 from torchgeo.datasets.utils import Sample
 
-from .crops import shifted_crops
+from .crops import place_seeds, shifted_crops
 from .knn import (
     place_recognition_chance,
     place_recognition_hits,
@@ -58,7 +58,10 @@ BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
 
 def held_out_features(
-    encoder: Callable[[Tensor], Tensor], views: Tensor, size: int, seed: int
+    encoder: Callable[[Tensor], Tensor],
+    views: Tensor,
+    size: int,
+    seed: int | Sequence[int],
 ) -> Tensor:
     """Frozen features of independently shifted crops of the views of places.
 
@@ -67,12 +70,16 @@ def held_out_features(
         views: Standardised views ``[B, V, C, H, W]`` of B places.
         size: Side of the crops (:func:`~torchgeo_geossl.evaluation.shifted_crops`),
             at most the view side.
-        seed: Seed of the crop offsets.
+        seed: Seed of the crop offsets, one for the batch or one per place
+            (:func:`~torchgeo_geossl.evaluation.place_seeds`).
 
     Returns:
         Features ``[B, V, d]``.
 
     .. versionadded:: 0.2
+
+    .. versionchanged:: 0.3
+       One seed per place.
     """
     b, v = views.shape[:2]
     crops = shifted_crops(views, size, seed)
@@ -124,8 +131,9 @@ def held_out_bank(
             ``point``).
         prepare: Turns a batch into standardised views ``[B, V, C, H, W]`` on the
             encoders' device.
-        size: Side of the crops (:func:`held_out_features`, seeded by the batch
-            index).
+        size: Side of the crops (:func:`held_out_features`, seeded by each
+            place's point, :func:`~torchgeo_geossl.evaluation.place_seeds`, so
+            they do not depend on the batching).
 
     Returns:
         The features ``[N, V, d]`` of each encoder, in order, on the CPU, and the
@@ -138,11 +146,13 @@ def held_out_bank(
     """
     features: list[list[Tensor]] = [[] for _ in encoders]
     points: list[Tensor] = []
-    for index, batch in enumerate(batches):
+    for batch in batches:
         views = prepare(batch)
+        point = torch.as_tensor(batch['point']).reshape(-1, 2).cpu()
+        seeds = place_seeds(point)
         for bank, encoder in zip(features, encoders, strict=True):
-            bank.append(held_out_features(encoder, views, size, index).cpu())
-        points.append(torch.as_tensor(batch['point']).reshape(-1, 2).cpu())
+            bank.append(held_out_features(encoder, views, size, seeds).cpu())
+        points.append(point)
     if not points:
         msg = 'the held-out loader yielded no batch: no place to recognise'
         raise ValueError(msg)
@@ -191,12 +201,29 @@ def batch_norm_reset(encoder: nn.Module) -> nn.Module:
     return control.train()
 
 
+def distinct_footprints(dataset: GeoDataset) -> list[shapely.Geometry]:
+    """The distinct file footprints of *dataset*: the regions of region recognition.
+
+    The files of a time series share their footprint (a tile, a scene); each
+    distinct footprint counts once, in the order of the dataset's index.
+
+    Args:
+        dataset: A dataset with an index of file footprints in its CRS.
+
+    Returns:
+        The footprints, in the dataset's CRS.
+
+    .. versionadded:: 0.3
+    """
+    wkb = dict.fromkeys(shapely.to_wkb(dataset.index.geometry.values))
+    return list(shapely.from_wkb(list(wkb)))
+
+
 def footprint_regions(dataset: GeoDataset, points: Tensor) -> Tensor:
     """The region of each point: which distinct file footprint of *dataset* holds it.
 
-    The files of a time series share their footprint (a tile, a scene), so each
-    distinct footprint of the dataset's index is a region; a point belongs to the
-    first one that contains it.
+    Each distinct footprint of the dataset's index (:func:`distinct_footprints`) is
+    a region; a point belongs to the first one that contains it.
 
     Args:
         dataset: A dataset with an index of file footprints in its CRS.
@@ -208,8 +235,7 @@ def footprint_regions(dataset: GeoDataset, points: Tensor) -> Tensor:
 
     .. versionadded:: 0.2
     """
-    footprints = list(dict.fromkeys(shapely.to_wkb(dataset.index.geometry.values)))
-    shapes = shapely.from_wkb(footprints)
+    shapes = distinct_footprints(dataset)
     to_crs = Transformer.from_crs(4326, dataset.crs, always_xy=True)
     x, y = to_crs.transform(
         points[:, 0].double().numpy(), points[:, 1].double().numpy()

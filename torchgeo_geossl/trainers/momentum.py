@@ -15,6 +15,7 @@ from torchgeo.tasks import BaseTask
 from torchvision.models._api import WeightsEnum
 
 from ..evaluation.comparison import held_out_features
+from ..evaluation.crops import place_seeds
 from ..evaluation.knn import PlaceRecognitionAccuracy
 from ..models import (
     copy_as_momentum,
@@ -543,20 +544,24 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
         """Backbone features of the views of a batch of held-out places.
 
         The un-augmented views are standardised (:meth:`standardize`) and each is
-        cropped to ``size`` at its own offset, drawn from *batch_idx*
-        (:func:`~torchgeo_geossl.evaluation.held_out_features`), so every epoch
-        sees the same crops.
+        cropped to ``size`` at its own offset
+        (:func:`~torchgeo_geossl.evaluation.held_out_features`), drawn from the
+        place's ``point`` (:func:`~torchgeo_geossl.evaluation.place_seeds`), so
+        every epoch, batch size and number of processes sees the same crops; from
+        *batch_idx* for batches without points.
 
         Args:
             batch: A batch of places (one entry per place) of the batch contract.
-            batch_idx: Index of the batch, the seed of the crop offsets.
+            batch_idx: Index of the batch, the seed of the crop offsets of a batch
+                without ``point``.
 
         Returns:
             Features ``[B, V, d]``.
         """
         views = self.standardize(self.views_from_batch(batch))
         size = min(int(self.hparams['size']), views.shape[-1], views.shape[-2])
-        return held_out_features(self.forward, views, size, seed=batch_idx)
+        seed = place_seeds(batch['point']) if 'point' in batch else batch_idx
+        return held_out_features(self.forward, views, size, seed=seed)
 
     def validation_step(
         self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
