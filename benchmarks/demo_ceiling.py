@@ -4,10 +4,10 @@ The main job (``configs/demo.yaml``) pre-trains GASSL for 60 steps and then asks
 trained backbone recognises held-out regions and places better than its random
 initialisation, and better than the random initialisation with the batch-norm statistics of
 the held-out views (the control of :class:`~torchgeo_geossl.evaluation.HeldOutComparison`).
-At that budget it does not. This script asks whether that says anything about the method, or
-only about the budget and the data: it trains the same encoder **with supervision by the
-answer key**, cross-entropy on the region (demo site) of every training patch, the very
-labels that region recognition scores, and runs the same comparison.
+With version 1 of the demo data it did not, and this script asked whether that said anything
+about the method, or only about the budget and the data: it trains the same encoder **with
+supervision by the answer key**, cross-entropy on the region (demo site) of every training
+patch, the very labels that region recognition scores, and runs the same comparison.
 
 Everything but the loss is the main job's, read from ``configs/demo.yaml`` and
 ``configs/demo_validation.yaml`` and run through TorchGeo's CLI: the data module and its

@@ -68,8 +68,8 @@ _MAX_DATES = 52
 _TABLE = 64
 
 #: Version of the generator's landscape model, recorded in the manifest: data written
-#: by another version is not reused (version 1, before 0.3, drew the same crops, soil and
-#: forest at every site).
+#: by another version is refused, not reused (version 1, before 0.2's last changes, drew
+#: the same crops, soil and forest at every site).
 DEMO_GENERATOR_VERSION = 2
 
 
@@ -209,7 +209,7 @@ class DemoLocation:
 
     .. versionadded:: 0.1
 
-    .. versionchanged:: 0.3
+    .. versionchanged:: 0.2
        The landscape fields *soil*, *crops*, *vegetation*, *parcel_aspect*,
        *parcel_angle* and *turbidity*.
     """

@@ -78,7 +78,7 @@ def held_out_features(
 
     .. versionadded:: 0.2
 
-    .. versionchanged:: 0.3
+    .. versionchanged:: 0.2
        One seed per place.
     """
     b, v = views.shape[:2]
@@ -213,7 +213,7 @@ def distinct_footprints(dataset: GeoDataset) -> list[shapely.Geometry]:
     Returns:
         The footprints, in the dataset's CRS.
 
-    .. versionadded:: 0.3
+    .. versionadded:: 0.2
     """
     wkb = dict.fromkeys(shapely.to_wkb(dataset.index.geometry.values))
     return list(shapely.from_wkb(list(wkb)))

@@ -20,7 +20,7 @@ def place_seeds(points: Tensor) -> list[int]:
     Returns:
         B seeds, each in [0, 2**32).
 
-    .. versionadded:: 0.3
+    .. versionadded:: 0.2
     """
     values = torch.as_tensor(points).detach().to('cpu', torch.float64).reshape(-1, 2)
     return [zlib.crc32(row.numpy().tobytes()) for row in values]
@@ -51,7 +51,7 @@ def shifted_crops(views: Tensor, size: int, seed: int | Sequence[int]) -> Tensor
 
     .. versionadded:: 0.2
 
-    .. versionchanged:: 0.3
+    .. versionchanged:: 0.2
        One seed per sample.
     """
     b, v, _, h, w = views.shape
