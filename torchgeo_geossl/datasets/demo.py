@@ -708,14 +708,13 @@ def _canopy(scene: _Scene, location: DemoLocation, doy: float) -> Array:
     if location.vegetation == 'rainforest':
         return np.broadcast_to(_RAINFOREST, (4, *scene.evergreen.shape))
     if location.vegetation == 'savanna':
-        rains = _RAINS
         wet = _growth(
             doy,
-            np.array(rains.peak + shift),
-            np.array(rains.kappa),
-            np.array(rains.second_peak + shift),
-            np.array(rains.second_kappa),
-            np.array(rains.second_weight),
+            np.array(_RAINS.peak + shift),
+            np.array(_RAINS.kappa),
+            np.array(_RAINS.second_peak + shift),
+            np.array(_RAINS.second_kappa),
+            np.array(_RAINS.second_weight),
         )
         grass = wet * _GREEN + (1 - wet) * _DRY_GRASS
         return np.where(scene.evergreen, _CONIFER, grass)
