@@ -34,11 +34,13 @@ napoleon_numpy_docstring = False
 # with Sphinx's inventory writer instead: the objects of the installed packages,
 # on the pages of the online docs where those projects' docs sources document them
 # (the script records the repository, tag and files each layout was read from).
-# Of TorchGeo only the tasks are mapped, and of PyTorch only the objects whose
-# page on the online docs was seen (the script lists them and the ones left out):
-# references to the rest stay plain text rather than risk links to pages that do
-# not exist. PyTorch links go to /docs/stable/: the docs of a release live under
-# /docs/<major.minor>/ (pages of 2.12 and 2.15 were seen), but no page of a
+# TorchGeo's tasks link to their own pages, its other objects to the page of their
+# module (api/datasets.html, api/samplers.html, ...), which exists whichever of
+# TorchGeo's two page layouts v0.10.1 has; of PyTorch only the objects whose page
+# on the online docs was seen are mapped (the script lists them and the ones left
+# out): references to the rest stay plain text rather than risk links to pages
+# that do not exist. PyTorch links go to /docs/stable/: the docs of a release live
+# under /docs/<major.minor>/ (pages of 2.12 and 2.15 were seen), but no page of a
 # /docs/2.14/ (the installed torch) was.
 intersphinx_mapping = {
     'kornia': ('https://kornia.readthedocs.io/en/v0.9.0/', '_inventories/kornia.inv'),
@@ -49,11 +51,11 @@ intersphinx_mapping = {
     'torch': ('https://docs.pytorch.org/docs/stable/', '_inventories/torch.inv'),
     'torchgeo': ('https://docs.torchgeo.org/en/v0.10.1/', '_inventories/torchgeo.inv'),
 }
-# Every reference to Kornia, Lightning or PyTorch must resolve (sphinx-build -W
-# fails on one that does not), so none silently stays plain; references to
-# TorchGeo (only partly mapped) and to other projects are not checked.
+# Every reference to Kornia, Lightning, PyTorch or TorchGeo must resolve
+# (sphinx-build -W fails on one that does not), so none silently stays plain;
+# references to other projects are not checked.
 nitpicky = True
-nitpick_ignore_regex = [(r'py:.*', r'(?!(kornia|lightning|torch)\.).*')]
+nitpick_ignore_regex = [(r'py:.*', r'(?!(kornia|lightning|torch|torchgeo)\.).*')]
 # Type hints of LightningModule.configure_optimizers name these typed dicts, which
 # Lightning's docs do not document: they stay plain text.
 nitpick_ignore = [

@@ -7,7 +7,7 @@ strings and numbers, readable with ``weights_only=True``) that three loaders rea
   ``hyper_parameters.model`` the timm model name: the layout of a Lightning
   checkpoint that TorchGeo's ``weights=path`` (``Classification``,
   ``Regression``, ``SemanticSegmentation``, ``ChangeDetection``, ``MoCo``, ...)
-  reads with :func:`torchgeo.tasks.utils.extract_backbone`;
+  reads with ``torchgeo.tasks.utils.extract_backbone``;
 * ``state_dict_ema``: the same tensors (stored once) under their plain timm names,
   the key that timm's loaders read first (``timm.create_model(...,
   pretrained=True, pretrained_cfg_overlay=dict(file=path))`` and

@@ -15,21 +15,26 @@ package may refer to it (its defining module, as in ``Bases:`` lines and type
 hints, and the public namespaces of :attr:`Project.namespaces` that re-export the
 same object), all pointing to the same page and anchor.
 
+TorchGeo 0.10.1 is mapped at two levels (see :data:`TORCHGEO`). No snapshot of
+its repository reachable here has the v0.10.1 tag (the newest tags are v0.7.1,
+and the snapshots of the repository end in 2025, at 0.8.0.dev0), and the stored
+later docs sources mix two page layouts, so only pages that exist in both are
+used: the eleven tasks with a page of their own, and the page of each public
+module (``api/datasets.html``, ``api/samplers.html``, ...), which documents the
+module's objects in the one layout and lists their pages in the other. The
+objects of a module link to its page without an anchor, the module to its
+``module-`` anchor. Objects that TorchGeo does not export from a public module
+(``torchgeo.models.satclip.SirenNet``) are not in its docs and are not mapped.
+
 What is left out, with the reason (references to it stay plain text):
 
-* TorchGeo 0.10.1 except its tasks: no snapshot of its repository reachable here
-  has the v0.10.1 tag (the newest tags are v0.7.1, and the snapshots end in 2025,
-  at 0.8.0.dev0). The stored later docs sources mix a one-page-per-object layout
-  (``docs/api/samplers/<Name>.rst``, ``docs/api/datasets/<dataset>.rst``) with
-  objects that 0.10.1 does not have, so for datasets, samplers, data modules,
-  models and transforms the layout of the 0.10.1 docs could not be established.
-  Only the task pages could (see :data:`TORCHGEO`).
 * PyTorch objects whose entry on a stored page of the ``stable`` docs was not
   seen (see :data:`TORCH`): ``torch.sigmoid``, ``torch.autocast``,
   ``torch.optim.Optimizer`` and the ``torch.distributed`` module.
 
-Run from the repository root after upgrading Kornia, Lightning or PyTorch, once
-the layout below has been checked against the new version's docs sources::
+Run from the repository root after upgrading Kornia, Lightning, PyTorch or
+TorchGeo, once the layout below has been checked against the new version's docs
+sources::
 
     python docs/_inventories/make.py
 
@@ -40,8 +45,8 @@ script writes for the installed packages.
 import importlib
 import inspect
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -85,6 +90,8 @@ class Project:
         pages: the documented objects, page by page.
         namespaces: public modules whose re-exports of documented objects are
             added as further names.
+        modules: documented modules and the page whose module directive anchors
+            each (``module-<name>``).
     """
 
     title: str
@@ -93,6 +100,7 @@ class Project:
     source: str
     pages: tuple[Page, ...]
     namespaces: tuple[str, ...]
+    modules: Mapping[str, str] = field(default_factory=dict)
 
 
 KORNIA_AUGMENTATIONS = (
@@ -379,6 +387,61 @@ LIGHTNING = Project(
     ),
 )
 
+#: TorchGeo's tasks with a page of their own, ``docs/api/tasks/<Name>.rst``.
+TORCHGEO_TASK_PAGES = (
+    'BYOL',
+    'ChangeDetection',
+    'Classification',
+    'ClassificationMixin',
+    'IOBench',
+    'MAE',
+    'MoCo',
+    'ObjectDetection',
+    'Regression',
+    'SemanticSegmentation',
+    'SimCLR',
+)
+
+#: TorchGeo's public modules and the page of each, ``docs/api/<name>.rst``, whose
+#: ``.. module::`` (or ``.. automodule::``) directive anchors the module.
+TORCHGEO_MODULE_PAGES = {
+    f'torchgeo.{name}': f'api/{name}'
+    for name in (
+        'datamodules',
+        'datasets',
+        'losses',
+        'models',
+        'samplers',
+        'tasks',
+        'transforms',
+    )
+}
+
+
+def public_objects(module: str, exclude: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The classes and functions a module exports (its ``__all__``).
+
+    Args:
+        module: dotted name of an installed module.
+        exclude: names left out (documented on pages of their own).
+
+    Returns:
+        the names, sorted.
+    """
+    namespace = importlib.import_module(module)
+    return tuple(
+        sorted(
+            name
+            for name in namespace.__all__
+            if name not in exclude
+            and (
+                inspect.isclass(getattr(namespace, name))
+                or inspect.isfunction(getattr(namespace, name))
+            )
+        )
+    )
+
+
 TORCHGEO = Project(
     title='torchgeo',
     version='0.10.1',
@@ -386,38 +449,57 @@ TORCHGEO = Project(
     # of the docs, docs/_static/switcher.json, lists them so up to v0.10.1).
     url='https://docs.torchgeo.org/en/v0.10.1/',
     source=(
-        'github.com/microsoft/torchgeo (now torchgeo/torchgeo), docs/api/tasks.rst '
-        '(a hidden toctree of tasks/*) and docs/api/tasks/<Name>.rst, one page per '
-        'task with one autoclass. The pages of these eleven tasks were written '
-        'while the classes already had their 0.10 names but the module was still '
-        'torchgeo.trainers (autoclass torchgeo.trainers.<Name>), so before v0.10.0, '
-        'whose module is torchgeo.tasks; their second stored version reads '
-        'torchgeo.tasks.<Name>. Which of the two v0.10.1 has is not known, so the '
-        'entries link to the page, not to an anchor. Tasks whose pages appear only '
-        'later (BaseTask, PixelwiseRegression, the spatio-temporal ones) are left '
-        'out'
+        'github.com/microsoft/torchgeo (now torchgeo/torchgeo). Tasks: '
+        'docs/api/tasks.rst (a hidden toctree of tasks/*) and '
+        'docs/api/tasks/<Name>.rst, one page per task with one autoclass. The pages '
+        'of these eleven tasks were written while the classes already had their 0.10 '
+        'names but the module was still torchgeo.trainers (autoclass '
+        'torchgeo.trainers.<Name>), so before v0.10.0, whose module is '
+        'torchgeo.tasks; their second stored version reads torchgeo.tasks.<Name>. '
+        'Which of the two v0.10.1 has is not known, so the entries link to the page, '
+        'not to an anchor. Modules: docs/api/<module>.rst holds the module directive '
+        '(.. module:: or .. automodule:: torchgeo.<module>) in every stored layout: '
+        'the one page that documents all objects of the module (tags v0.1.0 to '
+        'v0.7.1 and the snapshot of 2025-09, 0.8.0.dev0, whose docs/index.rst lists '
+        'api/datamodules, api/datasets, api/losses, api/models, api/samplers, '
+        'api/trainers and api/transforms) and the index pages of the later '
+        'one-page-per-object layouts (docs/api/tasks.rst with .. module:: '
+        'torchgeo.tasks; docs/api/models.rst of torchgeo/torchgeo, whose '
+        'docs/_static/switcher.json names v0.10.1 the stable release, a toctree of '
+        'models/* that lists models 0.10.1 has, such as Tessera, BTC and ChangeViT). '
+        'So api/<module>.html exists at v0.10.1 whichever layout it has: the objects '
+        'of a module without a page of their own here link to it without an anchor '
+        '(it documents them, or lists their pages), and the module links to its '
+        'module- anchor. The stored pages of single samplers, datasets and models '
+        '(docs/api/samplers/<Name>.rst, docs/api/datasets/<dataset>.rst, '
+        'docs/api/models/<family>/<name>.rst) mix versions and name objects that '
+        '0.10.1 does not have (RandomSpatialSampler, GridSpatialSampler), so they are '
+        'not used'
     ),
     pages=(
+        Page('api/tasks/{name}', 'torchgeo.tasks', TORCHGEO_TASK_PAGES, anchored=False),
+        *(
+            Page(
+                docname,
+                module,
+                public_objects(
+                    module,
+                    exclude=TORCHGEO_TASK_PAGES if module == 'torchgeo.tasks' else (),
+                ),
+                anchored=False,
+            )
+            for module, docname in TORCHGEO_MODULE_PAGES.items()
+        ),
+        # Methods that these docs name, on the page of their class's module.
         Page(
-            'api/tasks/{name}',
-            'torchgeo.tasks',
-            (
-                'BYOL',
-                'ChangeDetection',
-                'Classification',
-                'ClassificationMixin',
-                'IOBench',
-                'MAE',
-                'MoCo',
-                'ObjectDetection',
-                'Regression',
-                'SemanticSegmentation',
-                'SimCLR',
-            ),
+            'api/datamodules',
+            'torchgeo.datamodules',
+            ('BaseDataModule.plot',),
             anchored=False,
         ),
     ),
     namespaces=(),
+    modules=TORCHGEO_MODULE_PAGES,
 )
 
 #: PyTorch's docs put each object of an ``autosummary`` with ``:toctree:
@@ -507,12 +589,17 @@ PROJECTS = {
 Entry = tuple[str, str, int, str, str]
 
 
-def resolve(fullname: str) -> Any:
-    """The object of the installed packages with a dotted name.
+def member(module: str, name: str = '') -> Any:
+    """The object of the installed packages that a module documents under a name.
+
+    The name is looked up as attributes of the imported module, not imported
+    itself: a function may share its name with the submodule that defines it
+    (``torchgeo.models.earthloc``), and the module's namespace holds the function.
 
     Args:
-        fullname: ``package.module.Name`` (attributes after the longest
-            importable module).
+        module: dotted name of an installed module.
+        name: the documented name relative to *module* (dotted for methods);
+            empty for the module itself.
 
     Returns:
         the object.
@@ -520,19 +607,15 @@ def resolve(fullname: str) -> Any:
     Raises:
         SystemExit: if no installed object has that name.
     """
-    parts = fullname.split('.')
-    for split in range(len(parts), 0, -1):
-        try:
-            obj: Any = importlib.import_module('.'.join(parts[:split]))
-        except ImportError:
-            continue
-        try:
-            for attribute in parts[split:]:
-                obj = getattr(obj, attribute)
-        except AttributeError:
-            break
-        return obj
-    raise SystemExit(f'{fullname} is documented but not installed: check the layout')
+    try:
+        obj: Any = importlib.import_module(module)
+        for attribute in name.split('.') if name else []:
+            obj = getattr(obj, attribute)
+    except (ImportError, AttributeError):
+        fullname = f'{module}.{name}' if name else module
+        msg = f'{fullname} is documented but not installed: check the layout'
+        raise SystemExit(msg) from None
+    return obj
 
 
 def entries(project: Project) -> Iterator[Entry]:
@@ -549,7 +632,7 @@ def entries(project: Project) -> Iterator[Entry]:
         for name in page.names:
             fullname = f'{page.module}.{name}'
             documented[fullname] = (
-                resolve(fullname),
+                member(page.module, name),
                 page.docname.format(fullname=fullname, name=name),
                 fullname if page.anchored else '',
             )
@@ -581,6 +664,9 @@ def entries(project: Project) -> Iterator[Entry]:
                 aliases.setdefault(alias, (role, docname, anchor))
     for alias, (role, docname, anchor) in aliases.items():
         yield alias, role, 1, docname, anchor
+    for module, docname in project.modules.items():
+        member(module)
+        yield module, 'py:module', 1, docname, f'module-{module}'
 
 
 def write(name: str, path: Path) -> None:

@@ -1,16 +1,18 @@
 """The docs link Kornia, Lightning, PyTorch and TorchGeo objects to their online docs.
 
 ``docs/conf.py`` maps each project to a committed inventory written by
-``docs/_inventories/make.py``, so the build needs no network. The fast tests read those files with Sphinx's
-inventory reader: a few objects must link to the page and anchor where the
-project's docs sources document them (written out here, independently of the
-script), every entry must name an installed object and point to that object's
-documented anchor, the committed files must be what the script writes for the
-installed packages, and references to the mapped projects must be checked by the
-``-W`` build. The slow test builds a page with the configuration and reads its
-links.
+``docs/_inventories/make.py``, so the build needs no network. The fast tests read
+those files with Sphinx's inventory reader: a few objects must link to the page and
+anchor where the project's docs sources document them (written out here,
+independently of the script), every entry must name an installed object and point
+to that object's documented anchor (for TorchGeo: its task page, or the page of its
+module), every class and function of TorchGeo's public modules must be mapped, the
+committed files must be what the script writes for the installed packages, and
+references to the mapped projects must be checked by the ``-W`` build. The slow
+test builds a page with the configuration and reads its links.
 """
 
+import inspect
 import re
 import runpy
 from collections.abc import Callable
@@ -33,7 +35,9 @@ TORCH = 'https://docs.pytorch.org/docs/stable/'
 #: autoclass under its currentmodule); Lightning docs/source-pytorch/
 #: api_references.rst (one page per class, api/<currentmodule>.<name>.html, or
 #: one page per logger module); TorchGeo docs/api/tasks/<Name>.rst (one page per
-#: task, linked without an anchor); PyTorch's stable docs (generated/<name>.html
+#: task, linked without an anchor) and docs/api/<module>.rst (the page of a module,
+#: whose module directive anchors it, and where the objects without a page of their
+#: own link, without an anchor); PyTorch's stable docs (generated/<name>.html
 #: for autosummary objects, tensors.html, data.html and random.html for objects
 #: documented on those pages).
 EXPECTED = {
@@ -81,6 +85,20 @@ EXPECTED = {
     'torchgeo.tasks.change.ChangeDetection': (
         f'{TORCHGEO}api/tasks/ChangeDetection.html'
     ),
+    'torchgeo.tasks.BaseTask': f'{TORCHGEO}api/tasks.html',
+    'torchgeo.datasets.RasterDataset': f'{TORCHGEO}api/datasets.html',
+    # as autodoc writes it in Bases: lines
+    'torchgeo.datasets.geo.RasterDataset': f'{TORCHGEO}api/datasets.html',
+    'torchgeo.datasets.unbind_samples': f'{TORCHGEO}api/datasets.html',
+    'torchgeo.samplers.RandomPatchSampler': f'{TORCHGEO}api/samplers.html',
+    'torchgeo.datamodules.GeoDataModule': f'{TORCHGEO}api/datamodules.html',
+    'torchgeo.datamodules.BaseDataModule.plot': f'{TORCHGEO}api/datamodules.html',
+    'torchgeo.models.ResNet50_Weights': f'{TORCHGEO}api/models.html',
+    # the function, not the submodule of the same name that defines it
+    'torchgeo.models.earthloc': f'{TORCHGEO}api/models.html',
+    'torchgeo.transforms.RandomGrayscale': f'{TORCHGEO}api/transforms.html',
+    'torchgeo.samplers': f'{TORCHGEO}api/samplers.html#module-torchgeo.samplers',
+    'torchgeo.tasks': f'{TORCHGEO}api/tasks.html#module-torchgeo.tasks',
     'lightning.fabric.plugins.io.TorchCheckpointIO': (
         f'{LIGHTNING}api/lightning.pytorch.plugins.io.TorchCheckpointIO.html'
         '#lightning.pytorch.plugins.io.TorchCheckpointIO'
@@ -111,6 +129,31 @@ EXPECTED = {
         f'{TORCH}generated/torch.nn.Module.html#torch.nn.Module.state_dict'
     ),
 }
+
+
+#: TorchGeo's public modules, each with a page api/<name>.html.
+TORCHGEO_MODULES = (
+    'datamodules',
+    'datasets',
+    'losses',
+    'models',
+    'samplers',
+    'tasks',
+    'transforms',
+)
+
+
+def lookup(target: str) -> Any:
+    """The object a dotted name refers to: an attribute of its parent if it has one.
+
+    ``torchgeo.models.earthloc`` is both a function of ``torchgeo.models`` and the
+    submodule that defines it; the docs document the function.
+    """
+    parent, _, name = target.rpartition('.')
+    try:
+        return getattr(resolve_name(parent), name)
+    except (AttributeError, ImportError, ValueError):
+        return resolve_name(target)
 
 
 def conf() -> dict[str, Any]:
@@ -154,15 +197,54 @@ def test_every_entry_is_the_installed_object_at_its_anchor(project: str) -> None
     assert len(entries) > 20
     wrong = []
     for target, url in entries.items():
-        page, _, anchor = url.partition('#')
-        if project == 'torchgeo':  # one task per page, no anchor
-            assert not anchor
-            anchor = 'torchgeo.tasks.' + page.rpartition('/')[2].removesuffix('.html')
         if not url.startswith(conf()['intersphinx_mapping'][project][0]):
             wrong.append(f'{target}: {url} is not under the mapped URL')
-        elif resolve_name(target) is not resolve_name(anchor):
+        elif project == 'torchgeo':
+            if not torchgeo_page_documents(url, target):
+                wrong.append(f'{target} is not documented at {url}')
+        elif lookup(target) is not lookup(url.partition('#')[2]):
             wrong.append(f'{target} is not the object documented at {url}')
     assert not wrong
+
+
+def torchgeo_page_documents(url: str, target: str) -> bool:
+    """Whether a page of TorchGeo's docs documents the object of *target*.
+
+    A task page ``api/tasks/<Name>.html`` documents ``torchgeo.tasks.<Name>``; the
+    page of a module, ``api/<module>.html``, documents the module at its anchor
+    ``module-torchgeo.<module>``, and, without an anchor, the module's members.
+    """
+    page, _, anchor = url.removeprefix(TORCHGEO).partition('#')
+    obj = lookup(target)
+    if page.startswith('api/tasks/'):
+        name = page.removeprefix('api/tasks/').removesuffix('.html')
+        return not anchor and obj is lookup(f'torchgeo.tasks.{name}')
+    module = resolve_name('torchgeo.' + page.removeprefix('api/').removesuffix('.html'))
+    if anchor:
+        return anchor == f'module-{module.__name__}' and obj is module
+    member: Any = module
+    for name in obj.__qualname__.split('.'):
+        member = getattr(member, name, None)
+    return member is obj
+
+
+@pytest.mark.parametrize('module', TORCHGEO_MODULES)
+def test_every_public_torchgeo_object_links(module: str) -> None:
+    # Every class and function a TorchGeo module exports links somewhere (its own
+    # page or its module's page), so no reference to one stays plain text.
+    namespace = resolve_name(f'torchgeo.{module}')
+    mapped = inventory('torchgeo')
+    names = [
+        name
+        for name in namespace.__all__
+        if inspect.isclass(getattr(namespace, name))
+        or inspect.isfunction(getattr(namespace, name))
+    ]
+    assert len(names) >= 2
+    assert [name for name in names if f'torchgeo.{module}.{name}' not in mapped] == []
+    assert mapped[f'torchgeo.{module}'] == (
+        f'{TORCHGEO}api/{module}.html#module-torchgeo.{module}'
+    )
 
 
 def test_committed_inventories_are_what_the_script_writes(tmp_path: Path) -> None:
@@ -178,7 +260,7 @@ def test_references_to_mapped_projects_are_checked() -> None:
     assert settings['nitpicky']
     ((role, pattern),) = settings['nitpick_ignore_regex']
     ignored = [
-        ('py:class', 'torchgeo.datasets.RasterDataset'),
+        ('py:class', 'geopandas.GeoDataFrame'),
         ('py:class', 'lightning.pytorch.utilities.types.OptimizerConfig'),
         ('py:func', 'torch.sigmoid'),
         ('py:mod', 'torch.distributed'),
@@ -190,6 +272,8 @@ def test_references_to_mapped_projects_are_checked() -> None:
         ('py:class', 'torch.Tensor'),
         ('py:func', 'torch.nonexistent'),
         ('py:class', 'torch.nn.SyncBatchNorm'),
+        ('py:class', 'torchgeo.datasets.RasterDataset'),
+        ('py:func', 'torchgeo.datasets.nonexistent'),
     ]
 
     def is_ignored(reftype: str, target: str) -> bool:
@@ -220,7 +304,7 @@ def test_built_page_links_to_the_online_docs(build_page: Callable[[str], Path]) 
         'Links\n=====\n\n:class:`kornia.augmentation.ColorJitter`, '
         ':class:`lightning.pytorch.Trainer`, :class:`torchgeo.tasks.Classification`, '
         ':class:`torch.nn.Module`, :class:`torchgeo.datasets.RasterDataset`, '
-        ':func:`torch.sigmoid`\n'
+        ':func:`torch.sigmoid`, :mod:`torchgeo.samplers`\n'
     )
     html = (build / 'index.html').read_text()
     assert f'href="{EXPECTED["kornia.augmentation.ColorJitter"]}"' in html
@@ -230,5 +314,6 @@ def test_built_page_links_to_the_online_docs(build_page: Callable[[str], Path]) 
     # not mapped: plain text, no link
     assert 'torch.sigmoid' in html
     assert html.count('docs.pytorch.org') == 1
-    assert 'torchgeo.datasets.RasterDataset' in html
-    assert html.count('docs.torchgeo.org') == 1
+    assert f'href="{EXPECTED["torchgeo.datasets.RasterDataset"]}"' in html
+    assert f'href="{EXPECTED["torchgeo.samplers"]}"' in html
+    assert html.count('docs.torchgeo.org') == 3

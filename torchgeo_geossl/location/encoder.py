@@ -224,7 +224,7 @@ class LocationEncoder(nn.Module):
     * ``'fcnet'`` (Mac Aodha et al., ICCV 2019; CSP's ``wrap`` baseline):
       :class:`FCNet` with 4 residual blocks of width *output_dim* (*hidden_dim*
       must be None or equal to it) and ReLU.
-    * ``'siren'`` (SatCLIP): TorchGeo's :class:`~torchgeo.models.satclip.SirenNet`
+    * ``'siren'`` (SatCLIP): TorchGeo's ``SirenNet`` (``torchgeo.models.satclip``)
       with *num_hidden_layers* (default 2) sine layers of *hidden_dim* (default
       512) units (first-layer ``w0 = 30``) and a linear output; its hidden layers
       use dropout with ``p = 0.5``, fixed by TorchGeo.

@@ -1172,7 +1172,7 @@ class NeRFEncoding(PositionalEncoding):
 class SphericalHarmonicsEncoding(PositionalEncoding):
     """Real spherical harmonics up to degree ``L - 1`` (SatCLIP, Russwurm et al.).
 
-    Wraps TorchGeo's :class:`torchgeo.models.satclip.SphericalHarmonics` (attribute
+    Wraps TorchGeo's ``torchgeo.models.satclip.SphericalHarmonics`` (attribute
     ``harmonics``): ``[Y_l^m(lon, lat)]`` for ``l = 0 .. L - 1``,
     ``m = -l .. l``; ``L^2`` features. SatCLIP combines it with a SIREN network.
 
