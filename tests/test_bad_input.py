@@ -470,6 +470,11 @@ def demo_data_old_version(tmp: Path) -> None:
     DemoDataModule(root=tmp, tile_size=8, data_seed=0).prepare_data()
 
 
+def held_out_batch_without_point(tmp: Path) -> None:
+    task = GeoMoCoTask(model='resnet18', queue_size=8, geo_classes=0)
+    task.validation_step({'image': torch.rand(2, 2, 3, 16, 16)}, 0)
+
+
 BUILDERS: dict[str, Callable[[Path], None]] = {
     f.__name__: f
     for f in (
@@ -531,6 +536,7 @@ BUILDERS: dict[str, Callable[[Path], None]] = {
         predict_roi_outside,
         bn_splits_zero,
         demo_data_old_version,
+        held_out_batch_without_point,
     )
 }
 

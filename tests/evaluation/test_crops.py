@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from torchgeo_geossl.evaluation import place_seeds, shifted_crops
+from torchgeo_geossl.evaluation import held_out_seeds, place_seeds, shifted_crops
 
 
 def test_each_view_is_a_window_of_its_image_at_its_own_offset() -> None:
@@ -69,3 +69,17 @@ def test_per_place_seeds_make_crops_independent_of_the_batch() -> None:
 def test_one_seed_per_sample() -> None:
     with pytest.raises(ValueError, match='2 crop seeds for a batch of 3 samples'):
         shifted_crops(torch.zeros(3, 2, 1, 16, 16), 8, [1, 2])
+
+
+def test_held_out_seeds_come_from_the_batch_points() -> None:
+    points = torch.tensor([[1.6, 48.3], [-93.6, 42.0]], dtype=torch.float64)
+    assert held_out_seeds({'image': torch.zeros(2, 1), 'point': points}) == [
+        zlib.crc32(np.array(row, dtype=np.float64).tobytes()) for row in points.tolist()
+    ]
+
+
+def test_held_out_batch_without_points_is_refused() -> None:
+    # Seeds from the batch index would make place recognition depend on the
+    # batch size: the batch contract's point is required.
+    with pytest.raises(ValueError, match=r"no 'point' \(its keys: image, time\)"):
+        held_out_seeds({'image': torch.zeros(2, 1), 'time': torch.zeros(2, 2)})

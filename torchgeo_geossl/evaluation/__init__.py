@@ -10,7 +10,7 @@ from .comparison import (
     held_out_regions,
     random_init_twin,
 )
-from .crops import place_seeds, shifted_crops
+from .crops import held_out_seeds, place_seeds, shifted_crops
 from .knn import (
     PlaceRecognitionAccuracy,
     knn_predict,
@@ -38,6 +38,7 @@ __all__ = (
     'held_out_bank',
     'held_out_features',
     'held_out_regions',
+    'held_out_seeds',
     'image_to_location_top1',
     'knn_predict',
     'paired_comparison',

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from torchgeo.datasets import GeoDataset
 from torchgeo.datasets.utils import Sample
 
-from .crops import place_seeds, shifted_crops
+from .crops import held_out_seeds, shifted_crops
 from .knn import (
     place_recognition_chance,
     place_recognition_hits,
@@ -140,7 +140,7 @@ def held_out_bank(
         places' (lon, lat) ``[N, 2]``.
 
     Raises:
-        ValueError: If the batches hold no place.
+        ValueError: If the batches hold no place, or a batch has no ``point``.
 
     .. versionadded:: 0.2
     """
@@ -148,8 +148,8 @@ def held_out_bank(
     points: list[Tensor] = []
     for batch in batches:
         views = prepare(batch)
+        seeds = held_out_seeds(batch)
         point = torch.as_tensor(batch['point']).reshape(-1, 2).cpu()
-        seeds = place_seeds(point)
         for bank, encoder in zip(features, encoders, strict=True):
             bank.append(held_out_features(encoder, views, size, seeds).cpu())
         points.append(point)

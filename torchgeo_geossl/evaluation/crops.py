@@ -1,7 +1,8 @@
 """Deterministic, independently shifted crops of the views of held-out places."""
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -24,6 +25,34 @@ def place_seeds(points: Tensor) -> list[int]:
     """
     values = torch.as_tensor(points).detach().to('cpu', torch.float64).reshape(-1, 2)
     return [zlib.crc32(row.numpy().tobytes()) for row in values]
+
+
+def held_out_seeds(batch: Mapping[str, Any]) -> list[int]:
+    """Seeds of the crops of the places of a held-out batch, from their points.
+
+    Args:
+        batch: A batch of places with ``point``, their (lon, lat) ``[B, 2]`` (the
+            batch contract).
+
+    Returns:
+        One seed per place (:func:`place_seeds`).
+
+    Raises:
+        ValueError: If the batch has no ``point``: the crops would then depend on
+            the batching, and place recognition on the batch size.
+
+    .. versionadded:: 0.2
+    """
+    if 'point' not in batch:
+        keys = ', '.join(sorted(map(str, batch))) or 'none'
+        msg = (
+            f"a held-out batch has no 'point' (its keys: {keys}): place recognition "
+            "draws the crops of each place from its (lon, lat), the batch contract's "
+            "'point' [B, 2] in degrees, so that they do not depend on the batching; "
+            "give the samples of the held-out loader a 'point'"
+        )
+        raise ValueError(msg)
+    return place_seeds(batch['point'])
 
 
 def shifted_crops(views: Tensor, size: int, seed: int | Sequence[int]) -> Tensor:

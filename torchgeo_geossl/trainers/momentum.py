@@ -15,7 +15,7 @@ from torchgeo.tasks import BaseTask
 from torchvision.models._api import WeightsEnum
 
 from ..evaluation.comparison import held_out_features
-from ..evaluation.crops import place_seeds
+from ..evaluation.crops import held_out_seeds
 from ..evaluation.knn import PlaceRecognitionAccuracy
 from ..models import (
     copy_as_momentum,
@@ -540,28 +540,29 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
         self.val_place_top1 = PlaceRecognitionAccuracy()
         self.test_place_top1 = PlaceRecognitionAccuracy()
 
-    def held_out_step(self, batch: Sample, batch_idx: int) -> Tensor:
+    def held_out_step(self, batch: Sample) -> Tensor:
         """Backbone features of the views of a batch of held-out places.
 
         The un-augmented views are standardised (:meth:`standardize`) and each is
         cropped to ``size`` at its own offset
         (:func:`~torchgeo_geossl.evaluation.held_out_features`), drawn from the
-        place's ``point`` (:func:`~torchgeo_geossl.evaluation.place_seeds`), so
-        every epoch, batch size and number of processes sees the same crops; from
-        *batch_idx* for batches without points.
+        place's ``point`` (:func:`~torchgeo_geossl.evaluation.held_out_seeds`), so
+        every epoch, batch size and number of processes sees the same crops.
 
         Args:
-            batch: A batch of places (one entry per place) of the batch contract.
-            batch_idx: Index of the batch, the seed of the crop offsets of a batch
-                without ``point``.
+            batch: A batch of places (one entry per place) of the batch contract,
+                with ``point``.
 
         Returns:
             Features ``[B, V, d]``.
+
+        Raises:
+            ValueError: If the batch has no ``point``.
         """
+        seeds = held_out_seeds(batch)
         views = self.standardize(self.views_from_batch(batch))
         size = min(int(self.hparams['size']), views.shape[-1], views.shape[-2])
-        seed = place_seeds(batch['point']) if 'point' in batch else batch_idx
-        return held_out_features(self.forward, views, size, seed=seed)
+        return held_out_features(self.forward, views, size, seed=seeds)
 
     def validation_step(
         self, batch: Sample, batch_idx: int, dataloader_idx: int = 0
@@ -573,7 +574,7 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
             batch_idx: Index of the batch.
             dataloader_idx: Index of the dataloader.
         """
-        self.val_place_top1.update(self.held_out_step(batch, batch_idx))
+        self.val_place_top1.update(self.held_out_step(batch))
 
     def on_validation_epoch_end(self) -> None:
         """Log ``val_place_top1``: place recognition top-1 of the held-out places."""
@@ -587,7 +588,7 @@ class MomentumContrastTask(ReliableTrainingMixin, StandardizeMixin, BaseTask):
             batch_idx: Index of the batch.
             dataloader_idx: Index of the dataloader.
         """
-        self.test_place_top1.update(self.held_out_step(batch, batch_idx))
+        self.test_place_top1.update(self.held_out_step(batch))
 
     def on_test_epoch_end(self) -> None:
         """Log ``test_place_top1``: place recognition top-1 of the held-out places."""
