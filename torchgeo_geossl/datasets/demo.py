@@ -23,7 +23,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import rasterio
@@ -142,9 +142,15 @@ DEMO_CROP_TYPES = tuple(_CROPS)
 DEMO_VEGETATION = ('deciduous', 'mixed', 'conifer', 'rainforest', 'savanna')
 
 # Share of evergreen trees in the forest of each vegetation type (threshold of a
-# unit-variance random field), and the rainy seasons of the savanna's grass.
-_EVERGREEN_ABOVE = {'deciduous': 0.6, 'mixed': 0.0, 'conifer': -1.0}
-_SAVANNA_TREES_ABOVE = 0.3
+# unit-variance random field: the savanna's trees among its grass, all of the
+# rainforest), and the rainy seasons of the savanna's grass.
+_EVERGREEN_ABOVE = {
+    'deciduous': 0.6,
+    'mixed': 0.0,
+    'conifer': -1.0,
+    'rainforest': -math.inf,
+    'savanna': 0.3,
+}
 _RAINS = _Crop(120, 4.0, 0.0, 1.0, 320, 4.0, 0.8)
 
 _DEFAULT_SOIL = (0.075, 0.105, 0.140, 0.215)
@@ -559,17 +565,31 @@ class _Scene:
     snow_patch: Array
 
 
+class _Parcels(NamedTuple):
+    """The field parcels of a scene, per pixel.
+
+    Attributes:
+        row: Row index of the pixel's parcel in a table of ``_TABLE`` x ``_TABLE``.
+        col: Column index of the pixel's parcel in that table.
+        boundary: Whether the pixel lies on a parcel boundary.
+        inside: Distance from the parcel's centre relative to the parcel's
+            inscribed circle (a centre pivot covers the pixels below 1).
+        u: Pixel coordinate along the rows.
+        v: Pixel coordinate across the rows.
+    """
+
+    row: NDArray[np.int_]
+    col: NDArray[np.int_]
+    boundary: NDArray[np.bool_]
+    inside: Array
+    u: Array
+    v: Array
+
+
 def _parcels(
     rng: np.random.Generator, location: DemoLocation, n: int, res: float
-) -> tuple[NDArray[np.int_], NDArray[np.int_], NDArray[np.bool_], Array, Array, Array]:
-    """Field parcels: rows of a rotated grid, each row cut at its own widths/offsets.
-
-    Returns:
-        Row and column indices of every pixel's parcel (into a table of
-        ``_TABLE`` x ``_TABLE``), the parcel boundaries, every pixel's distance
-        from its parcel's centre relative to the parcel's inscribed circle (a
-        centre pivot), and the pixel coordinates along and across the rows.
-    """
+) -> _Parcels:
+    """Field parcels: rows of a rotated grid, each row cut at its own widths/offsets."""
     if location.parcel_angle is None:
         angle = rng.uniform(-np.pi / 6, np.pi / 6)
     else:
@@ -589,7 +609,7 @@ def _parcels(
     along_px = (along - np.floor(along) - 0.5) * width[row]
     radius = 0.45 * np.minimum(width[row], height)
     inside = np.hypot(across_px, along_px) / radius
-    return row, col, boundary, inside, u, v
+    return _Parcels(row, col, boundary, inside, u, v)
 
 
 def _scene(location: DemoLocation, settings: _Settings) -> _Scene:
@@ -606,12 +626,7 @@ def _scene(location: DemoLocation, settings: _Settings) -> _Scene:
     water = _top(-terrain, location.water, np.ones((n, n), bool))
     forest = _top(woods, location.forest, ~water)
     urban = _top(town, location.urban, ~water & ~forest)
-    if location.vegetation == 'savanna':
-        evergreen = leaves > _SAVANNA_TREES_ABOVE
-    elif location.vegetation == 'rainforest':
-        evergreen = np.ones((n, n), bool)
-    else:
-        evergreen = leaves > _EVERGREEN_ABOVE[location.vegetation]
+    evergreen = leaves > _EVERGREEN_ABOVE[location.vegetation]
 
     row, col, boundary, inside, u, v = _parcels(rng, location, n, res)
     names = [name for name, _ in location.crops]
