@@ -267,6 +267,8 @@ COMPARISONS = (
     *((m, 'random-init-bn-init') for m in METHODS if m not in UNTRAINED),
     ('gassl-tp', 'gassl-moco-v2'),
     ('gassl-tp-geo', 'gassl-geo'),
+    # the package's methods against TorchGeo's own MoCo-v2 baseline
+    *((m, 'torchgeo-moco-v2') for m in (*GASSL_VARIANTS, 'seco')),
     ('random-init', 'raw-pixels'),
     ('random-init-bn-init', 'raw-pixels'),
     *((m, 'raw-pixels') for m in METHODS if m not in UNTRAINED),

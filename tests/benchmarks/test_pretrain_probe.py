@@ -627,6 +627,11 @@ def test_quick_run_reports_every_method(shared_data: Path, tmp_path: Path) -> No
             'not resolved at this budget',
         }
         assert ('random-init', 'raw-pixels', 'retrieval_aligned') in verdicts
+        # every method of the package is compared with TorchGeo's MoCo-v2 baseline
+        for method in ('gassl-moco-v2', 'gassl-geo', 'gassl-tp', 'gassl-tp-geo'):
+            assert (method, 'torchgeo-moco-v2', 'retrieval') in verdicts
+        if 'metrics' in track['methods']['seco']:
+            assert ('seco', 'torchgeo-moco-v2', 'probe') in verdicts
     landsat = payload['tracks']['landsat']
     assert landsat['pool']['scenes']['kept'] == 44
     assert landsat['pool']['views'] == 3
